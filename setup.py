@@ -1,0 +1,77 @@
+"""Build script: one Cython extension (fastlogistic._kernels) with the C math
+core compiled in.
+
+Environment variables (all optional):
+  FASTLOGISTIC_NATIVE=1     compile the baseline for this machine (-march=native);
+                            the wheel is then not portable.  The AVX2 and AVX-512
+                            levels are always built and picked at run time.
+  FASTLOGISTIC_NO_OPENMP=1  build without OpenMP (single-threaded).
+OpenMP is detected by compiling a test program; without it the build still
+succeeds, runs on one thread and says so in fastlogistic.show_config().
+"""
+import os
+import sys
+import tempfile
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+CORE = ["fl_dispatch.c", "fl_isa_avx512.c", "fl_isa_avx2.c", "fl_isa_baseline.c"]
+
+
+def _flag(name):
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class BuildExt(build_ext):
+    """Adds OpenMP flags when the compiler accepts them."""
+
+    def _compiles_with(self, flags):
+        src = "#include <omp.h>\nint main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }\n"
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "omp_check.c")
+            with open(path, "w") as f:
+                f.write(src)
+            try:
+                objs = self.compiler.compile([path], output_dir=d, extra_postargs=flags)
+                self.compiler.link_executable(objs, "omp_check", output_dir=d,
+                                              extra_postargs=flags)
+            except Exception:
+                return False
+        return True
+
+    def build_extensions(self):
+        ctype = self.compiler.compiler_type
+        if ctype == "msvc":
+            omp = ["/openmp"]
+            base = ["/O2"]
+        else:
+            omp = ["-fopenmp"]
+            base = ["-O3", "-fno-strict-aliasing"]
+            if _flag("FASTLOGISTIC_NATIVE"):
+                base.append("-march=native")
+        use_omp = not _flag("FASTLOGISTIC_NO_OPENMP") and self._compiles_with(omp)
+        print(f"fastlogistic: OpenMP {'enabled' if use_omp else 'NOT available: single-threaded build'}",
+              file=sys.stderr)
+        for ext in self.extensions:
+            ext.extra_compile_args = base + (omp if use_omp else [])
+            ext.extra_link_args = omp if use_omp and ctype != "msvc" else []
+            if _flag("FASTLOGISTIC_NATIVE"):
+                ext.define_macros.append(("FL_BUILD_NATIVE", "1"))
+        super().build_extensions()
+
+
+ext = Extension(
+    "fastlogistic._kernels",
+    sources=["src/fastlogistic/_kernels.pyx"] + [f"src/fastlogistic/core/{c}" for c in CORE],
+    include_dirs=[np.get_include(), "src/fastlogistic", "src/fastlogistic/core"],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
+)
+
+setup(
+    ext_modules=cythonize([ext], language_level=3,
+                          compiler_directives={"embedsignature": True}),
+    cmdclass={"build_ext": BuildExt},
+)

@@ -1,0 +1,418 @@
+"""Python API (layer 3): the thin wrapper.
+
+Turns array-likes into arrays, picks the dtype, checks shapes and arguments,
+allocates outputs and calls one kernel.  No arithmetic on the data here: every
+element is touched only inside the compiled kernels.
+"""
+import math
+
+import numpy as np
+
+from . import _kernels as _k
+
+__all__ = [
+    "sigmoid", "expit", "log_sigmoid", "log_expit", "logit", "softplus",
+    "sigmoid_grad",
+    "binary_cross_entropy", "binary_cross_entropy_grad",
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
+    "binary_cross_entropy_with_logits_loss_and_grad",
+    "binary_cross_entropy_with_logits_grad_hess",
+]
+
+_F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
+_F16 = np.dtype(np.float16)
+REDUCTIONS = ("mean", "sum", "none")
+
+
+# ---------------------------------------------------------------------------
+# argument handling shared by every function
+# ---------------------------------------------------------------------------
+
+def _dtypes(dt, fname, argname):
+    """(compute dtype, result dtype) for an input of dtype dt."""
+    if dt == _F64 or dt == _F32:
+        return np.dtype(dt.type), np.dtype(dt.type)   # native byte order
+    if dt == _F16:
+        return _F32, _F16
+    if dt.kind in "biu":
+        return _F64, _F64
+    if dt.kind == "f":                                 # longdouble and friends
+        return _F64, _F64
+    raise TypeError(
+        f"{fname}: {argname} has unsupported dtype {dt}; expected a real "
+        f"floating-point, integer or boolean array")
+
+
+def _asarray(a, fname, argname):
+    if isinstance(a, np.ndarray):
+        return a
+    try:
+        arr = np.asarray(a)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{fname}: cannot convert {argname} to an array: {exc}") from None
+    return arr
+
+
+def _as_compute(a, cdt, fname, argname):
+    """a as an ndarray of the compute dtype (native order), copying only if needed."""
+    a = _asarray(a, fname, argname)
+    if a.dtype != cdt or not a.dtype.isnative:
+        if a.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{fname}: {argname} has unsupported dtype {a.dtype}; expected a "
+                f"real floating-point, integer or boolean array")
+        a = a.astype(cdt)
+    elif not a.flags.aligned:
+        a = a.copy()
+    return a
+
+
+def _flat(a):
+    """1-D view of a in C order (any strides) or None where none exists."""
+    if a.ndim == 1:
+        return a
+    if a.flags.c_contiguous or a.size == 0:
+        return a.reshape(-1)
+    dims = [(n, s) for n, s in zip(a.shape, a.strides) if n != 1]
+    for (_, s0), (n1, s1) in zip(dims, dims[1:]):
+        if s0 != s1 * n1:
+            return None
+    return a.reshape(-1)
+
+
+def _num_threads(num_threads):
+    if num_threads is not None:
+        _k.check_num_threads(num_threads)
+    return num_threads
+
+
+def _check_out(out, shape, dtype, fname, argname="out"):
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{fname}: {argname} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{fname}: {argname} has shape {out.shape}, expected {tuple(shape)}")
+    if out.dtype != dtype:
+        raise TypeError(f"{fname}: {argname} has dtype {out.dtype}, expected {dtype}")
+    if not out.flags.writeable:
+        raise ValueError(f"{fname}: {argname} is read-only")
+
+
+class _Output:
+    """An output of a given shape: the user's `out` (written directly when it
+    can be, else through a temporary that is copied in at the end) or a new
+    C-contiguous array.  `flat` is the 1-D array the kernel writes."""
+
+    __slots__ = ("result", "flat", "_tmp")
+
+    def __init__(self, out, shape, cdt, rdt, fname, argname, inputs):
+        self._tmp = None
+        if out is None:
+            arr = np.empty(shape, cdt)
+            self.result = arr if rdt == cdt else None
+            self._tmp = None if rdt == cdt else arr
+            self.flat = arr.reshape(-1)
+            return
+        _check_out(out, shape, rdt, fname, argname)
+        self.result = out
+        flat = _flat(out) if out.dtype == cdt and out.dtype.isnative and out.flags.aligned else None
+        # out may be an input itself (same memory, same layout: fine
+        # elementwise); any other overlap goes through a temporary
+        if flat is not None:
+            for a in inputs:
+                if (a is not None and np.may_share_memory(a, flat)
+                        and not (a.__array_interface__["data"][0] == flat.__array_interface__["data"][0]
+                                 and a.strides == flat.strides and a.shape == flat.shape)):
+                    flat = None
+                    break
+        if flat is None:
+            self._tmp = np.empty(shape, cdt)
+            flat = self._tmp.reshape(-1)
+        self.flat = flat
+
+    def finish(self):
+        if self._tmp is not None:
+            if self.result is None:
+                self.result = self._tmp.astype(_F16)
+            else:
+                np.copyto(self.result, self._tmp, casting="unsafe")
+        return self.result
+
+
+# ---------------------------------------------------------------------------
+# elementwise functions
+# ---------------------------------------------------------------------------
+
+_UNARY_NAMES = {
+    _k.SIGMOID: "sigmoid", _k.LOG_SIGMOID: "log_sigmoid", _k.SOFTPLUS: "softplus",
+    _k.SIGMOID_GRAD: "sigmoid_grad", _k.LOGIT: "logit",
+}
+
+
+def _unary_general(op, x, out, num_threads):
+    """Every case the compiled fast path does not take."""
+    fname = _UNARY_NAMES[op]
+    x = _asarray(x, fname, "x")
+    cdt, rdt = _dtypes(x.dtype, fname, "x")
+    _num_threads(num_threads)
+    x = _as_compute(x, cdt, fname, "x")
+    if out is None and rdt == cdt:
+        # keep the input's memory order (as NumPy's ufuncs do): walk both
+        # arrays in the order of x's strides
+        res = np.empty_like(x, dtype=cdt)
+        perm = np.argsort([-abs(s) for s in x.strides], kind="stable")
+        xf, rf = _flat(x.transpose(perm)), _flat(res.transpose(perm))
+        if xf is None or rf is None:
+            np.copyto(res, x)                      # one copy, then in place
+            xf = rf = _flat(res.transpose(perm))
+            if rf is None:
+                res = np.ascontiguousarray(x)
+                xf = rf = res.reshape(-1)
+        _k.unary_1d(op, xf, rf, num_threads)
+        return res[()] if res.ndim == 0 else res
+    xf = _flat(x)
+    if xf is None:
+        x = np.ascontiguousarray(x)
+        xf = x.reshape(-1)
+    o = _Output(out, x.shape, cdt, rdt, fname, "out", (xf,))
+    _k.unary_1d(op, xf, o.flat, num_threads)
+    res = o.finish()
+    return res[()] if out is None and res.ndim == 0 else res
+
+
+_k.register_unary_fallback(_unary_general)
+
+
+def sigmoid(x, out=None, *, num_threads=None):
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, elementwise (SciPy's ``expit``).
+
+    Stable for every x: ``sigmoid(+inf) = 1``, ``sigmoid(-inf) = 0``, NaN in
+    gives NaN out; at most 2 ULP from the exact value.  float32 in, float32
+    out; float64 in, float64 out; integers and booleans compute in float64;
+    float16 computes in float32 and returns float16.
+    """
+    return _k.unary(_k.SIGMOID, x, out, num_threads)
+
+
+def log_sigmoid(x, out=None, *, num_threads=None):
+    """``log(sigmoid(x)) = -softplus(-x)``, elementwise (SciPy's ``log_expit``,
+    PyTorch's ``logsigmoid``), accurate for large |x| in both tails."""
+    return _k.unary(_k.LOG_SIGMOID, x, out, num_threads)
+
+
+def softplus(x, out=None, *, num_threads=None):
+    """``log(1 + exp(x))``, elementwise, computed as
+    ``max(x, 0) + log1p(exp(-|x|))`` (NumPy's ``logaddexp(0, x)``)."""
+    return _k.unary(_k.SOFTPLUS, x, out, num_threads)
+
+
+def sigmoid_grad(x, out=None, *, num_threads=None):
+    """Derivative of the sigmoid evaluated from x:
+    ``s'(x) = exp(-|x|) / (1 + exp(-|x|))**2``, never ``s (1 - s)``, so it
+    stays accurate (not 0) for large |x|."""
+    return _k.unary(_k.SIGMOID_GRAD, x, out, num_threads)
+
+
+def logit(p, out=None, *, num_threads=None):
+    """Inverse of the sigmoid, ``log(p / (1 - p))``, with SciPy's semantics:
+    ``logit(0) = -inf``, ``logit(1) = +inf``, outside [0, 1] gives NaN."""
+    return _k.unary(_k.LOGIT, p, out, num_threads)
+
+
+expit = sigmoid
+log_expit = log_sigmoid
+
+
+# ---------------------------------------------------------------------------
+# binary cross-entropy
+# ---------------------------------------------------------------------------
+
+def _check_reduction(reduction, fname):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{fname}: reduction must be one of 'mean', 'sum', 'none'; "
+                         f"got {reduction!r}")
+
+
+def _operand(a, shape, cdt):
+    """(1-D array, period) giving a broadcast to `shape` (see _kernels)."""
+    if a.size == 1 and math.prod(shape) > 0:
+        return a.reshape(-1), 1
+    if a.shape == shape:
+        f = _flat(a)
+        return (f, 0) if f is not None else (np.ascontiguousarray(a).reshape(-1), 0)
+    core = a.reshape(a.shape[next((i for i, n in enumerate(a.shape) if n != 1), a.ndim):])
+    if 0 < core.ndim <= len(shape) and core.shape == shape[len(shape) - core.ndim:]:
+        f = _flat(core)
+        if f is not None and f.size > 0:
+            return f, f.size
+    return np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1), 0
+
+
+def _prepare(fname, x, target, weight, pos_weight, reduction, num_threads):
+    """Common checks of the binary cross-entropy family.  Returns
+    (shape, n, cdt, rdt, operands, periods, flat inputs)."""
+    _check_reduction(reduction, fname)
+    _num_threads(num_threads)
+    x = _asarray(x, fname, "input")
+    cdt, rdt = _dtypes(x.dtype, fname, "input")
+    arrays = [x, target, weight, pos_weight]
+    names = ["input", "target", "weight", "pos_weight"]
+    for i in range(1, 4):
+        if arrays[i] is not None:
+            arrays[i] = _asarray(arrays[i], fname, names[i])
+            _dtypes(arrays[i].dtype, fname, names[i])
+    present = [(a, nm) for a, nm in zip(arrays, names) if a is not None]
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a, _ in present))
+    except ValueError:
+        desc = ", ".join(f"{nm} {a.shape}" for a, nm in present)
+        raise ValueError(f"{fname}: shapes do not broadcast: {desc}") from None
+    n = math.prod(shape)
+    ops, periods = [], []
+    for a, nm in zip(arrays, names):
+        if a is None:
+            ops.append(None)
+            periods.append(0)
+            continue
+        f, p = _operand(_as_compute(a, cdt, fname, nm), shape, cdt)
+        ops.append(f)
+        periods.append(p)
+    return shape, n, cdt, rdt, ops, periods
+
+
+def _reduce(total, n, reduction, rdt):
+    if reduction == "sum":
+        return rdt.type(total)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return rdt.type(total / n if n else np.nan)
+
+
+def _gscale(reduction, n):
+    return 1.0 / n if reduction == "mean" and n > 0 else 1.0
+
+
+def _bcel(fname, x, target, weight, pos_weight, reduction, num_threads,
+          want_loss, want_grad, want_hess, outs):
+    shape, n, cdt, rdt, ops, periods = _prepare(
+        fname, x, target, weight, pos_weight, reduction, num_threads)
+    names = ("loss_out", "grad_out", "hess_out")
+    wants = (want_loss and reduction == "none", want_grad, want_hess)
+    res = [None, None, None]
+    for i in range(3):
+        if wants[i]:
+            res[i] = _Output(outs[i], shape, cdt, rdt, fname,
+                             "out" if sum(wants) == 1 else names[i], ops)
+        elif outs[i] is not None:
+            raise ValueError(f"{fname}: {names[i]} given but that output is not computed "
+                             f"(reduction={reduction!r})")
+    total, _ = _k.binary_loss(1, n, cdt == _F64, tuple(ops), tuple(periods),
+                              *(r.flat if r is not None else None for r in res),
+                              _gscale(reduction, n), num_threads)
+    arrays = [r.finish() if r is not None else None for r in res]
+    loss = arrays[0] if reduction == "none" else _reduce(total, n, reduction, rdt)
+    return loss, arrays[1], arrays[2]
+
+
+def _split_out(out, k, fname):
+    if out is None:
+        return (None,) * k
+    if not isinstance(out, tuple) or len(out) != k:
+        raise TypeError(f"{fname}: out must be a tuple of {k} arrays (or None entries)")
+    return out
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None,
+                                     reduction="mean", out=None, *, num_threads=None):
+    """Binary cross-entropy on logits x (PyTorch's ``binary_cross_entropy_with_logits``):
+    ``w (pos_weight t softplus(-x) + (1 - t) softplus(x))``.
+
+    Both terms are non-negative, so the result is accurate for soft targets
+    too, and the limits at x = +-inf are exact (0 or +inf, never NaN).
+    `weight` and `pos_weight` broadcast to the input; `reduction` is
+    "mean" (sum / number of elements), "sum" or "none"; `out` is for "none".
+    """
+    fname = "binary_cross_entropy_with_logits"
+    if out is not None and reduction != "none":
+        raise ValueError(f"{fname}: out is only used with reduction='none' (got {reduction!r})")
+    return _bcel(fname, input, target, weight, pos_weight, reduction, num_threads,
+                 True, False, False, (out, None, None))[0]
+
+
+def binary_cross_entropy_with_logits_grad(input, target, weight=None, pos_weight=None,
+                                          reduction="mean", out=None, *, num_threads=None):
+    """Gradient of ``binary_cross_entropy_with_logits`` with respect to the
+    logits: ``w (s(x) (pos_weight t + 1 - t) - pos_weight t)``, divided by the
+    number of elements for reduction="mean" (the gradient of the reduced loss)."""
+    return _bcel("binary_cross_entropy_with_logits_grad", input, target, weight,
+                 pos_weight, reduction, num_threads, False, True, False,
+                 (None, out, None))[1]
+
+
+def binary_cross_entropy_with_logits_loss_and_grad(input, target, weight=None,
+                                                   pos_weight=None, reduction="mean",
+                                                   out=None, *, num_threads=None):
+    """``(loss, grad)`` of ``binary_cross_entropy_with_logits`` from one pass
+    over the data.  `out` is an optional pair ``(loss_out, grad_out)``
+    (loss_out only with reduction="none")."""
+    fname = "binary_cross_entropy_with_logits_loss_and_grad"
+    lo, go = _split_out(out, 2, fname)
+    loss, grad, _ = _bcel(fname, input, target, weight, pos_weight, reduction,
+                          num_threads, True, True, False, (lo, go, None))
+    return loss, grad
+
+
+def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, pos_weight=None,
+                                               reduction="none", out=None, *, num_threads=None):
+    """Per-element gradient and hessian of the loss with respect to the logits,
+    the pair a Newton or gradient-boosting objective needs:
+    ``grad = w (s(x) (pos_weight t + 1 - t) - pos_weight t)``,
+    ``hess = w (pos_weight t + 1 - t) s(x) (1 - s(x))`` (computed without the
+    subtraction).  Default reduction "none"; "mean" divides both by the
+    number of elements.  `out` is an optional pair ``(grad_out, hess_out)``."""
+    fname = "binary_cross_entropy_with_logits_grad_hess"
+    go, ho = _split_out(out, 2, fname)
+    _, grad, hess = _bcel(fname, input, target, weight, pos_weight, reduction,
+                          num_threads, False, True, True, (None, go, ho))
+    return grad, hess
+
+
+def _bce(fname, p, target, weight, reduction, num_threads, want_loss, want_grad, out):
+    shape, n, cdt, rdt, ops, periods = _prepare(
+        fname, p, target, weight, None, reduction, num_threads)
+    lo = _Output(out, shape, cdt, rdt, fname, "out", ops) if want_loss and reduction == "none" else None
+    go = _Output(out, shape, cdt, rdt, fname, "out", ops) if want_grad else None
+    total, bad = _k.binary_loss(2, n, cdt == _F64, tuple(ops[:3]), tuple(periods[:3]),
+                                lo.flat if lo else None, go.flat if go else None, None,
+                                _gscale(reduction, n), num_threads)
+    if bad >= 0:
+        f, per = ops[0], periods[0]
+        value = f[bad % per] if per else f[bad]
+        where = np.unravel_index(bad, shape) if shape else ()
+        raise ValueError(
+            f"{fname}: input probabilities must be in [0, 1]; found {value!r} at "
+            f"index {tuple(int(i) for i in where)}")
+    if want_grad:
+        return go.finish()
+    return lo.finish() if reduction == "none" else _reduce(total, n, reduction, rdt)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean", out=None, *,
+                         num_threads=None):
+    """Binary cross-entropy on probabilities p (PyTorch's ``binary_cross_entropy``):
+    ``-w (t log(p) + (1 - t) log(1 - p))`` with each log clamped at -100 as
+    PyTorch does.  A probability outside [0, 1] or NaN raises ValueError
+    naming the first one.  Prefer ``binary_cross_entropy_with_logits``: it is
+    faster and exact where this one must clamp."""
+    fname = "binary_cross_entropy"
+    if out is not None and reduction != "none":
+        raise ValueError(f"{fname}: out is only used with reduction='none' (got {reduction!r})")
+    return _bce(fname, input, target, weight, reduction, num_threads, True, False, out)
+
+
+def binary_cross_entropy_grad(input, target, weight=None, reduction="mean", out=None, *,
+                              num_threads=None):
+    """Gradient of ``binary_cross_entropy`` with respect to p:
+    ``w (p - t) / max(p (1 - p), 1e-12)`` (PyTorch's backward), divided by the
+    number of elements for reduction="mean"."""
+    return _bce("binary_cross_entropy_grad", input, target, weight, reduction,
+                num_threads, False, True, out)

@@ -1,0 +1,456 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Cython kernels (layer 2): split the work into fixed-size chunks, run the
+chunks in parallel with OpenMP (``prange``), hand each chunk to the math core.
+
+Every operand reaches this layer as a 1-D NumPy array with any stride
+(negative and zero too) and a *period*: element ``i`` of the flat operation is
+``a[i]`` for period 0, ``a[i % period]`` otherwise (a broadcast along the last
+axis, or a scalar with period 1).  Contiguous operands are passed to the core
+in place; the others are gathered into a per-thread buffer first.
+
+Chunks are fixed (``CHUNK`` elements) whatever the thread count, and each
+chunk's partial sum is stored in its own slot and added in chunk order, so
+every result is bitwise the same for any number of threads.
+"""
+cimport numpy as cnp
+from cython.parallel cimport prange, threadid
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
+
+cnp.import_array()
+
+cdef extern from "core/fl_core.h" nogil:
+    ctypedef void (*fl_unary_f64_fn)(const double *x, double *y, Py_ssize_t n) noexcept
+    ctypedef void (*fl_unary_f32_fn)(const float *x, float *y, Py_ssize_t n) noexcept
+    ctypedef double (*fl_bcel_f64_fn)(const double *x, const double *t, const double *w,
+                                      const double *pw, double *loss, double *grad,
+                                      double *hess, double gscale, Py_ssize_t n) noexcept
+    ctypedef double (*fl_bcel_f32_fn)(const float *x, const float *t, const float *w,
+                                      const float *pw, float *loss, float *grad,
+                                      float *hess, double gscale, Py_ssize_t n) noexcept
+    ctypedef double (*fl_bce_f64_fn)(const double *p, const double *t, const double *w,
+                                     double *loss, double *grad, double gscale,
+                                     Py_ssize_t n, Py_ssize_t *first_bad) noexcept
+    ctypedef double (*fl_bce_f32_fn)(const float *p, const float *t, const float *w,
+                                     float *loss, float *grad, double gscale,
+                                     Py_ssize_t n, Py_ssize_t *first_bad) noexcept
+    ctypedef struct fl_softmax_table:
+        pass
+    ctypedef struct fl_table:
+        fl_unary_f64_fn unary_f64[5]
+        fl_unary_f32_fn unary_f32[5]
+        fl_bcel_f64_fn bcel_f64
+        fl_bcel_f32_fn bcel_f32
+        fl_bce_f64_fn bce_f64
+        fl_bce_f32_fn bce_f32
+        fl_softmax_table softmax
+        int level
+    enum:
+        FL_SIGMOID, FL_LOG_SIGMOID, FL_SOFTPLUS, FL_SIGMOID_GRAD, FL_LOGIT, FL_N_UNARY
+        FL_LEVEL_BASELINE, FL_LEVEL_AVX2, FL_LEVEL_AVX512, FL_N_LEVELS
+    int fl_cpu_max_level()
+    int fl_fill_table(fl_table *t, int level)
+    const char *fl_level_name(int level)
+    const char *fl_compiler_name()
+
+cdef extern from "core/fl_omp.h" nogil:
+    int fl_have_openmp()
+    int fl_omp_max_threads()
+
+# ---------------------------------------------------------------------------
+# the dispatch table and the library's configuration
+# ---------------------------------------------------------------------------
+
+cdef fl_table TABLE
+fl_fill_table(&TABLE, FL_N_LEVELS)
+
+SIGMOID = FL_SIGMOID
+LOG_SIGMOID = FL_LOG_SIGMOID
+SOFTPLUS = FL_SOFTPLUS
+SIGMOID_GRAD = FL_SIGMOID_GRAD
+LOGIT = FL_LOGIT
+
+LEVEL_NAMES = {FL_LEVEL_AVX512: "avx512", FL_LEVEL_AVX2: "avx2",
+               FL_LEVEL_BASELINE: "baseline"}
+
+
+def cpu_simd_levels():
+    """Names of the SIMD levels this CPU and build can run, best first."""
+    return [LEVEL_NAMES[lv] for lv in range(fl_cpu_max_level(), -1, -1)]
+
+
+def set_simd_level(name):
+    """Use the kernels of SIMD level `name` (or lower, if the CPU lacks it).
+    Returns the name of the level now in use."""
+    cdef int want
+    for want, nm in LEVEL_NAMES.items():
+        if nm == name:
+            break
+    else:
+        raise ValueError(f"unknown SIMD level {name!r}; valid levels: "
+                         f"{', '.join(repr(v) for v in LEVEL_NAMES.values())}")
+    return LEVEL_NAMES[fl_fill_table(&TABLE, want)]
+
+
+def get_simd_level():
+    return LEVEL_NAMES[TABLE.level]
+
+
+def simd_level_description():
+    return fl_level_name(TABLE.level).decode()
+
+
+def compiler_name():
+    return fl_compiler_name().decode()
+
+
+def have_openmp():
+    return bool(fl_have_openmp())
+
+
+# --- threads ---------------------------------------------------------------
+
+cdef enum:
+    CHUNK = 4096            # elements per chunk: fixed, so results never depend on threads
+    PARALLEL_MIN = 32768    # below this many elements, never enter a parallel region
+CHUNK_SIZE = CHUNK
+PARALLEL_THRESHOLD = PARALLEL_MIN
+
+cdef int _user_threads = 0                    # set_num_threads(); 0 = not set
+cdef int _omp_initial = fl_omp_max_threads()  # OMP_NUM_THREADS or the CPU count
+
+
+cdef int _default_threads() noexcept:
+    cdef int m = fl_omp_max_threads()
+    if _user_threads > 0:
+        # a threadpoolctl limit (omp_set_num_threads) lowers omp_get_max_threads
+        # below its start value: obey it over set_num_threads as well
+        if m < _omp_initial:
+            return min(_user_threads, m)
+        return _user_threads
+    return m
+
+
+def set_num_threads(n):
+    """Set the library's default thread count (None restores the default)."""
+    global _user_threads
+    if n is None:
+        _user_threads = 0
+        return
+    _user_threads = check_num_threads(n)
+
+
+def get_num_threads():
+    """The number of threads a call with ``num_threads=None`` uses on large input."""
+    return _default_threads() if fl_have_openmp() else 1
+
+
+cpdef int check_num_threads(n) except -1:
+    if isinstance(n, bool) or not isinstance(n, (int, cnp.integer)):
+        raise TypeError(f"num_threads must be an int or None, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"num_threads must be >= 1, got {n}")
+    return min(<long long>n, 1 << 16)
+
+
+cdef int _threads_for(object num_threads, Py_ssize_t n) except -1:
+    """Threads to use for n elements: 1 without entering a parallel region for
+    small n, never more threads than chunks."""
+    cdef int t
+    if num_threads is None:
+        if n < PARALLEL_MIN or not fl_have_openmp():
+            return 1
+        t = _default_threads()
+    else:
+        t = check_num_threads(num_threads)
+        if n < PARALLEL_MIN or not fl_have_openmp():
+            return 1
+    return <int>min(<Py_ssize_t>t, (n + CHUNK - 1) // CHUNK)
+
+
+# ---------------------------------------------------------------------------
+# operands and jobs
+# ---------------------------------------------------------------------------
+
+ctypedef struct Arg:
+    char *data           # element 0
+    Py_ssize_t stride    # bytes between consecutive elements
+    Py_ssize_t period    # 0: element i at i*stride; p > 0: at (i % p)*stride
+    int present
+
+cdef enum JobKind:
+    JOB_UNARY = 0
+    JOB_BCEL = 1
+    JOB_BCE = 2
+
+ctypedef struct Job:
+    int kind
+    int op
+    int is_f64
+    Arg a[4]             # inputs: x (or p), target, weight, pos_weight
+    Arg o[3]             # outputs: y (or loss), grad, hess
+    double gscale
+    Py_ssize_t n
+    Py_ssize_t nchunks
+    int need_buf         # some operand is not contiguous: gather/scatter
+    double *partial      # per-chunk loss sums (reductions), or NULL
+    Py_ssize_t *bad      # per-chunk first bad index (JOB_BCE), or NULL
+
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef inline bint _direct(const Arg *a, Py_ssize_t itemsize) noexcept nogil:
+    return a.period == 0 and a.stride == itemsize
+
+
+cdef inline real *_gather(const Arg *a, Py_ssize_t i0, Py_ssize_t m, real *buf) noexcept nogil:
+    cdef Py_ssize_t j, k
+    if not a.present:
+        return NULL
+    if _direct(a, sizeof(real)):
+        return <real *>(a.data + i0 * a.stride)
+    if a.period == 0:
+        for j in range(m):
+            buf[j] = (<real *>(a.data + (i0 + j) * a.stride))[0]
+    else:
+        k = i0 % a.period
+        for j in range(m):
+            buf[j] = (<real *>(a.data + k * a.stride))[0]
+            k += 1
+            if k == a.period:
+                k = 0
+    return buf
+
+
+cdef inline real *_outptr(const Arg *a, Py_ssize_t i0, real *buf) noexcept nogil:
+    if not a.present:
+        return NULL
+    if _direct(a, sizeof(real)):
+        return <real *>(a.data + i0 * a.stride)
+    return buf
+
+
+cdef inline void _scatter(const Arg *a, Py_ssize_t i0, Py_ssize_t m, const real *buf) noexcept nogil:
+    cdef Py_ssize_t j
+    if a.present and not _direct(a, sizeof(real)):
+        for j in range(m):
+            (<real *>(a.data + (i0 + j) * a.stride))[0] = buf[j]
+
+
+cdef void _chunk(Job *job, Py_ssize_t c, real *buf) noexcept nogil:
+    cdef Py_ssize_t i0 = c * CHUNK
+    cdef Py_ssize_t m = min(<Py_ssize_t>CHUNK, job.n - i0)
+    cdef real *x = _gather(&job.a[0], i0, m, buf)
+    cdef real *t = _gather(&job.a[1], i0, m, buf + CHUNK)
+    cdef real *w = _gather(&job.a[2], i0, m, buf + 2 * CHUNK)
+    cdef real *pw = _gather(&job.a[3], i0, m, buf + 3 * CHUNK)
+    cdef real *y0 = _outptr(&job.o[0], i0, buf + 4 * CHUNK)
+    cdef real *y1 = _outptr(&job.o[1], i0, buf + 5 * CHUNK)
+    cdef real *y2 = _outptr(&job.o[2], i0, buf + 6 * CHUNK)
+    cdef double s = 0.0
+    cdef Py_ssize_t bad = -1
+    if job.kind == JOB_UNARY:
+        if real is double:
+            TABLE.unary_f64[job.op](x, y0, m)
+        else:
+            TABLE.unary_f32[job.op](x, y0, m)
+    elif job.kind == JOB_BCEL:
+        if real is double:
+            s = TABLE.bcel_f64(x, t, w, pw, y0, y1, y2, job.gscale, m)
+        else:
+            s = TABLE.bcel_f32(x, t, w, pw, y0, y1, y2, job.gscale, m)
+    else:
+        if real is double:
+            s = TABLE.bce_f64(x, t, w, y0, y1, job.gscale, m, &bad)
+        else:
+            s = TABLE.bce_f32(x, t, w, y0, y1, job.gscale, m, &bad)
+    if job.need_buf:
+        _scatter(&job.o[0], i0, m, <const real *>(buf + 4 * CHUNK))
+        _scatter(&job.o[1], i0, m, <const real *>(buf + 5 * CHUNK))
+        _scatter(&job.o[2], i0, m, <const real *>(buf + 6 * CHUNK))
+    if job.partial != NULL:
+        job.partial[c] = s
+    if job.bad != NULL:
+        job.bad[c] = bad
+
+
+cdef int _run(Job *job, int nthreads) except -1 nogil:
+    """Run every chunk of job on nthreads threads (1: no parallel region)."""
+    cdef Py_ssize_t c
+    cdef char *buf = NULL
+    cdef char *tb = NULL
+    cdef size_t bufsize = (7 * CHUNK * sizeof(double)) if job.need_buf else 0
+    job.nchunks = (job.n + CHUNK - 1) // CHUNK
+    if job.nchunks <= 1:
+        nthreads = 1
+    if bufsize:
+        buf = <char *>malloc(bufsize * nthreads)
+        if buf == NULL:
+            with gil:
+                raise MemoryError()
+    if nthreads <= 1:
+        for c in range(job.nchunks):
+            if job.is_f64:
+                _chunk[double](job, c, <double *>buf)
+            else:
+                _chunk[float](job, c, <float *>buf)
+    else:
+        for c in prange(job.nchunks, num_threads=nthreads, schedule='static'):
+            tb = buf + threadid() * bufsize if buf != NULL else NULL
+            if job.is_f64:
+                _chunk[double](job, c, <double *>tb)
+            else:
+                _chunk[float](job, c, <float *>tb)
+    free(buf)
+    return 0
+
+
+cdef inline void _set_arg(Arg *a, object arr, Py_ssize_t period, bint *need_buf, Py_ssize_t itemsize):
+    """arr: a 1-D ndarray (any stride) or None."""
+    cdef cnp.ndarray v
+    if arr is None:
+        a.present = 0
+        a.data = NULL
+        a.stride = 0
+        a.period = 0
+        return
+    v = <cnp.ndarray>arr
+    a.present = 1
+    a.data = <char *>cnp.PyArray_DATA(v)
+    a.stride = cnp.PyArray_STRIDES(v)[0] if cnp.PyArray_NDIM(v) == 1 else itemsize
+    a.period = period
+    if not (period == 0 and a.stride == itemsize):
+        need_buf[0] = True
+
+
+cdef inline void _init_job(Job *job, int kind, int op, bint is_f64, Py_ssize_t n, double gscale) noexcept:
+    job.kind = kind
+    job.op = op
+    job.is_f64 = is_f64
+    job.n = n
+    job.gscale = gscale
+    job.need_buf = 0
+    job.partial = NULL
+    job.bad = NULL
+    for i in range(4):
+        job.a[i].present = 0
+    for i in range(3):
+        job.o[i].present = 0
+
+
+# ---------------------------------------------------------------------------
+# entry points called by the Python API (layer 3)
+# ---------------------------------------------------------------------------
+
+cdef object _unary_fallback = None
+
+
+def register_unary_fallback(f):
+    global _unary_fallback
+    _unary_fallback = f
+
+
+def unary(int op, x, out=None, num_threads=None):
+    """Elementwise function `op` of x.  The fast path takes an aligned,
+    native-order, C-contiguous float32/float64 ndarray with no `out`; anything
+    else goes to the Python layer's general path, which calls unary_1d."""
+    cdef cnp.ndarray a, r
+    cdef int typenum
+    cdef Job job
+    cdef int nth
+    if type(x) is cnp.ndarray and out is None:
+        a = <cnp.ndarray>x
+        typenum = cnp.PyArray_TYPE(a)
+        if ((typenum == cnp.NPY_DOUBLE or typenum == cnp.NPY_FLOAT)
+                and cnp.PyArray_ISCARRAY_RO(a) and cnp.PyArray_ISNOTSWAPPED(a)):
+            r = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), typenum, 0)
+            _init_job(&job, JOB_UNARY, op, typenum == cnp.NPY_DOUBLE, cnp.PyArray_SIZE(a), 1.0)
+            nth = _threads_for(num_threads, job.n)
+            job.a[0].present = 1
+            job.a[0].data = <char *>cnp.PyArray_DATA(a)
+            job.a[0].stride = cnp.PyArray_ITEMSIZE(a)
+            job.a[0].period = 0
+            job.o[0].present = 1
+            job.o[0].data = <char *>cnp.PyArray_DATA(r)
+            job.o[0].stride = job.a[0].stride
+            job.o[0].period = 0
+            with nogil:
+                _run(&job, nth)
+            if cnp.PyArray_NDIM(r) == 0:
+                return r[()]          # 0-d in, NumPy scalar out, as ufuncs do
+            return r
+    return _unary_fallback(op, x, out, num_threads)
+
+
+def unary_1d(int op, x, y, num_threads=None):
+    """y[i] = op(x[i]) for 1-D arrays x, y of one float dtype (any strides)."""
+    cdef Job job
+    cdef bint need_buf = False
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>y)
+    cdef Py_ssize_t itemsize = cnp.PyArray_ITEMSIZE(<cnp.ndarray>y)
+    _init_job(&job, JOB_UNARY, op, itemsize == 8, n, 1.0)
+    _set_arg(&job.a[0], x, 0, &need_buf, itemsize)
+    _set_arg(&job.o[0], y, 0, &need_buf, itemsize)
+    job.need_buf = need_buf
+    cdef int nth = _threads_for(num_threads, n)
+    with nogil:
+        _run(&job, nth)
+
+
+cdef double _sum_partials(const double *p, Py_ssize_t k) noexcept nogil:
+    cdef double s = 0.0
+    cdef Py_ssize_t i
+    for i in range(k):
+        s += p[i]
+    return s
+
+
+def binary_loss(int kind, Py_ssize_t n, bint is_f64, tuple inputs, tuple periods,
+                loss, grad, hess, double gscale, num_threads=None):
+    """Run a fused binary-cross-entropy kernel over n elements.
+
+    kind: 1 = with logits (inputs x, t, w, pw), 2 = on probabilities
+    (inputs p, t, w).  inputs are 1-D arrays or None, periods their periods;
+    loss, grad, hess are 1-D output arrays or None.  Returns
+    (sum of the losses in float64, index of the first probability outside
+    [0, 1] or -1)."""
+    cdef Job job
+    cdef bint need_buf = False
+    cdef Py_ssize_t itemsize = 8 if is_f64 else 4
+    cdef Py_ssize_t i, first = -1
+    cdef double total
+    _init_job(&job, kind, 0, is_f64, n, gscale)
+    for i in range(len(inputs)):
+        _set_arg(&job.a[i], inputs[i], periods[i], &need_buf, itemsize)
+    _set_arg(&job.o[0], loss, 0, &need_buf, itemsize)
+    _set_arg(&job.o[1], grad, 0, &need_buf, itemsize)
+    _set_arg(&job.o[2], hess, 0, &need_buf, itemsize)
+    job.need_buf = need_buf
+    cdef int nth = _threads_for(num_threads, n)
+    cdef Py_ssize_t nchunks = (n + CHUNK - 1) // CHUNK
+    job.partial = <double *>malloc(max(nchunks, 1) * sizeof(double))
+    if kind == JOB_BCE:
+        job.bad = <Py_ssize_t *>malloc(max(nchunks, 1) * sizeof(Py_ssize_t))
+    if job.partial == NULL or (kind == JOB_BCE and job.bad == NULL):
+        free(job.partial)
+        free(job.bad)
+        raise MemoryError()
+    try:
+        with nogil:
+            _run(&job, nth)
+            total = _sum_partials(job.partial, nchunks)
+            if job.bad != NULL:
+                for i in range(nchunks):
+                    if job.bad[i] >= 0:
+                        first = i * CHUNK + job.bad[i]
+                        break
+    finally:
+        free(job.partial)
+        free(job.bad)
+    return total, first
+
+
+include "_softmax.pxi"

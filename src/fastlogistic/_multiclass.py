@@ -1,0 +1,2 @@
+"""Multi-class functions: softmax, log-softmax, categorical cross-entropy."""
+__all__ = []

@@ -1,0 +1,72 @@
+/*
+ * fl_core.h -- the math core's interface (layer 1), seen by the Cython kernels.
+ *
+ * The core is a table of kernels that each work on one contiguous chunk of
+ * elements.  The table is compiled once per instruction-set level (AVX-512F,
+ * AVX2+FMA, baseline) from the same template sources and chosen at import
+ * (fl_fill_table).  No Python, no allocation, no GIL.
+ */
+#ifndef FL_CORE_H
+#define FL_CORE_H
+
+#include <stddef.h>
+#include "fl_softmax.h"
+
+enum {
+    FL_SIGMOID = 0,
+    FL_LOG_SIGMOID,
+    FL_SOFTPLUS,
+    FL_SIGMOID_GRAD,
+    FL_LOGIT,
+    FL_N_UNARY
+};
+
+enum { FL_LEVEL_BASELINE = 0, FL_LEVEL_AVX2 = 1, FL_LEVEL_AVX512 = 2, FL_N_LEVELS = 3 };
+
+typedef void (*fl_unary_f64_fn)(const double *x, double *y, ptrdiff_t n);
+typedef void (*fl_unary_f32_fn)(const float *x, float *y, ptrdiff_t n);
+
+/*
+ * Binary cross-entropy with logits, fused.  w (weight) and pw (pos_weight)
+ * may be NULL (= 1).  Each of loss, grad, hess may be NULL (not wanted).
+ * grad and hess are multiplied by gscale.  Returns the sum of the per-element
+ * losses of the chunk, accumulated in float64 in a fixed order.
+ */
+typedef double (*fl_bcel_f64_fn)(const double *x, const double *t, const double *w,
+                                  const double *pw, double *loss, double *grad,
+                                  double *hess, double gscale, ptrdiff_t n);
+typedef double (*fl_bcel_f32_fn)(const float *x, const float *t, const float *w,
+                                  const float *pw, float *loss, float *grad,
+                                  float *hess, double gscale, ptrdiff_t n);
+
+/*
+ * Binary cross-entropy on probabilities (PyTorch's definition: logs clamped at
+ * -100, gradient denominator floored at 1e-12).  *first_bad receives the index
+ * of the first p outside [0, 1] or NaN in the chunk, or -1.
+ */
+typedef double (*fl_bce_f64_fn)(const double *p, const double *t, const double *w,
+                                 double *loss, double *grad, double gscale,
+                                 ptrdiff_t n, ptrdiff_t *first_bad);
+typedef double (*fl_bce_f32_fn)(const float *p, const float *t, const float *w,
+                                 float *loss, float *grad, double gscale,
+                                 ptrdiff_t n, ptrdiff_t *first_bad);
+
+typedef struct {
+    fl_unary_f64_fn unary_f64[FL_N_UNARY];
+    fl_unary_f32_fn unary_f32[FL_N_UNARY];
+    fl_bcel_f64_fn bcel_f64;
+    fl_bcel_f32_fn bcel_f32;
+    fl_bce_f64_fn bce_f64;
+    fl_bce_f32_fn bce_f32;
+    fl_softmax_table softmax;
+    int level;
+} fl_table;
+
+/* highest level this CPU and this build support */
+int fl_cpu_max_level(void);
+/* fill t for min(level, fl_cpu_max_level()); returns the level used */
+int fl_fill_table(fl_table *t, int level);
+const char *fl_level_name(int level);
+const char *fl_compiler_name(void);
+
+#endif

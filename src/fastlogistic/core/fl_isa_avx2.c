@@ -1,0 +1,15 @@
+/* AVX2 + FMA level of the math core (x86-64 only; compiled for that target
+   whatever the build's baseline flags, chosen at run time by fl_dispatch.c). */
+#if defined(__x86_64__) || defined(_M_X64)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC target("avx2,fma")
+#endif
+#define FL_VB 32
+#define FL_ISA avx2
+#include "fl_isa_body.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif

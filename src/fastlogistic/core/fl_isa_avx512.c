@@ -1,0 +1,15 @@
+/* AVX-512F level of the math core (x86-64 only; compiled for that target
+   whatever the build's baseline flags, chosen at run time by fl_dispatch.c). */
+#if defined(__x86_64__) || defined(_M_X64)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#else
+#pragma GCC target("avx512f,avx2,fma")
+#endif
+#define FL_VB 64
+#define FL_ISA avx512
+#include "fl_isa_body.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif

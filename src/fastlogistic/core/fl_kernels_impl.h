@@ -1,0 +1,233 @@
+/*
+ * fl_kernels_impl.h -- chunk kernels of the math core, written once for both
+ * element types.  Included twice per ISA translation unit by fl_isa_body.h,
+ * with FL_T = 64 and FL_T = 32.  Every kernel runs whole vectors, then the
+ * tail through one padded vector, so each element gets the same arithmetic
+ * wherever a chunk boundary falls.
+ */
+#if FL_T == 64
+#define T double
+#define V vf64
+#define VI vi64
+#define L FL_L64
+#define FL_S f64
+#else
+#define T float
+#define V vf32
+#define VI vi32
+#define L FL_L32
+#define FL_S f32
+#endif
+
+#define VF(name) FL_XCAT2(name, FL_S)
+#define FN(name) FL_XCAT3(name, FL_S, FL_ISA)
+#define LOGISTIC VF(fl_logistic)
+#define LOGISTIC_EVAL FL_XCAT2(LOGISTIC, eval)
+
+/* ---------------- elementwise functions of one vector ---------------- */
+
+FL_INLINE V VF(v_sigmoid)(V x) { return LOGISTIC_EVAL(x).sp; }
+
+FL_INLINE V VF(v_sigmoid_grad)(V x)
+{
+    LOGISTIC g = LOGISTIC_EVAL(x);
+    return g.sp * g.sn;
+}
+
+/* softplus(x) = max(x, 0) + log1p(exp(-|x|)) */
+FL_INLINE V VF(v_softplus)(V x)
+{
+    V e = VF(fl_exp)(-VF(fl_abs)(x));
+    return VF(fl_pos)(x) + VF(fl_log1p)(e);
+}
+
+/* log_sigmoid(x) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|)) */
+FL_INLINE V VF(v_log_sigmoid)(V x)
+{
+    V e = VF(fl_exp)(-VF(fl_abs)(x));
+    return -VF(fl_neg_part)(x) - VF(fl_log1p)(e);
+}
+
+/*
+ * logit(p) = log(p / (1 - p)).  Near p = 1/2 the quotient loses the digits
+ * of a result near 0, so there d = 2p - 1 (exact) and
+ * logit = log1p(d) - log1p(-d), two terms of the same sign.
+ */
+FL_INLINE V VF(v_logit)(V p)
+{
+    V one = VF(fl_splat)((T)1);
+    V d = (p + p) - one;
+    V mid = VF(fl_log1p)(d) - VF(fl_log1p)(-d);
+    V far = VF(fl_log)(p / (one - p));
+    V r = VF(fl_sel)((p >= (T)0.25) & (p <= (T)0.75), mid, far);
+    return VF(fl_sel)((p < 0) | (p > 1), VF(fl_splat)((T)__builtin_nan("")), r);
+}
+
+#define FL_UNARY_KERNEL(name)                                                  \
+    static void FN(name)(const T *x, T *y, ptrdiff_t n)                        \
+    {                                                                          \
+        ptrdiff_t i = 0;                                                       \
+        for (; i + 2 * L <= n; i += 2 * L) {                                   \
+            V a = VF(fl_load)(x + i), b = VF(fl_load)(x + i + L);              \
+            VF(fl_store)(y + i, VF(v_##name)(a));                              \
+            VF(fl_store)(y + i + L, VF(v_##name)(b));                          \
+        }                                                                      \
+        for (; i < n; i += L) {                                                \
+            ptrdiff_t m = n - i < L ? n - i : L;                               \
+            V a = VF(fl_load_part)(x + i, m, (T)0);                            \
+            VF(fl_store_part)(y + i, VF(v_##name)(a), m);                      \
+        }                                                                      \
+    }
+
+FL_UNARY_KERNEL(sigmoid)
+FL_UNARY_KERNEL(log_sigmoid)
+FL_UNARY_KERNEL(softplus)
+FL_UNARY_KERNEL(sigmoid_grad)
+FL_UNARY_KERNEL(logit)
+
+/* ---------------- binary cross-entropy with logits -------------------- */
+
+/*
+ * loss = w (pw t softplus(-x) + (1 - t) softplus(x))   (no cancellation)
+ * grad = w ((1 - t) s(x) - pw t s(-x))                  (= w (s(x)(pw t + 1 - t) - pw t))
+ * hess = w (pw t + 1 - t) s(x) s(-x)
+ * A zero coefficient gives a zero term even where softplus is +inf, so the
+ * limits at x = +-inf are exact.
+ */
+FL_INLINE void VF(v_bcel)(V x, V t, V w, V pw, int has_w, int has_pw, V *loss,
+                          V *grad, V *hess)
+{
+    LOGISTIC g = LOGISTIC_EVAL(x);
+    V l1p = VF(fl_log1p)(g.e);
+    V zero = VF(fl_splat)((T)0);
+    V a = has_pw ? pw * t : t;
+    V b = (T)1 - t;
+    V la = VF(fl_sel)(a != 0, a * (VF(fl_neg_part)(x) + l1p), zero);
+    V lb = VF(fl_sel)(b != 0, b * (VF(fl_pos)(x) + l1p), zero);
+    V l = la + lb;
+    V gr = b * g.sp - a * g.sn;
+    V h = (a + b) * (g.sp * g.sn);
+    if (has_w) {
+        l = l * w;
+        gr = gr * w;
+        h = h * w;
+    }
+    *loss = l;
+    *grad = gr;
+    *hess = h;
+}
+
+static double FN(bcel)(const T *x, const T *t, const T *w, const T *pw, T *loss,
+                       T *grad, T *hess, double gscale, ptrdiff_t n)
+{
+    vf64 acc = fl_splat_f64(0.0);
+    const T gs = (T)gscale;
+    const int has_w = w != NULL, has_pw = pw != NULL;
+    V one = VF(fl_splat)((T)1);
+    for (ptrdiff_t i = 0; i < n; i += L) {
+        ptrdiff_t m = n - i < L ? n - i : L;
+        V vx, vt, vw = one, vp = one, l, g, h;
+        if (m == L) {
+            vx = VF(fl_load)(x + i);
+            vt = VF(fl_load)(t + i);
+            if (has_w) vw = VF(fl_load)(w + i);
+            if (has_pw) vp = VF(fl_load)(pw + i);
+        } else {
+            vx = VF(fl_load_part)(x + i, m, 0);
+            vt = VF(fl_load_part)(t + i, m, 0);
+            if (has_w) vw = VF(fl_load_part)(w + i, m, 1);
+            if (has_pw) vp = VF(fl_load_part)(pw + i, m, 1);
+        }
+        VF(v_bcel)(vx, vt, vw, vp, has_w, has_pw, &l, &g, &h);
+        if (m == L) {
+            if (loss) VF(fl_store)(loss + i, l);
+            if (grad) VF(fl_store)(grad + i, g * gs);
+            if (hess) VF(fl_store)(hess + i, h * gs);
+        } else {
+            l = VF(fl_sel)(VF(fl_lanes_below)(m), l, VF(fl_splat)((T)0));
+            if (loss) VF(fl_store_part)(loss + i, l, m);
+            if (grad) VF(fl_store_part)(grad + i, g * gs, m);
+            if (hess) VF(fl_store_part)(hess + i, h * gs, m);
+        }
+        acc = VF(fl_acc)(acc, l);
+    }
+    return fl_hsum_f64(acc);
+}
+
+/* ---------------- binary cross-entropy on probabilities --------------- */
+
+/*
+ * PyTorch's definition, to rounding:
+ * loss = w ((t - 1) max(log1p(-p), -100) - t max(log(p), -100))
+ * grad = w (p - t) / max((1 - p) p, 1e-12)
+ */
+static double FN(bce)(const T *p, const T *t, const T *w, T *loss, T *grad,
+                      double gscale, ptrdiff_t n, ptrdiff_t *first_bad)
+{
+    vf64 acc = fl_splat_f64(0.0);
+    const T gs = (T)gscale;
+    const V lo = VF(fl_splat)((T)-100), eps = VF(fl_splat)((T)1e-12);
+    *first_bad = -1;
+    for (ptrdiff_t i = 0; i < n; i += L) {
+        ptrdiff_t m = n - i < L ? n - i : L;
+        V vp, vt, vw = VF(fl_splat)((T)1);
+        if (m == L) {
+            vp = VF(fl_load)(p + i);
+            vt = VF(fl_load)(t + i);
+            if (w) vw = VF(fl_load)(w + i);
+        } else {
+            vp = VF(fl_load_part)(p + i, m, (T)0.5);
+            vt = VF(fl_load_part)(t + i, m, 0);
+            if (w) vw = VF(fl_load_part)(w + i, m, 1);
+        }
+        VI bad = ~((vp >= 0) & (vp <= 1));
+        if (*first_bad < 0 && VF(fl_any)(bad)) {
+            for (ptrdiff_t j = 0; j < m; j++)
+                if (!(p[i + j] >= 0 && p[i + j] <= 1)) {
+                    *first_bad = i + j;
+                    break;
+                }
+        }
+        V lp = VF(fl_log)(vp), l1 = VF(fl_log1p)(-vp);
+        lp = VF(fl_sel)(lp > lo, lp, lo);
+        l1 = VF(fl_sel)(l1 > lo, l1, lo);
+        V l = (vt - (T)1) * l1 - vt * lp;
+        V d = ((T)1 - vp) * vp;
+        V g = (vp - vt) / VF(fl_sel)(d > eps, d, eps);
+        if (w) {
+            l = l * vw;
+            g = g * vw;
+        }
+        if (m == L) {
+            if (loss) VF(fl_store)(loss + i, l);
+            if (grad) VF(fl_store)(grad + i, g * gs);
+        } else {
+            l = VF(fl_sel)(VF(fl_lanes_below)(m), l, VF(fl_splat)((T)0));
+            if (loss) VF(fl_store_part)(loss + i, l, m);
+            if (grad) VF(fl_store_part)(grad + i, g * gs, m);
+        }
+        acc = VF(fl_acc)(acc, l);
+    }
+    return fl_hsum_f64(acc);
+}
+
+static void FN(fill)(fl_table *tb)
+{
+    FL_XCAT2(tb->unary, FL_S)[FL_SIGMOID] = FN(sigmoid);
+    FL_XCAT2(tb->unary, FL_S)[FL_LOG_SIGMOID] = FN(log_sigmoid);
+    FL_XCAT2(tb->unary, FL_S)[FL_SOFTPLUS] = FN(softplus);
+    FL_XCAT2(tb->unary, FL_S)[FL_SIGMOID_GRAD] = FN(sigmoid_grad);
+    FL_XCAT2(tb->unary, FL_S)[FL_LOGIT] = FN(logit);
+    FL_XCAT2(tb->bcel, FL_S) = FN(bcel);
+    FL_XCAT2(tb->bce, FL_S) = FN(bce);
+}
+
+#undef T
+#undef V
+#undef VI
+#undef L
+#undef FL_S
+#undef VF
+#undef FN
+#undef LOGISTIC
+#undef LOGISTIC_EVAL
