@@ -19,6 +19,8 @@ from libc.string cimport memcpy
 
 cnp.import_array()
 
+include "_softmax_decl.pxi"
+
 cdef extern from "core/fl_core.h" nogil:
     ctypedef void (*fl_unary_f64_fn)(const double *x, double *y, Py_ssize_t n) noexcept
     ctypedef void (*fl_unary_f32_fn)(const float *x, float *y, Py_ssize_t n) noexcept
@@ -34,8 +36,6 @@ cdef extern from "core/fl_core.h" nogil:
     ctypedef double (*fl_bce_f32_fn)(const float *p, const float *t, const float *w,
                                      float *loss, float *grad, double gscale,
                                      Py_ssize_t n, Py_ssize_t *first_bad) noexcept
-    ctypedef struct fl_softmax_table:
-        pass
     ctypedef struct fl_table:
         fl_unary_f64_fn unary_f64[5]
         fl_unary_f32_fn unary_f32[5]
