@@ -9,6 +9,7 @@ Environment variables (all optional):
 OpenMP is detected by compiling a test program; without it the build still
 succeeds, runs on one thread and says so in fastlogistic.show_config().
 """
+import glob
 import os
 import sys
 import tempfile
@@ -68,6 +69,8 @@ ext = Extension(
     sources=["src/fastlogistic/_kernels.pyx"] + [f"src/fastlogistic/core/{c}" for c in CORE],
     include_dirs=[np.get_include(), "src/fastlogistic", "src/fastlogistic/core"],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
+    # headers and includes: a change to any of them rebuilds the extension
+    depends=sorted(glob.glob("src/fastlogistic/core/*.h") + glob.glob("src/fastlogistic/*.pxi")),
 )
 
 setup(

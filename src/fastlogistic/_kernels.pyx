@@ -353,20 +353,43 @@ def register_unary_fallback(f):
     _unary_fallback = f
 
 
+cdef inline bint _plain(cnp.ndarray a, int typenum) noexcept:
+    """aligned, native-order, C-contiguous array of dtype typenum"""
+    return (cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_ISCARRAY_RO(a)
+            and cnp.PyArray_ISNOTSWAPPED(a))
+
+
 def unary(int op, x, out=None, num_threads=None):
     """Elementwise function `op` of x.  The fast path takes an aligned,
-    native-order, C-contiguous float32/float64 ndarray with no `out`; anything
-    else goes to the Python layer's general path, which calls unary_1d."""
+    native-order, C-contiguous float32/float64 ndarray and, if given, an
+    `out` of the same kind, shape and dtype that is x itself or does not
+    overlap it; anything else goes to the Python layer's general path, which
+    calls unary_1d."""
     cdef cnp.ndarray a, r
     cdef int typenum
     cdef Job job
     cdef int nth
-    if type(x) is cnp.ndarray and out is None:
+    cdef char *xs
+    cdef char *rs
+    cdef Py_ssize_t nbytes
+    if type(x) is cnp.ndarray:
         a = <cnp.ndarray>x
         typenum = cnp.PyArray_TYPE(a)
-        if ((typenum == cnp.NPY_DOUBLE or typenum == cnp.NPY_FLOAT)
-                and cnp.PyArray_ISCARRAY_RO(a) and cnp.PyArray_ISNOTSWAPPED(a)):
-            r = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), typenum, 0)
+        if (typenum == cnp.NPY_DOUBLE or typenum == cnp.NPY_FLOAT) and _plain(a, typenum):
+            if out is None:
+                r = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), typenum, 0)
+            elif type(out) is cnp.ndarray:
+                r = <cnp.ndarray>out
+                if not (_plain(r, typenum) and cnp.PyArray_ISWRITEABLE(r)
+                        and cnp.PyArray_SAMESHAPE(a, r)):
+                    return _unary_fallback(op, x, out, num_threads)
+                xs = <char *>cnp.PyArray_DATA(a)
+                rs = <char *>cnp.PyArray_DATA(r)
+                nbytes = cnp.PyArray_NBYTES(a)
+                if xs != rs and xs < rs + nbytes and rs < xs + nbytes:
+                    return _unary_fallback(op, x, out, num_threads)   # partial overlap
+            else:
+                return _unary_fallback(op, x, out, num_threads)
             _init_job(&job, JOB_UNARY, op, typenum == cnp.NPY_DOUBLE, cnp.PyArray_SIZE(a), 1.0)
             nth = _threads_for(num_threads, job.n)
             job.a[0].present = 1
@@ -379,7 +402,7 @@ def unary(int op, x, out=None, num_threads=None):
             job.o[0].period = 0
             with nogil:
                 _run(&job, nth)
-            if cnp.PyArray_NDIM(r) == 0:
+            if out is None and cnp.PyArray_NDIM(r) == 0:
                 return r[()]          # 0-d in, NumPy scalar out, as ufuncs do
             return r
     return _unary_fallback(op, x, out, num_threads)

@@ -7,6 +7,7 @@
 #pragma GCC target("avx2,fma")
 #endif
 #define FL_VB 32
+#define FL_X86_LEVEL 2
 #define FL_ISA avx2
 #include "fl_isa_body.h"
 #if defined(__clang__)

@@ -7,6 +7,7 @@
 #pragma GCC target("avx512f,avx2,fma")
 #endif
 #define FL_VB 64
+#define FL_X86_LEVEL 3
 #define FL_ISA avx512
 #include "fl_isa_body.h"
 #if defined(__clang__)

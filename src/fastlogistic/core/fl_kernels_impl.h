@@ -26,7 +26,7 @@
 
 /* ---------------- elementwise functions of one vector ---------------- */
 
-FL_INLINE V VF(v_sigmoid)(V x) { return LOGISTIC_EVAL(x).sp; }
+FL_INLINE V VF(v_sigmoid)(V x) { return VF(fl_sigmoid)(x); }
 
 FL_INLINE V VF(v_sigmoid_grad)(V x)
 {
@@ -38,14 +38,14 @@ FL_INLINE V VF(v_sigmoid_grad)(V x)
 FL_INLINE V VF(v_softplus)(V x)
 {
     V e = VF(fl_exp)(-VF(fl_abs)(x));
-    return VF(fl_pos)(x) + VF(fl_log1p)(e);
+    return VF(fl_pos)(x) + VF(fl_log1p_unit)(e);
 }
 
 /* log_sigmoid(x) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|)) */
 FL_INLINE V VF(v_log_sigmoid)(V x)
 {
     V e = VF(fl_exp)(-VF(fl_abs)(x));
-    return -VF(fl_neg_part)(x) - VF(fl_log1p)(e);
+    return -VF(fl_neg_part)(x) - VF(fl_log1p_unit)(e);
 }
 
 /*
@@ -98,7 +98,7 @@ FL_INLINE void VF(v_bcel)(V x, V t, V w, V pw, int has_w, int has_pw, V *loss,
                           V *grad, V *hess)
 {
     LOGISTIC g = LOGISTIC_EVAL(x);
-    V l1p = VF(fl_log1p)(g.e);
+    V l1p = VF(fl_log1p_unit)(g.e);
     V zero = VF(fl_splat)((T)0);
     V a = has_pw ? pw * t : t;
     V b = (T)1 - t;

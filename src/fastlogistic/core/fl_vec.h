@@ -23,6 +23,15 @@
 #include <stddef.h>
 #include <string.h>
 
+/* FL_X86_LEVEL (set by the including ISA file): 3 = AVX-512F, 2 = AVX2+FMA;
+   where set, a few operations use the instruction that does them in one step */
+#ifndef FL_X86_LEVEL
+#define FL_X86_LEVEL 0
+#endif
+#if FL_X86_LEVEL >= 2
+#include <immintrin.h>
+#endif
+
 typedef double  vf64 __attribute__((vector_size(FL_VB)));
 typedef float   vf32 __attribute__((vector_size(FL_VB)));
 typedef int64_t vi64 __attribute__((vector_size(FL_VB)));
@@ -46,10 +55,7 @@ typedef float   vf32h __attribute__((vector_size(FL_VB / 2)));
 /* ------------------------------------------------------------------ */
 #define FL_DEFINE_BASICS(S, T, V, VI, L)                                       \
     FL_INLINE V fl_splat_##S(T c) { return c - (V){0}; } /* keeps -0.0 */                   \
-    FL_INLINE V fl_sel_##S(VI m, V a, V b)                                     \
-    {                                                                          \
-        return (V)((m & (VI)a) | (~m & (VI)b));                                \
-    }                                                                          \
+    FL_INLINE V fl_sel_##S(VI m, V a, V b) { return FL_SELECT_##S(m, a, b); }  \
     FL_INLINE V fl_load_##S(const T *p)                                        \
     {                                                                          \
         V v;                                                                   \
@@ -96,6 +102,19 @@ typedef float   vf32h __attribute__((vector_size(FL_VB / 2)));
         return memcmp(&m, &z, sizeof m) != 0;                                  \
     }
 
+#if FL_X86_LEVEL >= 3
+#define FL_SELECT_f64(m, a, b) \
+    ((vf64)_mm512_mask_blend_pd(_mm512_test_epi64_mask((__m512i)(m), (__m512i)(m)), (__m512d)(b), (__m512d)(a)))
+#define FL_SELECT_f32(m, a, b) \
+    ((vf32)_mm512_mask_blend_ps(_mm512_test_epi32_mask((__m512i)(m), (__m512i)(m)), (__m512)(b), (__m512)(a)))
+#elif FL_X86_LEVEL == 2
+#define FL_SELECT_f64(m, a, b) ((vf64)_mm256_blendv_pd((__m256d)(b), (__m256d)(a), (__m256d)(m)))
+#define FL_SELECT_f32(m, a, b) ((vf32)_mm256_blendv_ps((__m256)(b), (__m256)(a), (__m256)(m)))
+#else
+#define FL_SELECT_f64(m, a, b) ((vf64)(((m) & (vi64)(a)) | (~(m) & (vi64)(b))))
+#define FL_SELECT_f32(m, a, b) ((vf32)(((m) & (vi32)(a)) | (~(m) & (vi32)(b))))
+#endif
+
 FL_DEFINE_BASICS(f64, double, vf64, vi64, FL_L64)
 FL_DEFINE_BASICS(f32, float, vf32, vi32, FL_L32)
 
@@ -122,34 +141,43 @@ FL_INLINE double fl_hsum_f64(vf64 v)
 
 /*
  * exp(x), float64.  n = round(x / ln2) by the shifter trick, r = x - n ln2 in
- * two parts (Cody-Waite: n * LN2_HI is exact), exp(r) by its Taylor series to
- * degree 13 (|r| <= 0.347, truncation < 2^-58), then 2^n applied as two
- * factors 2^(n>>1) * 2^(n - (n>>1)) so that subnormal results are rounded
- * once and exp(709.78) does not overflow early.
+ * two parts (Cody-Waite: n * LN2_HI is exact), exp(r) = 1 + r + r^2 q(r) with
+ * q a degree-9 near-minimax fit (Chebyshev, mpmath) on |r| <= ln2/2: relative
+ * error of r^2 q below 2^-56, evaluated by Estrin's scheme (short dependency
+ * chains), then 2^n applied as two factors 2^(n>>1) * 2^(n - (n>>1)) so that
+ * subnormal results are rounded once and exp(709.78) does not overflow early.
  */
 FL_INLINE vf64 fl_exp_f64(vf64 x)
 {
+#if FL_X86_LEVEL >= 3
+    /* AVX-512: clamp +-inf to finite (max/min return x itself when it is
+       NaN), round with vrndscalepd, scale with vscalefpd, which rounds
+       subnormal results once and overflows to inf by itself */
+    vf64 xc = (vf64)_mm512_min_pd(_mm512_set1_pd(800.0),
+                                  _mm512_max_pd(_mm512_set1_pd(-800.0), (__m512d)x));
+    vf64 nd = (vf64)_mm512_roundscale_pd((__m512d)(xc * 0x1.71547652b82fep0),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
     const double SH = 0x1.8p52;
     vf64 xc = fl_sel_f64(x < -746.0, fl_splat_f64(-746.0), x);
     xc = fl_sel_f64(x > 710.0, fl_splat_f64(710.0), xc);
     vf64 t = xc * 0x1.71547652b82fep0 + SH;
     vf64 nd = t - SH;
     vi64 n = (vi64)t - (vi64)fl_splat_f64(SH);
+#endif
     vf64 r = xc - nd * 0x1.62e42feep-1;      /* LN2_HI, 32 significant bits */
     r = r - nd * 0x1.a39ef35793c76p-33;       /* LN2_LO */
-    vf64 q = fl_splat_f64(1.0 / 6227020800.0); /* 1/13! */
-    q = q * r + 1.0 / 479001600.0;
-    q = q * r + 1.0 / 39916800.0;
-    q = q * r + 1.0 / 3628800.0;
-    q = q * r + 1.0 / 362880.0;
-    q = q * r + 1.0 / 40320.0;
-    q = q * r + 1.0 / 5040.0;
-    q = q * r + 1.0 / 720.0;
-    q = q * r + 1.0 / 120.0;
-    q = q * r + 1.0 / 24.0;
-    q = q * r + 1.0 / 6.0;
-    q = q * r + 0.5;
-    vf64 p = 1.0 + (r + (r * r) * q);
+    vf64 r2 = r * r, r4 = r2 * r2;
+    vf64 p01 = 0x1.5555555555556p-3 * r + 0x1.0000000000001p-1;
+    vf64 p23 = 0x1.11111111109b5p-7 * r + 0x1.5555555553d68p-5;
+    vf64 p45 = 0x1.a01a01a7c2efep-13 * r + 0x1.6c16c17889ef1p-10;
+    vf64 p67 = 0x1.71de0db2f6ae9p-19 * r + 0x1.a019b9149a3cep-16;
+    vf64 p89 = 0x1.af389ecfcbdafp-26 * r + 0x1.28917c89aa05dp-22;
+    vf64 q = (p01 + r2 * p23) + r4 * ((p45 + r2 * p67) + r4 * p89);
+    vf64 p = 1.0 + (r + r2 * q);
+#if FL_X86_LEVEL >= 3
+    return (vf64)_mm512_scalef_pd((__m512d)p, (__m512d)nd);
+#else
     /* n in [-1077, 1025]; floor(n / 2) with a logical shift of n + 2048,
        since AVX2 has no 64-bit arithmetic shift */
     vi64 n1 = (vi64)((vu64)(n + 2048) >> 1) - 1024;
@@ -157,32 +185,42 @@ FL_INLINE vf64 fl_exp_f64(vf64 x)
     vf64 s1 = (vf64)((n1 + 1023) << 52);
     vf64 s2 = (vf64)((n2 + 1023) << 52);
     return (p * s1) * s2;
+#endif
 }
 
-/* exp(x), float32: same scheme, Taylor series to degree 8 (|r| <= 0.347). */
+/* exp(x), float32: same scheme, q of degree 5 (relative error below 2^-32). */
 FL_INLINE vf32 fl_exp_f32(vf32 x)
 {
+#if FL_X86_LEVEL >= 3
+    vf32 xc = (vf32)_mm512_min_ps(_mm512_set1_ps(200.0f),
+                                  _mm512_max_ps(_mm512_set1_ps(-200.0f), (__m512)x));
+    vf32 nd = (vf32)_mm512_roundscale_ps((__m512)(xc * 0x1.715476p0f),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
     const float SH = 0x1.8p23f;
     vf32 xc = fl_sel_f32(x < -104.0f, fl_splat_f32(-104.0f), x);
     xc = fl_sel_f32(x > 89.0f, fl_splat_f32(89.0f), xc);
     vf32 t = xc * 0x1.715476p0f + SH;
     vf32 nd = t - SH;
     vi32 n = (vi32)t - (vi32)fl_splat_f32(SH);
+#endif
     vf32 r = xc - nd * 0x1.62e4p-1f;          /* LN2_HI, 17 significant bits */
     r = r - nd * 0x1.7f7d1cp-20f;             /* LN2_LO */
-    vf32 q = fl_splat_f32(1.0f / 40320.0f);
-    q = q * r + 1.0f / 5040.0f;
-    q = q * r + 1.0f / 720.0f;
-    q = q * r + 1.0f / 120.0f;
-    q = q * r + 1.0f / 24.0f;
-    q = q * r + 1.0f / 6.0f;
-    q = q * r + 0.5f;
-    vf32 p = 1.0f + (r + (r * r) * q);
+    vf32 r2 = r * r;
+    vf32 p01 = 0x1.555556p-3f * r + 0x1p-1f;
+    vf32 p23 = 0x1.1110ep-7f * r + 0x1.5554eap-5f;
+    vf32 p45 = 0x1.a124e4p-13f * r + 0x1.6d4316p-10f;
+    vf32 q = (p01 + r2 * p23) + (r2 * r2) * p45;
+    vf32 p = 1.0f + (r + r2 * q);
+#if FL_X86_LEVEL >= 3
+    return (vf32)_mm512_scalef_ps((__m512)p, (__m512)nd);
+#else
     vi32 n1 = n >> 1;
     vi32 n2 = n - n1;
     vf32 s1 = (vf32)((n1 + 127) << 23);
     vf32 s2 = (vf32)((n2 + 127) << 23);
     return (p * s1) * s2;
+#endif
 }
 
 /* ------------------------------------------------------------------ */
@@ -281,6 +319,39 @@ FL_INLINE vi32 fl_split_f32(vf32 u, vf32 *f)
         return fl_sel_##S(x != x, x, r);                                       \
     }
 
+/*
+ * log1p(e) for e in [0, 1] (or NaN): the softplus case, e = exp(-|x|).
+ * fdlibm's formula log1p(f) = f - (hfsq - s (hfsq + R(s^2))), s = f / (2 + f),
+ * applied to f = e directly (exact: no 1 + e is ever rounded, no range
+ * reduction, no special value but NaN, which propagates).  s^2 <= 1/9, so R
+ * needs a longer polynomial than fdlibm's (fitted with mpmath's chebyfit;
+ * its error moves the result by < 1e-17 relative in float64, 4e-10 in float32).
+ */
+FL_INLINE vf64 fl_log1p_unit_f64(vf64 e)
+{
+    vf64 hfsq = 0.5 * e * e;
+    vf64 s = e / (2.0 + e);
+    vf64 z = s * s, z2 = z * z, z4 = z2 * z2;
+    vf64 p01 = 0x1.999999999a3ddp-2 * z + 0x1.5555555555555p-1;
+    vf64 p23 = 0x1.c71c727143318p-3 * z + 0x1.24924923d44c6p-2;
+    vf64 p45 = 0x1.3b18b294bebfbp-3 * z + 0x1.745cf0b0e03bdp-3;
+    vf64 p67 = 0x1.eb905e85752a5p-4 * z + 0x1.10ac75dc60292p-3;
+    vf64 p89 = 0x1.4b0a26c5f377fp-3 * z + 0x1.687a6e7c9459ep-4;
+    vf64 R = z * ((p01 + z2 * p23) + z4 * ((p45 + z2 * p67) + z4 * p89));
+    return e - (hfsq - s * (hfsq + R));
+}
+
+FL_INLINE vf32 fl_log1p_unit_f32(vf32 e)
+{
+    vf32 hfsq = 0.5f * e * e;
+    vf32 s = e / (2.0f + e);
+    vf32 z = s * s, z2 = z * z;
+    vf32 p01 = 0x1.9998d4p-2f * z + 0x1.555556p-1f;
+    vf32 p23 = 0x1.bc8cf8p-3f * z + 0x1.24c926p-2f;
+    vf32 R = z * ((p01 + z2 * p23) + (z2 * z2) * 0x1.dba26p-3f);
+    return e - (hfsq - s * (hfsq + R));
+}
+
 FL_DEFINE_LOGS(f64, double, vf64, vi64, 54, 0x1p-1022, 0x1p54, 54)
 FL_DEFINE_LOGS(f32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
 
@@ -289,25 +360,42 @@ FL_DEFINE_LOGS(f32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
 /* ------------------------------------------------------------------ */
 
 /*
- * For a vector x: e = exp(-|x|) in (0, 1], rp = 1 / (1 + e), and the two
- * sigmoids sp = s(x), sn = s(-x) = 1 - s(x) without any subtraction:
- * for x >= 0, s(x) = rp and s(-x) = e * rp; mirrored for x < 0.
- * NaN propagates into all of them; x = +-inf gives e = 0 and exact 0/1.
+ * For a vector x: e = exp(-|x|) in (0, 1], d = 1 + e rounded and its exact
+ * rounding error dlo = e - (d - 1) (Fast2Sum: 1 >= e), rp = 1 / (1 + e)
+ * with that error taken back out (rp - rp^2 dlo), and the two sigmoids
+ * sp = s(x), sn = s(-x) = 1 - s(x) without any subtraction: for x >= 0,
+ * s(x) = rp and s(-x) = e rp; mirrored for x < 0.  NaN propagates into all
+ * of them; x = +-inf gives e = 0 and exact 0/1.
  */
 #define FL_DEFINE_LOGISTIC(S, T, V, VI)                                        \
     typedef struct {                                                           \
-        V e, rp, sp, sn;                                                       \
+        V e, d, dlo, rp, sp, sn;                                               \
+        VI neg;                                                                \
     } fl_logistic_##S;                                                         \
     FL_INLINE fl_logistic_##S fl_logistic_##S##_eval(V x)                      \
     {                                                                          \
         fl_logistic_##S r;                                                     \
         r.e = fl_exp_##S(-fl_abs_##S(x));                                      \
-        r.rp = (T)1 / ((T)1 + r.e);                                                  \
+        r.d = (T)1 + r.e;                                                      \
+        r.dlo = r.e - (r.d - (T)1);                                            \
+        V rp = (T)1 / r.d;                                                     \
+        r.rp = rp - (rp * rp) * r.dlo;                                         \
         V small = r.e * r.rp;                                                  \
-        VI neg = x < 0;                                                        \
-        r.sp = fl_sel_##S(neg, small, r.rp);                                   \
-        r.sn = fl_sel_##S(neg, r.rp, small);                                   \
+        r.neg = x < 0;                                                         \
+        r.sp = fl_sel_##S(r.neg, small, r.rp);                                 \
+        r.sn = fl_sel_##S(r.neg, r.rp, small);                                 \
         return r;                                                              \
+    }                                                                          \
+    /* s(x) alone, one division: (x < 0 ? e : 1) / d, corrected for dlo */    \
+    FL_INLINE V fl_sigmoid_##S(V x)                                            \
+    {                                                                          \
+        V e = fl_exp_##S(-fl_abs_##S(x));                                      \
+        V d = (T)1 + e;                                                        \
+        V dlo = e - (d - (T)1);                                                \
+        VI neg = x < 0;                                                        \
+        V s = fl_sel_##S(neg, e, fl_splat_##S((T)1)) / d;                      \
+        V inv_d = fl_sel_##S(neg, (T)1 - s, s);                                \
+        return s - s * (inv_d * dlo);                                          \
     }
 
 FL_DEFINE_LOGISTIC(f64, double, vf64, vi64)
