@@ -89,24 +89,37 @@ FL_UNARY_KERNEL(logit)
 
 /*
  * loss = w (pw t softplus(-x) + (1 - t) softplus(x))   (no cancellation)
+ *      with softplus(+-x) = max(+-x, 0) + log1p(exp(-|x|)), one exp and one log1p
  * grad = w ((1 - t) s(x) - pw t s(-x))                  (= w (s(x)(pw t + 1 - t) - pw t))
  * hess = w (pw t + 1 - t) s(x) s(-x)
  * A zero coefficient gives a zero term even where softplus is +inf, so the
  * limits at x = +-inf are exact.
  */
-FL_INLINE void VF(v_bcel)(V x, V t, V w, V pw, int has_w, int has_pw, V *loss,
-                          V *grad, V *hess)
+FL_INLINE V VF(v_bcel_loss)(V x, V a, V b, V e)
 {
-    LOGISTIC g = LOGISTIC_EVAL(x);
-    V l1p = VF(fl_log1p_unit)(g.e);
+    V l1p = VF(fl_log1p_unit)(e);
     V zero = VF(fl_splat)((T)0);
-    V a = has_pw ? pw * t : t;
-    V b = (T)1 - t;
     V la = VF(fl_sel)(a != 0, a * (VF(fl_neg_part)(x) + l1p), zero);
     V lb = VF(fl_sel)(b != 0, b * (VF(fl_pos)(x) + l1p), zero);
-    V l = la + lb;
-    V gr = b * g.sp - a * g.sn;
-    V h = (a + b) * (g.sp * g.sn);
+    return la + lb;
+}
+
+/* one vector; want_gh is a constant at each call site (the loss-only loop
+   computes no sigmoid and no division for it) */
+FL_INLINE void VF(v_bcel)(V x, V t, V w, V pw, int has_w, int has_pw, int want_gh,
+                          V *loss, V *grad, V *hess)
+{
+    V a = has_pw ? pw * t : t;
+    V b = (T)1 - t;
+    V l, gr = x, h = x;
+    if (want_gh) {
+        LOGISTIC g = LOGISTIC_EVAL(x);
+        l = VF(v_bcel_loss)(x, a, b, g.e);
+        gr = b * g.sp - a * g.sn;
+        h = (a + b) * (g.sp * g.sn);
+    } else {
+        l = VF(v_bcel_loss)(x, a, b, VF(fl_exp)(-VF(fl_abs)(x)));
+    }
     if (has_w) {
         l = l * w;
         gr = gr * w;
@@ -117,8 +130,8 @@ FL_INLINE void VF(v_bcel)(V x, V t, V w, V pw, int has_w, int has_pw, V *loss,
     *hess = h;
 }
 
-static double FN(bcel)(const T *x, const T *t, const T *w, const T *pw, T *loss,
-                       T *grad, T *hess, double gscale, ptrdiff_t n)
+FL_INLINE double VF(bcel_body)(const T *x, const T *t, const T *w, const T *pw, T *loss,
+                               T *grad, T *hess, double gscale, ptrdiff_t n, int want_gh)
 {
     vf64 acc = fl_splat_f64(0.0);
     const T gs = (T)gscale;
@@ -138,20 +151,28 @@ static double FN(bcel)(const T *x, const T *t, const T *w, const T *pw, T *loss,
             if (has_w) vw = VF(fl_load_part)(w + i, m, 1);
             if (has_pw) vp = VF(fl_load_part)(pw + i, m, 1);
         }
-        VF(v_bcel)(vx, vt, vw, vp, has_w, has_pw, &l, &g, &h);
+        VF(v_bcel)(vx, vt, vw, vp, has_w, has_pw, want_gh, &l, &g, &h);
         if (m == L) {
             if (loss) VF(fl_store)(loss + i, l);
-            if (grad) VF(fl_store)(grad + i, g * gs);
-            if (hess) VF(fl_store)(hess + i, h * gs);
+            if (want_gh && grad) VF(fl_store)(grad + i, g * gs);
+            if (want_gh && hess) VF(fl_store)(hess + i, h * gs);
         } else {
             l = VF(fl_sel)(VF(fl_lanes_below)(m), l, VF(fl_splat)((T)0));
             if (loss) VF(fl_store_part)(loss + i, l, m);
-            if (grad) VF(fl_store_part)(grad + i, g * gs, m);
-            if (hess) VF(fl_store_part)(hess + i, h * gs, m);
+            if (want_gh && grad) VF(fl_store_part)(grad + i, g * gs, m);
+            if (want_gh && hess) VF(fl_store_part)(hess + i, h * gs, m);
         }
         acc = VF(fl_acc)(acc, l);
     }
     return fl_hsum_f64(acc);
+}
+
+static double FN(bcel)(const T *x, const T *t, const T *w, const T *pw, T *loss,
+                       T *grad, T *hess, double gscale, ptrdiff_t n)
+{
+    if (grad == NULL && hess == NULL)
+        return VF(bcel_body)(x, t, w, pw, loss, NULL, NULL, gscale, n, 0);
+    return VF(bcel_body)(x, t, w, pw, loss, grad, hess, gscale, n, 1);
 }
 
 /* ---------------- binary cross-entropy on probabilities --------------- */

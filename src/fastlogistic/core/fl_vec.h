@@ -90,12 +90,9 @@ typedef float   vf32h __attribute__((vector_size(FL_VB / 2)));
     {                                                                          \
         return (V)((VI)x & ~(VI)fl_splat_##S((T)-0.0));                        \
     }                                                                          \
-    /* max(x, 0) that keeps NaN out: NaN -> 0 (callers add a NaN term) */     \
-    FL_INLINE V fl_pos_##S(V x) { return fl_sel_##S(x > 0, x, fl_splat_##S(0)); } \
-    FL_INLINE V fl_neg_part_##S(V x)                                           \
-    {                                                                          \
-        return fl_sel_##S(x < 0, -x, fl_splat_##S(0));                         \
-    }                                                                          \
+    /* max(x, 0) and max(-x, 0); NaN -> 0 (callers add a NaN term) */        \
+    FL_INLINE V fl_pos_##S(V x) { return FL_MAX0_##S(x); }                     \
+    FL_INLINE V fl_neg_part_##S(V x) { return FL_MAX0_##S(-x); }               \
     FL_INLINE int fl_any_##S(VI m)                                             \
     {                                                                          \
         VI z = {0};                                                            \
@@ -112,6 +109,16 @@ typedef float   vf32h __attribute__((vector_size(FL_VB / 2)));
 #define FL_SELECT_f32(m, a, b) ((vf32)_mm256_blendv_ps((__m256)(b), (__m256)(a), (__m256)(m)))
 #else
 #define FL_SELECT_f64(m, a, b) ((vf64)(((m) & (vi64)(a)) | (~(m) & (vi64)(b))))
+#endif
+#if FL_X86_LEVEL >= 3
+#define FL_MAX0_f64(x) ((vf64)_mm512_max_pd((__m512d)(x), _mm512_setzero_pd()))
+#define FL_MAX0_f32(x) ((vf32)_mm512_max_ps((__m512)(x), _mm512_setzero_ps()))
+#elif FL_X86_LEVEL == 2
+#define FL_MAX0_f64(x) ((vf64)_mm256_max_pd((__m256d)(x), _mm256_setzero_pd()))
+#define FL_MAX0_f32(x) ((vf32)_mm256_max_ps((__m256)(x), _mm256_setzero_ps()))
+#else
+#define FL_MAX0_f64(x) fl_sel_f64((x) > 0, (x), fl_splat_f64(0))
+#define FL_MAX0_f32(x) fl_sel_f32((x) > 0, (x), fl_splat_f32(0))
 #define FL_SELECT_f32(m, a, b) ((vf32)(((m) & (vi32)(a)) | (~(m) & (vi32)(b))))
 #endif
 
@@ -125,7 +132,8 @@ FL_INLINE vf64 fl_acc_f32(vf64 acc, vf32 v)
     vf32h lo, hi;
     memcpy(&lo, &v, sizeof lo);
     memcpy(&hi, (const char *)&v + sizeof lo, sizeof hi);
-    return acc + __builtin_convertvector(lo, vf64) + __builtin_convertvector(hi, vf64);
+    /* (lo + hi) first: one add on the loop-carried chain, not two */
+    return acc + (__builtin_convertvector(lo, vf64) + __builtin_convertvector(hi, vf64));
 }
 FL_INLINE double fl_hsum_f64(vf64 v)
 {
