@@ -253,6 +253,14 @@ def _prepare(fname, x, target, weight, pos_weight, reduction, num_threads):
     (shape, n, cdt, rdt, operands, periods, flat inputs)."""
     _check_reduction(reduction, fname)
     _num_threads(num_threads)
+    if (type(x) is np.ndarray and type(target) is np.ndarray and weight is None
+            and pos_weight is None and x.dtype is target.dtype
+            and (x.dtype == _F64 or x.dtype == _F32) and x.dtype.isnative
+            and x.shape == target.shape and x.flags.c_contiguous and target.flags.c_contiguous
+            and x.flags.aligned and target.flags.aligned):
+        # the common case: two plain arrays of one float dtype, nothing to broadcast
+        return (x.shape, x.size, x.dtype, x.dtype,
+                [x.reshape(-1), target.reshape(-1), None, None], [0, 0, 0, 0])
     x = _asarray(x, fname, "input")
     cdt, rdt = _dtypes(x.dtype, fname, "input")
     arrays = [x, target, weight, pos_weight]
@@ -283,8 +291,7 @@ def _prepare(fname, x, target, weight, pos_weight, reduction, num_threads):
 def _reduce(total, n, reduction, rdt):
     if reduction == "sum":
         return rdt.type(total)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return rdt.type(total / n if n else np.nan)
+    return rdt.type(total / n if n else math.nan)
 
 
 def _gscale(reduction, n):
