@@ -31,6 +31,10 @@ REDUCTIONS = ("mean", "sum", "none")
 
 def _dtypes(dt, fname, argname):
     """(compute dtype, result dtype) for an input of dtype dt."""
+    if not dt.isnative and dt.kind in "biuf":
+        # '>f4' != '<f4' as dtypes: compare in native order, or byte-swapped
+        # float32/float16 would fall through to float64
+        dt = dt.newbyteorder("=")
     if dt == _F64 or dt == _F32:
         return np.dtype(dt.type), np.dtype(dt.type)   # native byte order
     if dt == _F16:

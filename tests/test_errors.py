@@ -1,0 +1,190 @@
+"""Bad input: the exception type and that the message says what was wrong,
+with which values (DESIGN.md section 4, issue 2 "Bad input")."""
+import numpy as np
+import pytest
+
+import fastlogistic as fl
+
+UNARY = [fl.sigmoid, fl.log_sigmoid, fl.softplus, fl.sigmoid_grad, fl.logit]
+BCEL = [fl.binary_cross_entropy_with_logits, fl.binary_cross_entropy_with_logits_grad,
+        fl.binary_cross_entropy_with_logits_loss_and_grad,
+        fl.binary_cross_entropy_with_logits_grad_hess]
+BCE = [fl.binary_cross_entropy, fl.binary_cross_entropy_grad]
+BINARY = BCEL + BCE
+
+BAD_ARRAYS = [
+    (np.ones(3, np.complex128), "complex128"),
+    (np.ones(3, np.complex64), "complex64"),
+    (np.array([1.0, None], dtype=object), "object"),
+    (np.array(["a", "b"]), "<U1"),
+    (np.array([b"a"]), r"\|S1"),
+    (1 + 2j, "complex128"),
+    ("abc", "<U3"),
+]
+
+
+@pytest.mark.parametrize("f", UNARY, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("bad,dtname", BAD_ARRAYS, ids=[d for _, d in BAD_ARRAYS])
+def test_unary_rejects_non_real_dtypes(f, bad, dtname):
+    with pytest.raises(TypeError, match=rf"unsupported dtype {dtname}"):
+        f(bad)
+
+
+@pytest.mark.parametrize("f", BINARY, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("arg", ["input", "target", "weight"])
+def test_binary_rejects_non_real_dtypes(f, arg):
+    good = np.full(3, 0.5)
+    kw = {"input": good, "target": good, "weight": None}
+    kw[arg] = np.ones(3, np.complex128)
+    with pytest.raises(TypeError, match=rf"{arg} has unsupported dtype complex128"):
+        f(kw["input"], kw["target"], weight=kw["weight"])
+    kw[arg] = np.array(["x", "y", "z"])
+    with pytest.raises(TypeError, match=rf"{arg} has unsupported dtype <U1"):
+        f(kw["input"], kw["target"], weight=kw["weight"])
+
+
+@pytest.mark.parametrize("f", BCEL, ids=lambda f: f.__name__)
+def test_pos_weight_dtype(f):
+    with pytest.raises(TypeError, match=r"pos_weight has unsupported dtype object"):
+        f(np.zeros(3), np.zeros(3), pos_weight=np.array([None] * 3, dtype=object))
+
+
+def test_ragged_list_is_a_type_error():
+    with pytest.raises(TypeError, match=r"sigmoid: cannot convert x to an array"):
+        fl.sigmoid([1.0, [2.0, 3.0]])
+
+
+@pytest.mark.parametrize("f", BINARY, ids=lambda f: f.__name__)
+def test_shapes_that_do_not_broadcast(f):
+    with pytest.raises(ValueError, match=r"shapes do not broadcast: input \(2, 3\), target \(4,\)"):
+        f(np.full((2, 3), 0.5), np.zeros(4))
+    with pytest.raises(ValueError, match=r"input \(2, 3\), target \(2, 3\), weight \(2,\)"):
+        f(np.full((2, 3), 0.5), np.zeros((2, 3)), weight=np.ones(2))
+
+
+def test_pos_weight_shape_named():
+    with pytest.raises(ValueError, match=r"pos_weight \(5,\)"):
+        fl.binary_cross_entropy_with_logits(np.zeros((2, 3)), np.zeros((2, 3)), pos_weight=np.ones(5))
+
+
+@pytest.mark.parametrize("f", BINARY, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("red", ["avg", "MEAN", None, "", 1])
+def test_unknown_reduction_lists_valid_ones(f, red):
+    with pytest.raises(ValueError, match=r"reduction must be one of 'mean', 'sum', 'none'; got " + repr(red).replace("(", r"\(")):
+        f(np.full(3, 0.5), np.zeros(3), reduction=red)
+
+
+@pytest.mark.parametrize("f", UNARY, ids=lambda f: f.__name__)
+def test_wrong_out_unary(f):
+    x = np.full(3, 0.5)
+    with pytest.raises(ValueError, match=r"out has shape \(4,\), expected \(3,\)"):
+        f(x, out=np.empty(4))
+    with pytest.raises(ValueError, match=r"out has shape \(3, 1\), expected \(3,\)"):
+        f(x, out=np.empty((3, 1)))
+    with pytest.raises(TypeError, match=r"out has dtype float32, expected float64"):
+        f(x, out=np.empty(3, np.float32))
+    with pytest.raises(TypeError, match=r"out has dtype float64, expected float32"):
+        f(x.astype(np.float32), out=np.empty(3))
+    with pytest.raises(TypeError, match=r"out must be a numpy.ndarray, got list"):
+        f(x, out=[0.0, 0.0, 0.0])
+    ro = np.empty(3)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match=r"read-only"):
+        f(x, out=ro)
+
+
+def test_wrong_out_binary():
+    x = np.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"out has shape \(3,\), expected \(2, 3\)"):
+        fl.binary_cross_entropy_with_logits(x, x, reduction="none", out=np.empty(3))
+    with pytest.raises(TypeError, match=r"out has dtype float32, expected float64"):
+        fl.binary_cross_entropy_with_logits(x, x, reduction="none", out=np.empty((2, 3), np.float32))
+    with pytest.raises(ValueError, match=r"out has shape \(6,\), expected \(2, 3\)"):
+        fl.binary_cross_entropy(x + 0.5, x, reduction="none", out=np.empty(6))
+    with pytest.raises(ValueError, match=r"out has shape \(6,\), expected \(2, 3\)"):
+        fl.binary_cross_entropy_with_logits_grad(x, x, out=np.empty(6))
+    with pytest.raises(ValueError, match=r"(grad_)?out has shape \(1, 3\), expected \(2, 3\)"):
+        fl.binary_cross_entropy_with_logits_loss_and_grad(x, x, out=(None, np.empty((1, 3))))
+    with pytest.raises(TypeError, match=r"hess_out has dtype float32, expected float64"):
+        fl.binary_cross_entropy_with_logits_grad_hess(x, x, out=(np.empty((2, 3)), np.empty((2, 3), np.float32)))
+    with pytest.raises(TypeError, match=r"out must be a tuple of 2 arrays"):
+        fl.binary_cross_entropy_with_logits_grad_hess(x, x, out=np.empty((2, 3)))
+    with pytest.raises(ValueError, match=r"out is only used with reduction='none' \(got 'mean'\)"):
+        fl.binary_cross_entropy_with_logits(x, x, out=np.empty((2, 3)))
+    with pytest.raises(ValueError, match=r"loss_out given but that output is not computed"):
+        fl.binary_cross_entropy_with_logits_loss_and_grad(x, x, reduction="sum", out=(np.empty((2, 3)), None))
+
+
+@pytest.mark.parametrize("n", [0, -1, -100])
+def test_num_threads_below_one(n):
+    with pytest.raises(ValueError, match=rf"num_threads must be >= 1, got {n}"):
+        fl.sigmoid(np.ones(3), num_threads=n)
+    with pytest.raises(ValueError, match=rf"num_threads must be >= 1, got {n}"):
+        fl.binary_cross_entropy_with_logits(np.ones(3), np.ones(3), num_threads=n)
+    with pytest.raises(ValueError, match=rf"num_threads must be >= 1, got {n}"):
+        fl.set_num_threads(n)
+
+
+def test_num_threads_wrong_type():
+    with pytest.raises(TypeError, match=r"num_threads must be an int or None, got float"):
+        fl.sigmoid(np.ones(3), num_threads=2.5)
+    with pytest.raises(TypeError, match=r"got str"):
+        fl.set_num_threads("4")
+
+
+@pytest.mark.parametrize("f", BCE, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_probability_outside_unit_interval(f, dt):
+    p = np.array([[0.5, 0.0], [1.0, 0.25]], dt)
+    t = np.ones_like(p)
+    for bad, shown, where in [(1.5, "1.5", r"\(1, 0\)"), (-0.25, "-0.25", r"\(1, 0\)"),
+                              (np.nan, "nan", r"\(1, 0\)"), (np.inf, "inf", r"\(1, 0\)"),
+                              (-1e-30, "-1e-30", r"\(1, 0\)")]:
+        q = p.copy()
+        q[1, 0] = bad
+        q[1, 1] = 7.0      # a later bad value: the first one is reported
+        with pytest.raises(ValueError, match=rf"probabilities must be in \[0, 1\]; found .*{shown}.* at index {where}"):
+            f(q, t)
+    # every reduction and a large input (many chunks, several threads)
+    big = np.full(100_003, 0.5, dt)
+    big[77_777] = 2.0
+    big[90_000] = 3.0
+    for red in ("none", "sum", "mean"):
+        with pytest.raises(ValueError, match=r"found .*2\.0.* at index \(77777,\)"):
+            f(big, np.ones_like(big), reduction=red, num_threads=2)
+
+
+def test_probability_zero_one_and_minus_zero_are_valid():
+    p = np.array([0.0, -0.0, 1.0])
+    assert np.isfinite(fl.binary_cross_entropy(p, np.array([0.0, 0.0, 1.0]), reduction="none")).all()
+
+
+@pytest.mark.parametrize("call", [
+    lambda: fl.sigmoid([]),
+    lambda: fl.sigmoid([[]]),
+    lambda: fl.sigmoid(True),
+    lambda: fl.sigmoid(np.uint64(2**64 - 1)),
+    lambda: fl.sigmoid(np.ones(5), num_threads=10**9),
+    lambda: fl.sigmoid(np.ones(100_000), num_threads=2**62),
+    lambda: fl.binary_cross_entropy_with_logits([0.5, 2], [1, 0], num_threads=10**6),
+    lambda: fl.binary_cross_entropy_with_logits(3, 1),
+    lambda: fl.binary_cross_entropy_with_logits(np.ones(100_000), 1, weight=2, pos_weight=[3.0],
+                                                num_threads=4096),
+    lambda: fl.binary_cross_entropy([0.5], [1]),
+    lambda: fl.sigmoid(np.ones((0, 10**6))),
+    lambda: fl.logit(np.ones(3, np.longdouble) / 2),
+    lambda: fl.sigmoid(np.array([1e308, -1e308, 5e-324])),
+])
+def test_weird_input_does_not_crash(call):
+    r = call()
+    assert np.all(np.isfinite(np.asarray(r, dtype=np.float64)) | (np.asarray(r).size == 0))
+
+
+def test_set_num_threads_huge_is_capped_and_works():
+    fl.set_num_threads(10**9)
+    try:
+        assert 1 <= fl.get_num_threads() <= 1 << 16
+        x = np.linspace(-5, 5, 100_000)
+        np.testing.assert_allclose(fl.sigmoid(x), 1 / (1 + np.exp(-x)), rtol=1e-14)
+    finally:
+        fl.set_num_threads(None)

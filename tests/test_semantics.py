@@ -1,0 +1,415 @@
+"""Array semantics (DESIGN.md section 4), at every SIMD level: dtype rules,
+shapes, strides, memory order, byte order, `out`, aliasing, reductions and
+broadcasting of target / weight / pos_weight.  Values are checked against a
+float64 NumPy/SciPy reference."""
+import numpy as np
+import pytest
+import scipy.special as sc
+
+import fastlogistic as fl
+
+pytestmark = pytest.mark.usefixtures("simd_level")
+
+
+# --- float64 references (independent of the library) ------------------------
+
+def ref_sigmoid_grad(x):
+    return sc.expit(x) * sc.expit(-x)
+
+
+REF = {
+    "sigmoid": sc.expit,
+    "log_sigmoid": sc.log_expit,
+    "softplus": lambda x: np.logaddexp(0.0, x),
+    "sigmoid_grad": ref_sigmoid_grad,
+    "logit": sc.logit,
+}
+UNARY = list(REF)
+
+
+def ref_softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def ref_bcel(x, t, w=None, pw=None):
+    x, t = np.asarray(x, np.float64), np.asarray(t, np.float64)
+    pw = 1.0 if pw is None else np.asarray(pw, np.float64)
+    w = 1.0 if w is None else np.asarray(w, np.float64)
+    return w * (pw * t * ref_softplus(-x) + (1 - t) * ref_softplus(x))
+
+
+def ref_bcel_grad(x, t, w=None, pw=None):
+    x, t = np.asarray(x, np.float64), np.asarray(t, np.float64)
+    pw = 1.0 if pw is None else np.asarray(pw, np.float64)
+    w = 1.0 if w is None else np.asarray(w, np.float64)
+    return w * ((1 - t) * sc.expit(x) - pw * t * sc.expit(-x))
+
+
+def ref_bce(p, t, w=None):
+    p, t = np.asarray(p, np.float64), np.asarray(t, np.float64)
+    w = 1.0 if w is None else np.asarray(w, np.float64)
+    with np.errstate(divide="ignore"):
+        return w * ((t - 1) * np.maximum(np.log1p(-p), -100) - t * np.maximum(np.log(p), -100))
+
+
+def tol(dt):
+    return dict(rtol=2e-6, atol=1e-30) if np.dtype(dt) in (np.float32, np.float16) else dict(rtol=1e-14, atol=1e-300)
+
+
+def _input(name, shape, dt=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    if name == "logit":
+        return rng.uniform(0.001, 0.999, shape).astype(dt)
+    return rng.normal(0, 5, shape).astype(dt)
+
+
+def check_unary(name, x, y):
+    exp = REF[name](np.asarray(x, np.float64))
+    assert y.shape == np.shape(x)
+    np.testing.assert_allclose(np.asarray(y, np.float64), exp, **tol(y.dtype))
+
+
+# --- dtypes -------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", UNARY)
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_float_dtype_follows_input(name, dt):
+    x = _input(name, 100, dt)
+    y = getattr(fl, name)(x)
+    assert y.dtype == dt
+    check_unary(name, x, y)
+
+
+@pytest.mark.parametrize("name", UNARY)
+@pytest.mark.parametrize("dt", [np.bool_, np.int8, np.uint8, np.int16, np.int32, np.int64, np.uint64])
+def test_integers_and_bools_compute_in_float64(name, dt):
+    x = np.array([0, 1, 1, 0, 1], dtype=dt) if dt == np.bool_ else np.array([0, 1, 2, 3, 100], dt)
+    if dt not in (np.bool_, np.uint8, np.uint64):
+        x = np.concatenate([x, -x])
+    y = getattr(fl, name)(x)
+    assert y.dtype == np.float64
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exp = REF[name](x.astype(np.float64))
+    np.testing.assert_allclose(y, exp, rtol=1e-14)
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_float16_computes_in_float32(name):
+    x = _input(name, 50, np.float16)
+    y = getattr(fl, name)(x)
+    assert y.dtype == np.float16
+    np.testing.assert_array_equal(y, getattr(fl, name)(x.astype(np.float32)).astype(np.float16))
+    np.testing.assert_allclose(y.astype(np.float64), REF[name](x.astype(np.float64)), rtol=1e-3)
+
+
+def test_python_scalars_and_lists():
+    assert type(fl.sigmoid(0.5)) is np.float64
+    assert type(fl.sigmoid(3)) is np.float64
+    assert type(fl.sigmoid(np.float32(3))) is np.float32
+    assert fl.sigmoid(0.0) == 0.5
+    np.testing.assert_allclose(fl.sigmoid([[-1.0, 2.0]]), sc.expit([[-1.0, 2.0]]), rtol=1e-15)
+    assert fl.sigmoid([1, 2]).dtype == np.float64
+    np.testing.assert_allclose(fl.sigmoid((0.5,)), sc.expit([0.5]), rtol=1e-15)
+
+
+@pytest.mark.parametrize("name", UNARY)
+@pytest.mark.parametrize("dt", [np.float16, np.float32, np.float64, np.int64])
+def test_zero_dim_gives_numpy_scalar(name, dt):
+    x = np.array(0.25 if name == "logit" else 1.5).astype(dt) if dt != np.int64 else np.array(0, dt)
+    y = getattr(fl, name)(x)
+    rdt = np.float64 if dt == np.int64 else dt
+    assert type(y) is rdt, type(y)
+    with np.errstate(divide="ignore"):
+        exp = REF[name](np.float64(x))
+    np.testing.assert_allclose(np.float64(y), exp, rtol=1e-3 if dt == np.float16 else 1e-6)
+
+
+# --- shapes, strides, order ---------------------------------------------------
+
+@pytest.mark.parametrize("name", UNARY)
+@pytest.mark.parametrize("shape", [(0,), (3, 0, 2), (1,), (7,), (3, 4, 5), (1, 1, 9), (2, 3, 1, 4)])
+def test_shapes(name, shape):
+    x = _input(name, shape)
+    check_unary(name, x, getattr(fl, name)(x))
+
+
+def _views(base):
+    """Non-contiguous, reversed, transposed, Fortran, broadcast, byte-swapped
+    and unaligned views of a 2-D float64 array."""
+    yield "step2", base[:, ::2]
+    yield "rows_step", base[::3]
+    yield "reversed", base[::-1, ::-1]
+    yield "reversed_1d", base.ravel()[::-1]
+    yield "neg_step3", base.ravel()[::-3]
+    yield "transposed", base.T
+    yield "fortran", np.asfortranarray(base)
+    yield "broadcast_rows", np.broadcast_to(base[0], base.shape)
+    yield "broadcast_cols", np.broadcast_to(base[:, :1], base.shape)
+    yield "broadcast_scalar", np.broadcast_to(base[0, 0], (5, 4, 3))
+    yield "byteswapped", base.astype(base.dtype.newbyteorder())
+    yield "byteswapped_f32", base.astype(">f4")
+    raw = np.zeros(base.size * 8 + 1, np.uint8)
+    un = raw[1:].view(np.float64).reshape(base.shape)
+    un[...] = base
+    yield "unaligned", un
+    yield "3d_slice", np.stack([base, base])[:, 1:, ::-2]
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_any_strides_and_layout(name):
+    base = _input(name, (12, 10))
+    for label, x in _views(base):
+        before = np.array(x, copy=True)
+        y = getattr(fl, name)(x)
+        exp_dt = np.float32 if x.dtype.kind == "f" and x.dtype.itemsize == 4 else np.float64
+        assert y.dtype == exp_dt, label
+        assert y.dtype.isnative
+        check_unary(name, x, y)
+        np.testing.assert_array_equal(x, before, err_msg=f"input modified ({label})")
+
+
+def test_fortran_order_kept_like_ufuncs():
+    x = np.asfortranarray(np.linspace(-5, 5, 60).reshape(6, 10))
+    y = fl.sigmoid(x)
+    assert y.flags.f_contiguous
+    np.testing.assert_allclose(y, sc.expit(x), rtol=1e-15)
+
+
+def test_large_noncontiguous_crosses_chunks():
+    """Strided input spanning many chunks (gather/scatter path)."""
+    x = np.random.default_rng(1).normal(0, 4, 3 * 70001)[::3]
+    np.testing.assert_allclose(fl.sigmoid(x), sc.expit(x), rtol=1e-15)
+    np.testing.assert_allclose(fl.sigmoid(x[::-1]), sc.expit(x[::-1]), rtol=1e-15)
+
+
+# --- out= -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", UNARY)
+@pytest.mark.parametrize("dt", [np.float32, np.float64, np.float16])
+def test_out_written_in_place_and_returned(name, dt):
+    x = _input(name, (4, 6), dt)
+    out = np.full((4, 6), -7.0, dt)
+    r = getattr(fl, name)(x, out=out)
+    assert r is out
+    np.testing.assert_array_equal(out, getattr(fl, name)(x))
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_out_noncontiguous(name):
+    x = _input(name, (5, 6))
+    big = np.full((10, 12), 123.0)
+    out = big[::2, ::-2]
+    r = getattr(fl, name)(x, out=out)
+    assert r is out
+    check_unary(name, x, out)
+    untouched = np.ones_like(big, dtype=bool)
+    untouched[::2, ::-2] = False
+    assert np.all(big[untouched] == 123.0)
+    fo = np.empty((5, 6), order="F")
+    assert getattr(fl, name)(x, out=fo) is fo
+    check_unary(name, x, fo)
+
+
+@pytest.mark.parametrize("name", UNARY)
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_out_aliasing_input(name, dt):
+    x = _input(name, 1000, dt)
+    exp = getattr(fl, name)(x.copy())
+    y = x.copy()
+    assert getattr(fl, name)(y, out=y) is y
+    np.testing.assert_array_equal(y, exp)
+    # strided in-place
+    z = np.repeat(x, 2).reshape(-1, 2)[:, 0].copy()
+    m = np.zeros((x.size, 2), dt)
+    m[:, 0] = x
+    v = m[:, 0]
+    getattr(fl, name)(v, out=v)
+    np.testing.assert_array_equal(m[:, 0], exp)
+    assert np.all(m[:, 1] == 0)
+    del z
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "softplus"])
+def test_out_partially_overlapping_input(name):
+    """out overlaps x with another layout: the result must be as if x were
+    read first (NumPy's ufunc rule)."""
+    x = np.random.default_rng(4).normal(0, 3, 5000)
+    exp = getattr(fl, name)(x.copy())
+    y = x.copy()
+    getattr(fl, name)(y, out=y[::-1])
+    np.testing.assert_array_equal(y[::-1], exp)
+    buf = np.concatenate([x, np.zeros(10)])
+    getattr(fl, name)(buf[:-10], out=buf[10:])
+    np.testing.assert_array_equal(buf[10:], exp)
+
+
+# --- binary cross-entropy: reductions, out, broadcasting -----------------------
+
+def _bcel_data(shape, dt=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(0, 3, shape).astype(dt), rng.random(shape).astype(dt)
+
+
+@pytest.mark.parametrize("dt", [np.float16, np.float32, np.float64, np.int32, np.bool_])
+def test_reductions_return_scalar_of_input_dtype(dt):
+    x, t = _bcel_data((6, 7))
+    if dt in (np.int32, np.bool_):
+        x = (x > 0).astype(dt)
+        t = (t > 0.5).astype(dt)
+    else:
+        x, t = x.astype(dt), t.astype(dt)
+    rdt = np.float64 if dt in (np.int32, np.bool_) else dt
+    ref = ref_bcel(x, t)
+    for red, exp in (("sum", ref.sum()), ("mean", ref.mean())):
+        v = fl.binary_cross_entropy_with_logits(x, t, reduction=red)
+        assert type(v) is rdt, (red, type(v))
+        np.testing.assert_allclose(float(v), exp, rtol=2e-3 if dt == np.float16 else 1e-6)
+        p = fl.sigmoid(x.astype(np.float64)).astype(rdt) if dt != np.bool_ else np.full(x.shape, 0.3)
+        v = fl.binary_cross_entropy(p, t, reduction=red)
+        assert type(v) is (rdt if dt != np.bool_ else np.float64), (red, type(v))
+    none = fl.binary_cross_entropy_with_logits(x, t, reduction="none")
+    assert none.dtype == rdt and none.shape == x.shape
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_mean_is_sum_over_numel_with_weights(dt):
+    """torch's definition: mean = sum(w * l) / numel, not / sum(w)."""
+    x, t = _bcel_data((50, 8), dt)
+    w = np.random.default_rng(2).uniform(0, 3, 8).astype(dt)
+    pw = np.random.default_rng(3).uniform(0.5, 2, (50, 1)).astype(dt)
+    ref = ref_bcel(x, t, w, pw)
+    m = fl.binary_cross_entropy_with_logits(x, t, weight=w, pos_weight=pw)
+    s = fl.binary_cross_entropy_with_logits(x, t, weight=w, pos_weight=pw, reduction="sum")
+    r = dict(rtol=1e-6) if dt == np.float32 else dict(rtol=1e-13)
+    np.testing.assert_allclose(float(s), ref.sum(), **r)
+    np.testing.assert_allclose(float(m), ref.sum() / x.size, **r)
+    p = np.clip(sc.expit(x.astype(np.float64)), 1e-6, 1 - 1e-6).astype(dt)
+    np.testing.assert_allclose(float(fl.binary_cross_entropy(p, t, weight=w)),
+                               ref_bce(p, t, w).sum() / x.size, **r)
+
+
+WEIGHT_SHAPES = {
+    "python_scalar": lambda rng, s: 0.7,
+    "0d": lambda rng, s: np.array(1.3),
+    "last_axis": lambda rng, s: rng.uniform(0.1, 2, s[-1]),
+    "per_row": lambda rng, s: rng.uniform(0.1, 2, (s[0], 1, 1)),
+    "per_row_2d": lambda rng, s: rng.uniform(0.1, 2, (s[1], 1)),
+    "full": lambda rng, s: rng.uniform(0.1, 2, s),
+    "leading_ones": lambda rng, s: rng.uniform(0.1, 2, (1, 1) + s[1:]),
+    "middle": lambda rng, s: rng.uniform(0.1, 2, (s[0], 1, s[2])),
+    "strided": lambda rng, s: rng.uniform(0.1, 2, (s[0], s[1], 2 * s[2]))[..., ::2],
+}
+
+
+@pytest.mark.parametrize("kind", list(WEIGHT_SHAPES))
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_weight_and_pos_weight_broadcasting(kind, dt):
+    shape = (5, 4, 3)
+    rng = np.random.default_rng(8)
+    x, t = _bcel_data(shape, dt)
+    w = WEIGHT_SHAPES[kind](rng, shape)
+    w = w if isinstance(w, float) else w.astype(dt)
+    pw = WEIGHT_SHAPES[kind](np.random.default_rng(9), shape)
+    pw = pw if isinstance(pw, float) else pw.astype(dt)
+    r = tol(dt)
+    for ww, pp in ((w, None), (None, pw), (w, pw)):
+        loss = fl.binary_cross_entropy_with_logits(x, t, weight=ww, pos_weight=pp, reduction="none")
+        np.testing.assert_allclose(loss, ref_bcel(x, t, ww, pp), **r)
+        g = fl.binary_cross_entropy_with_logits_grad(x, t, weight=ww, pos_weight=pp, reduction="sum")
+        np.testing.assert_allclose(g, ref_bcel_grad(x, t, ww, pp), rtol=r["rtol"] * 4, atol=1e-6 if dt == np.float32 else 1e-15)
+    p = sc.expit(x.astype(np.float64)).astype(dt)
+    np.testing.assert_allclose(fl.binary_cross_entropy(p, t, weight=w, reduction="none"),
+                               ref_bce(p, t, w), rtol=1e-5 if dt == np.float32 else 1e-13)
+
+
+def test_target_and_input_broadcast_against_each_other():
+    x = np.linspace(-4, 4, 6)[:, None]          # (6, 1)
+    t = np.array([0.0, 0.3, 1.0])               # (3,)
+    loss = fl.binary_cross_entropy_with_logits(x, t, reduction="none")
+    assert loss.shape == (6, 3)
+    np.testing.assert_allclose(loss, ref_bcel(*np.broadcast_arrays(x, t)), rtol=1e-14)
+    # a weight that broadcasts the result to a bigger shape
+    w = np.ones((2, 1, 1))
+    assert fl.binary_cross_entropy_with_logits(x, t, weight=w, reduction="none").shape == (2, 6, 3)
+    np.testing.assert_allclose(fl.binary_cross_entropy_with_logits(x, t, weight=w),
+                               ref_bcel(*np.broadcast_arrays(x, t)).mean(), rtol=1e-14)
+
+
+@pytest.mark.parametrize("views", ["reversed", "broadcast", "byteswapped", "fortran", "step"])
+def test_bce_operands_any_layout(views):
+    x, t = _bcel_data((40, 30))
+    w = np.random.default_rng(5).uniform(0, 2, (40, 30))
+    f = {"reversed": lambda a: a[::-1, ::-1], "broadcast": lambda a: np.broadcast_to(a[3], a.shape),
+         "byteswapped": lambda a: a.astype(">f8"), "fortran": np.asfortranarray,
+         "step": lambda a: np.repeat(a, 2, axis=1)[:, ::2]}[views]
+    xv, tv, wv = f(x), f(t), f(w)
+    copies = [a.copy() for a in (xv, tv, wv)]
+    exp = ref_bcel(xv, tv, wv)
+    np.testing.assert_allclose(fl.binary_cross_entropy_with_logits(xv, tv, weight=wv, reduction="none"),
+                               exp, rtol=1e-14)
+    np.testing.assert_allclose(fl.binary_cross_entropy_with_logits(xv, tv, weight=wv, reduction="sum"),
+                               exp.sum(), rtol=1e-13)
+    for a, c in zip((xv, tv, wv), copies):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_bce_out_and_aliasing():
+    x, t = _bcel_data((30, 3))
+    exp = ref_bcel(x, t)
+    out = np.empty_like(x)
+    assert fl.binary_cross_entropy_with_logits(x, t, reduction="none", out=out) is out
+    np.testing.assert_allclose(out, exp, rtol=1e-14)
+    y = x.copy()
+    assert fl.binary_cross_entropy_with_logits(y, t, reduction="none", out=y) is y
+    np.testing.assert_allclose(y, exp, rtol=1e-14)
+    tt = t.copy()
+    fl.binary_cross_entropy_with_logits(x, tt, reduction="none", out=tt)
+    np.testing.assert_allclose(tt, exp, rtol=1e-14)
+    # loss and grad into given arrays (one of them the input)
+    y = x.copy()
+    g_out = np.empty_like(x)
+    l, g = fl.binary_cross_entropy_with_logits_loss_and_grad(y, t, reduction="none", out=(y, g_out))
+    assert l is y and g is g_out
+    np.testing.assert_allclose(l, exp, rtol=1e-14)
+    np.testing.assert_allclose(g, ref_bcel_grad(x, t), rtol=1e-12, atol=1e-16)
+    go, ho = np.empty_like(x), np.empty((30, 3), order="F")
+    g, h = fl.binary_cross_entropy_with_logits_grad_hess(x, t, out=(go, ho))
+    assert g is go and h is ho
+    np.testing.assert_allclose(h, sc.expit(x) * sc.expit(-x), rtol=1e-13)
+    # probabilities: out aliasing p
+    p = sc.expit(x)
+    pc = p.copy()
+    assert fl.binary_cross_entropy(pc, t, reduction="none", out=pc) is pc
+    np.testing.assert_allclose(pc, ref_bce(p, t), rtol=1e-13)
+    pc = p.copy()
+    assert fl.binary_cross_entropy_grad(pc, t, reduction="none", out=pc) is pc
+    np.testing.assert_allclose(pc, (p - t) / (p * (1 - p)), rtol=1e-12)
+
+
+def test_bce_zero_dim_and_empty():
+    v = fl.binary_cross_entropy_with_logits(np.array(0.5), np.array(1.0), reduction="none")
+    assert np.shape(v) == () and np.asarray(v).dtype == np.float64
+    np.testing.assert_allclose(float(v), ref_softplus(-0.5), rtol=1e-15)
+    s = fl.binary_cross_entropy_with_logits(np.float32(0.5), np.float32(1.0))
+    assert type(s) is np.float32
+    e = np.zeros((3, 0))
+    assert fl.binary_cross_entropy_with_logits(e, e, reduction="none").shape == (3, 0)
+    assert fl.binary_cross_entropy_with_logits(e, e, reduction="sum") == 0
+    assert np.isnan(fl.binary_cross_entropy_with_logits(e, e, reduction="mean"))   # as torch
+    g, h = fl.binary_cross_entropy_with_logits_grad_hess(e, e)
+    assert g.shape == h.shape == (3, 0)
+    assert fl.binary_cross_entropy(e, e, reduction="sum") == 0
+
+
+def test_grad_scaling_by_reduction():
+    x, t = _bcel_data((20, 5))
+    g_none = fl.binary_cross_entropy_with_logits_grad(x, t, reduction="none")
+    g_sum = fl.binary_cross_entropy_with_logits_grad(x, t, reduction="sum")
+    g_mean = fl.binary_cross_entropy_with_logits_grad(x, t, reduction="mean")
+    np.testing.assert_array_equal(g_none, g_sum)
+    np.testing.assert_allclose(g_mean, g_none / 100, rtol=1e-15)
+    np.testing.assert_allclose(g_none, sc.expit(x) - t, rtol=1e-13, atol=1e-16)
+    p = sc.expit(x)
+    bg_none = fl.binary_cross_entropy_grad(p, t, reduction="none")
+    np.testing.assert_allclose(fl.binary_cross_entropy_grad(p, t), bg_none / 100, rtol=1e-15)
+    np.testing.assert_allclose(fl.binary_cross_entropy_grad(p, t, reduction="sum"), bg_none, rtol=1e-15)

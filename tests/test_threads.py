@@ -1,0 +1,176 @@
+"""Threads: bitwise thread invariance, the default thread count and its
+sources (set_num_threads, OMP_NUM_THREADS, threadpoolctl), concurrency."""
+import concurrent.futures
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.special as sc
+
+import fastlogistic as fl
+from fastlogistic import _kernels
+
+N = 200_003          # well above PARALLEL_THRESHOLD, not a multiple of CHUNK_SIZE
+THREADS = [1, 2, 3, 4]
+SRC = os.path.dirname(os.path.dirname(fl.__file__))
+
+needs_omp = pytest.mark.skipif(not _kernels.have_openmp(), reason="built without OpenMP")
+
+
+def test_sizes_exercise_the_parallel_path():
+    assert N > 4 * _kernels.PARALLEL_THRESHOLD
+    assert N % _kernels.CHUNK_SIZE != 0
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(11)
+    x = rng.normal(0, 6, N)
+    t = rng.random(N)
+    w = rng.uniform(0, 2, N)
+    pw = rng.uniform(0.5, 3, 7)[rng.integers(0, 7, 1)]      # a scalar-like (1,)
+    return x, t, w, pw
+
+
+def _all_results(x, t, w, pw, nt):
+    p = np.clip(sc.expit(x), 0, 1)
+    out = {}
+    for f in (fl.sigmoid, fl.log_sigmoid, fl.softplus, fl.sigmoid_grad):
+        out[f.__name__] = f(x, num_threads=nt)
+    out["logit"] = fl.logit(p, num_threads=nt)
+    out["sigmoid_strided"] = fl.sigmoid(x[::-2], num_threads=nt)
+    for red in ("none", "sum", "mean"):
+        out["bcel_" + red] = fl.binary_cross_entropy_with_logits(
+            x, t, weight=w, pos_weight=pw, reduction=red, num_threads=nt)
+        out["bcel_lg_" + red] = fl.binary_cross_entropy_with_logits_loss_and_grad(
+            x, t, weight=w, reduction=red, num_threads=nt)
+        out["bce_" + red] = fl.binary_cross_entropy(p, t, weight=w, reduction=red, num_threads=nt)
+        out["bce_grad_" + red] = fl.binary_cross_entropy_grad(p, t, reduction=red, num_threads=nt)
+    out["bcel_gh"] = fl.binary_cross_entropy_with_logits_grad_hess(x, t, num_threads=nt)
+    out["bcel_sum_f32"] = fl.binary_cross_entropy_with_logits(
+        x.astype(np.float32), t.astype(np.float32), reduction="sum", num_threads=nt)
+    out["bcel_sum_strided"] = fl.binary_cross_entropy_with_logits(
+        x[::-1], t, reduction="sum", num_threads=nt)
+    return out
+
+
+def _bits(v):
+    if isinstance(v, tuple):
+        return tuple(_bits(a) for a in v)
+    a = np.asarray(v)
+    return a.dtype.str, a.tobytes()
+
+
+@needs_omp
+def test_bitwise_identical_for_any_thread_count(data):
+    x, t, w, pw = data
+    ref = _all_results(x, t, w, pw, 1)
+    # sanity: the values are right, not only reproducible
+    np.testing.assert_allclose(ref["sigmoid"], sc.expit(x), rtol=1e-15)
+    np.testing.assert_allclose(float(ref["bcel_sum_f32"]),
+                               np.sum(np.logaddexp(0, -x) * t + np.logaddexp(0, x) * (1 - t)),
+                               rtol=1e-6)
+    for nt in THREADS[1:]:
+        got = _all_results(x, t, w, pw, nt)
+        for k in ref:
+            assert _bits(got[k]) == _bits(ref[k]), f"{k} differs with {nt} threads"
+    # and the library default (None)
+    got = _all_results(x, t, w, pw, None)
+    for k in ref:
+        assert _bits(got[k]) == _bits(ref[k]), f"{k} differs with num_threads=None"
+
+
+def test_set_and_get_num_threads():
+    fl.set_num_threads(3)
+    try:
+        assert fl.get_num_threads() == (3 if _kernels.have_openmp() else 1)
+        fl.set_num_threads(1)
+        assert fl.get_num_threads() == 1
+        fl.set_num_threads(np.int64(2))
+        assert fl.get_num_threads() == (2 if _kernels.have_openmp() else 1)
+    finally:
+        fl.set_num_threads(None)
+    assert fl.get_num_threads() >= 1
+    cfg = fl.show_config(file=open(os.devnull, "w"))
+    assert cfg["default_threads"] == fl.get_num_threads()
+    assert cfg["simd_level"] == _kernels.get_simd_level()
+    assert cfg["openmp"] == _kernels.have_openmp()
+
+
+@needs_omp
+def test_threadpoolctl_limits():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    fl.set_num_threads(3)
+    try:
+        assert fl.get_num_threads() == 3
+        with threadpoolctl.threadpool_limits(1):
+            assert fl.get_num_threads() == 1
+            np.testing.assert_allclose(fl.sigmoid(np.linspace(-3, 3, 50_000)),
+                                       sc.expit(np.linspace(-3, 3, 50_000)), rtol=1e-15)
+        assert fl.get_num_threads() == 3
+    finally:
+        fl.set_num_threads(None)
+    before = fl.get_num_threads()
+    with threadpoolctl.threadpool_limits(1):
+        assert fl.get_num_threads() == 1
+    assert fl.get_num_threads() == before
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert fl.get_num_threads() == 1
+    assert fl.get_num_threads() == before
+
+
+def _run_py(code, **env):
+    e = dict(os.environ)
+    e.pop("OMP_NUM_THREADS", None)
+    e.update(env)
+    e["PYTHONPATH"] = SRC + os.pathsep + e.get("PYTHONPATH", "")
+    r = subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+@needs_omp
+def test_omp_num_threads_is_honoured():
+    code = ("import fastlogistic as fl; print(fl.get_num_threads()); fl.set_num_threads(2); "
+            "print(fl.get_num_threads()); fl.set_num_threads(None); print(fl.get_num_threads())")
+    assert _run_py(code, OMP_NUM_THREADS="3").split() == ["3", "2", "3"]
+    assert _run_py(code, OMP_NUM_THREADS="1").split() == ["1", "2", "1"]
+    assert _run_py("import os, fastlogistic as fl; print(fl.get_num_threads() == os.cpu_count())") == "True"
+
+
+def test_simd_env_variable_forces_a_lower_level():
+    levels = _kernels.cpu_simd_levels()
+    out = _run_py("import fastlogistic as fl; print(fl._kernels.get_simd_level())",
+                  FASTLOGISTIC_SIMD="baseline")
+    assert out == "baseline"
+    out = _run_py("import fastlogistic as fl; print(fl._kernels.get_simd_level())")
+    assert out == levels[0]
+
+
+def test_concurrent_calls_from_python_threads():
+    rng = np.random.default_rng(5)
+    xs = [rng.normal(0, 5, 60_000 + 1000 * i) for i in range(8)]
+    ts = [rng.random(x.size) for x in xs]
+
+    def work(i):
+        x, t = xs[i], ts[i]
+        r = []
+        for _ in range(3):
+            r.append(fl.sigmoid(x, num_threads=2))
+            r.append(fl.binary_cross_entropy_with_logits(x, t, reduction="sum"))
+            r.append(fl.binary_cross_entropy_with_logits_grad(x, t, reduction="none", num_threads=1))
+        return r
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
+        results = list(ex.map(work, range(len(xs))))
+    for i, r in enumerate(results):
+        x, t = xs[i], ts[i]
+        exp_loss = np.sum(t * np.logaddexp(0, -x) + (1 - t) * np.logaddexp(0, x))
+        for k in range(3):
+            np.testing.assert_allclose(r[3 * k], sc.expit(x), rtol=1e-15)
+            np.testing.assert_allclose(float(r[3 * k + 1]), exp_loss, rtol=1e-12)
+            np.testing.assert_allclose(r[3 * k + 2], sc.expit(x) - t, rtol=1e-12, atol=1e-16)
+            assert _bits(r[3 * k]) == _bits(r[0])
+            assert _bits(r[3 * k + 1]) == _bits(r[1])
