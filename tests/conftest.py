@@ -146,9 +146,9 @@ def mp_bce(p, t, w=1):
 
 
 def mp_bce_grad(p, t, w=1):
-    """PyTorch's backward: w (p - t) / max(p (1 - p), 1e-12)."""
+    """PyTorch's backward: w (p - t) / max(p (1 - p), float32(1e-12))."""
     p, t, w = mpf(p), mpf(t), mpf(w)
-    return w * (p - t) / max(p * (1 - p), mpf(1e-12))
+    return w * (p - t) / max(p * (1 - p), mpf(float(np.float32(1e-12))))
 
 
 def mp_map(fn, *arrays):

@@ -126,10 +126,12 @@ def test_bce_grad_on_probabilities(dt, red):
 
 def test_bce_grad_floor_and_clamp():
     """Outside the smooth region the gradient follows torch's rules: the
-    denominator is floored at 1e-12 (so p = 0 or 1 give finite values)."""
+    denominator is floored at float32(1e-12), as torch does for both dtypes
+    (so p = 0 or 1 give finite values)."""
     p = np.array([0.0, 1.0, 1e-14, 0.0, 1.0])
     t = np.array([1.0, 0.0, 1.0, 0.0, 1.0])
     g = fl.binary_cross_entropy_grad(p, t, reduction="none")
-    exp = (p - t) / np.maximum(p * (1 - p), 1e-12)
+    exp = (p - t) / np.maximum(p * (1 - p), float(np.float32(1e-12)))  # torch: the float 1e-12
     np.testing.assert_allclose(g, exp, rtol=1e-15)
-    assert g[0] == -1e12 and g[1] == 1e12 and g[3] == 0 and g[4] == 0
+    floor = float(np.float32(1e-12))
+    assert g[0] == -1 / floor and g[1] == 1 / floor and g[3] == 0 and g[4] == 0

@@ -164,7 +164,7 @@ def test_bce_on_probabilities_properties(case, red):
     w64 = 1.0 if w is None else np.asarray(w, np.float64)
     with np.errstate(divide="ignore"):
         loss = w64 * ((t64 - 1) * np.maximum(np.log1p(-p64), -100) - t64 * np.maximum(np.log(p64), -100))
-    grad = w64 * (p64 - t64) / np.maximum(p64 * (1 - p64), 1e-12)
+    grad = w64 * (p64 - t64) / np.maximum(p64 * (1 - p64), float(np.float32(1e-12)))
     n = loss.size
     r = fl.binary_cross_entropy(p, t, weight=w, reduction=red)
     if red == "none":

@@ -171,6 +171,7 @@ def test_concurrent_calls_from_python_threads():
         for k in range(3):
             np.testing.assert_allclose(r[3 * k], sc.expit(x), rtol=1e-15)
             np.testing.assert_allclose(float(r[3 * k + 1]), exp_loss, rtol=1e-12)
-            np.testing.assert_allclose(r[3 * k + 2], sc.expit(x) - t, rtol=1e-12, atol=1e-16)
+            # soft targets: s(x) - t cancels, so compare on the scale of its terms
+            np.testing.assert_allclose(r[3 * k + 2], sc.expit(x) - t, rtol=1e-12, atol=1e-15)
             assert _bits(r[3 * k]) == _bits(r[0])
             assert _bits(r[3 * k + 1]) == _bits(r[1])

@@ -78,17 +78,12 @@ def test_bce_matches_torch_with_clamp_and_floor(dt, red, weighted):
         assert type(ours) is dt
         close(ours, lt, dt, ulps=8 if dt == np.float64 else 64)
     g = fl.binary_cross_entropy_grad(p, t, weight=w, reduction=red)
-    # where the floor is not active (see test_bce_grad_floor_parity_float64)
-    p64 = p.astype(np.float64)
-    m = p64 * (1 - p64) > 1e-12 if dt == np.float64 else slice(None)
-    close(g[m], pt.grad.numpy()[m], dt, ulps=8, atol=0)
+    close(g, pt.grad.numpy(), dt, ulps=8, atol=0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core/torch mismatch: torch 2.13 floors the backward's denominator at "
-    "float32(1e-12) = 9.999999960041972e-13 also for float64 (binary_cross_entropy "
-    "backward of p=0, t=1 is -1000000003995.8029), the float64 kernel floors at "
-    "exactly 1e-12 (-1e12): 4e-9 relative difference wherever p (1 - p) < 1e-12"))
+# torch 2.13 floors the backward's denominator at float32(1e-12) =
+# 9.999999960041972e-13 for float64 too (p=0, t=1 gives -1000000003995.8029);
+# the kernel uses the same constant, so the two agree where the floor is active.
 @pytest.mark.parametrize("red", REDS)
 def test_bce_grad_floor_parity_float64(red):
     p = np.array([0.0, 1.0, 1e-20, 1e-13, 2.6e-42, 1 - 2**-50])

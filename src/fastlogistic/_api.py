@@ -400,7 +400,7 @@ def _bce(fname, p, target, weight, reduction, num_threads, want_loss, want_grad,
         value = f[bad % per] if per else f[bad]
         where = np.unravel_index(bad, shape) if shape else ()
         raise ValueError(
-            f"{fname}: input probabilities must be in [0, 1]; found {float(value)!r} at "
+            f"{fname}: input probabilities must be in [0, 1]; found {str(value)} at "
             f"index {tuple(int(i) for i in where)}")
     if want_grad:
         return go.finish()

@@ -187,7 +187,8 @@ static double FN(bce)(const T *p, const T *t, const T *w, T *loss, T *grad,
 {
     vf64 acc = fl_splat_f64(0.0);
     const T gs = (T)gscale;
-    const V lo = VF(fl_splat)((T)-100), eps = VF(fl_splat)((T)1e-12);
+    /* PyTorch floors at the float 1e-12 (9.999999960041972e-13) for both dtypes */
+    const V lo = VF(fl_splat)((T)-100), eps = VF(fl_splat)((T)1e-12f);
     *first_bad = -1;
     for (ptrdiff_t i = 0; i < n; i += L) {
         ptrdiff_t m = n - i < L ? n - i : L;
