@@ -825,10 +825,12 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
     init()
     out = sys.stdout
     info = machine_info()
+    print(f"$ python -m fastlogistic bench {' '.join(argv)}".rstrip(), file=out)
     print_header(info, out)
     missing = LIBS.missing()
     if missing:
@@ -871,7 +873,7 @@ def main(argv=None):
 
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": info, "argv": list(sys.argv[1:] if argv is None else argv),
+            json.dump({"machine": info, "argv": argv,
                        "rounds": rounds, "round_seconds": ROUND_SECONDS,
                        "results": results, "targets": checks, "memory": memory_rows,
                        "skipped": skipped + [f"{m}: not installed" for m in missing]},
