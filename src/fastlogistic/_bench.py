@@ -1,0 +1,884 @@
+"""``python -m fastlogistic bench``: fastlogistic against NumPy, SciPy, PyTorch
+and scikit-learn, each where installed.
+
+How it measures.  A *case* is one function at one input shape and dtype.  Its
+inputs are made once; every implementation (at every requested thread count)
+becomes a zero-argument callable that is warmed up once and calibrated so that
+one *round* of calls takes about ROUND_SECONDS.  Then the rounds alternate
+between the implementations (round-robin, starting one further along each
+time) so that every implementation sees the same machine load, and the median
+time per call over the rounds is reported.  Ratios between implementations of
+the same case are what the targets are about; absolute numbers move with the
+machine's load.
+
+Layout of this file: the registry (FUNCTIONS: function name -> {implementation
+name: factory}), the one timing helper (`time_case`), the memory probe, the
+targets, and the report (table, JSON, plot).
+"""
+import argparse
+import dataclasses
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+import fastlogistic as fl
+
+ROUND_SECONDS = 0.03          # length of one round of calls of one implementation
+CALIBRATE_SECONDS = 0.005     # calls are repeated until this long to estimate one call
+SEED = 20240607
+
+
+# ---------------------------------------------------------------------------
+# optional libraries
+# ---------------------------------------------------------------------------
+
+def _import(name):
+    try:
+        return __import__(name, fromlist=["_"])
+    except Exception:  # not installed, or broken: skip it either way
+        return None
+
+
+class _Libs:
+    """The competitors, imported once, None where not installed."""
+
+    def __init__(self):
+        self.scipy_special = _import("scipy.special")
+        self.torch = _import("torch")
+        self.torch_F = _import("torch.nn.functional") if self.torch else None
+        self.sklearn_loss = _import("sklearn._loss.loss")
+
+    def missing(self):
+        return [lib for lib, mod in (("scipy", self.scipy_special), ("torch", self.torch),
+                                     ("scikit-learn", self.sklearn_loss)) if mod is None]
+
+
+_TORCH_DEFAULT_THREADS = None
+LIBS = None                   # set by init(); the factories read it
+
+
+def init():
+    """Import the competitors (once) and remember torch's default thread count."""
+    global LIBS, _TORCH_DEFAULT_THREADS
+    if LIBS is None:
+        LIBS = _Libs()
+        if LIBS.torch is not None:
+            _TORCH_DEFAULT_THREADS = LIBS.torch.get_num_threads()
+    return LIBS
+
+
+# ---------------------------------------------------------------------------
+# the registry: what each implementation of each function is
+# ---------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Timed:
+    """A prepared call: `call()` is timed; `before()` runs untimed before each
+    round (it sets the library's thread count)."""
+    call: object
+    before: object = None
+
+
+@dataclasses.dataclass
+class Impl:
+    library: str          # which module must be importable: numpy, scipy, torch, sklearn
+    factory: object       # (inputs dict, threads) -> Timed
+    threaded: bool        # False: the thread count does not apply (runs once, as 1 thread)
+    note: str = ""
+
+
+@dataclasses.dataclass
+class Function:
+    kind: str             # "unary" (x), "binary" (x, target), "multiclass" (z (N, C), labels)
+    impls: dict           # implementation name -> Impl; "fastlogistic" first
+    fl_name: str          # the fastlogistic attribute that must exist
+
+
+def _fl(fn_of_inputs):
+    """fastlogistic: the call a user writes; the thread count is the library
+    default, set before each round (as torch's is)."""
+    def factory(d, k):
+        return Timed(fn_of_inputs(d), before=lambda: fl.set_num_threads(k))
+    return Impl("fastlogistic", factory, threaded=True)
+
+
+def _plain(library, fn_of_inputs, note=""):
+    """A single-threaded library call (NumPy, SciPy)."""
+    return Impl(library, lambda d, k: Timed(fn_of_inputs(d)), threaded=False, note=note)
+
+
+def _torch(fn_of_tensors, grad=False, note=""):
+    """PyTorch CPU: arrays become tensors (no copy) outside the timed region;
+    torch.set_num_threads(k) before each round."""
+    def factory(d, k):
+        torch = LIBS.torch
+        tensors = {name: torch.from_numpy(a) for name, a in d.items()}
+        if grad:
+            tensors["x"] = tensors["x"].requires_grad_()
+        return Timed(fn_of_tensors(tensors), before=lambda: torch.set_num_threads(k))
+    return Impl("torch", factory, threaded=True, note=note)
+
+
+def _sklearn(make, note=""):
+    """scikit-learn's private loss module (`sklearn._loss.loss`), n_threads=k."""
+    return Impl("sklearn", lambda d, k: Timed(make(d, k)), threaded=True, note=note)
+
+
+def _np_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _np_bce_mean(x, t):
+    # the stable formula as users write it
+    return np.mean(np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))))
+
+
+def _np_log_softmax(z):
+    m = z.max(axis=1, keepdims=True)
+    zs = z - m
+    return zs - np.log(np.exp(zs).sum(axis=1, keepdims=True))
+
+
+def _np_cross_entropy_loss_and_grad(z, labels):
+    n = z.shape[0]
+    logp = _np_log_softmax(z)
+    rows = np.arange(n)
+    loss = -logp[rows, labels].mean()
+    grad = np.exp(logp)
+    grad[rows, labels] -= 1
+    grad /= n
+    return loss, grad
+
+
+def _torch_fwd_bwd(loss_of):
+    """Forward + backward through autograd: (loss, d loss / d x)."""
+    def make(d):
+        torch = LIBS.torch
+        x = d["x"]
+
+        def call():
+            loss = loss_of(d)
+            (g,) = torch.autograd.grad(loss, x)
+            return loss, g
+        return call
+    return make
+
+
+def _F():
+    return LIBS.torch_F
+
+
+def _sklearn_call(loss_class, method, target):
+    """scikit-learn's loss object `loss_class` (the multinomial one sized to C
+    classes), calling `method` on (target, x) with n_threads=k."""
+    def make(d, k):
+        cls = getattr(LIBS.sklearn_loss, loss_class)
+        loss = cls(n_classes=d["x"].shape[1]) if d["x"].ndim == 2 else cls()
+        f = getattr(loss, method)
+        return lambda: f(d[target], d["x"], n_threads=k)
+    return make
+
+
+def _np_sigmoid_grad(x):
+    s = _np_sigmoid(x)
+    return s * (1 - s)
+
+
+def _np_grad_hess(x, t):
+    s = _np_sigmoid(x)
+    return s - t, s * (1 - s)
+
+
+def _torch_sigmoid_grad(x):
+    s = LIBS.torch.sigmoid(x)
+    return s * (1 - s)
+
+
+def _torch_grad_hess(x, t):
+    s = LIBS.torch.sigmoid(x)
+    return s - t, s * (1 - s)
+
+
+# function name -> implementations.  Each factory gets the inputs {"x", "t" or
+# "labels"/"y"} (NumPy arrays, or tensors for torch) and returns the call to time.
+FUNCTIONS = {
+    "sigmoid": Function("unary", {
+        "fastlogistic": _fl(lambda d: lambda: fl.sigmoid(d["x"])),
+        "numpy": _plain("numpy", lambda d: lambda: _np_sigmoid(d["x"]), "1/(1+np.exp(-x))"),
+        "scipy": _plain("scipy", lambda d: lambda: LIBS.scipy_special.expit(d["x"]), "expit"),
+        "torch": _torch(lambda d: lambda: LIBS.torch.sigmoid(d["x"]), note="torch.sigmoid"),
+    }, "sigmoid"),
+    "log_sigmoid": Function("unary", {
+        "fastlogistic": _fl(lambda d: lambda: fl.log_sigmoid(d["x"])),
+        "numpy": _plain("numpy", lambda d: lambda: -np.logaddexp(0, -d["x"]),
+                        "-np.logaddexp(0, -x)"),
+        "scipy": _plain("scipy", lambda d: lambda: LIBS.scipy_special.log_expit(d["x"]),
+                        "log_expit"),
+        "torch": _torch(lambda d: lambda: _F().logsigmoid(d["x"]), note="F.logsigmoid"),
+    }, "log_sigmoid"),
+    "softplus": Function("unary", {
+        "fastlogistic": _fl(lambda d: lambda: fl.softplus(d["x"])),
+        "numpy": _plain("numpy", lambda d: lambda: np.logaddexp(0, d["x"]),
+                        "np.logaddexp(0, x)"),
+        "scipy": _plain("scipy", lambda d: lambda: LIBS.scipy_special.softplus(d["x"]),
+                        "softplus"),
+        "torch": _torch(lambda d: lambda: _F().softplus(d["x"]), note="F.softplus"),
+    }, "softplus"),
+    "sigmoid_grad": Function("unary", {
+        "fastlogistic": _fl(lambda d: lambda: fl.sigmoid_grad(d["x"])),
+        "numpy": _plain("numpy", lambda d: lambda: _np_sigmoid_grad(d["x"]), "s*(1-s)"),
+        "torch": _torch(lambda d: lambda: _torch_sigmoid_grad(d["x"]), note="s*(1-s)"),
+    }, "sigmoid_grad"),
+    "bce_logits": Function("binary", {
+        "fastlogistic": _fl(lambda d: lambda: fl.binary_cross_entropy_with_logits(d["x"], d["t"])),
+        "numpy": _plain("numpy", lambda d: lambda: _np_bce_mean(d["x"], d["t"]),
+                        "stable formula, mean"),
+        "torch": _torch(lambda d: lambda: _F().binary_cross_entropy_with_logits(d["x"], d["t"]),
+                        note="forward, mean"),
+        "sklearn": _sklearn(_sklearn_call("HalfBinomialLoss", "__call__", "t"),
+                            note="HalfBinomialLoss()(y, x), mean"),
+    }, "binary_cross_entropy_with_logits"),
+    "bce_logits_loss_and_grad": Function("binary", {
+        "fastlogistic": _fl(lambda d: lambda: fl.binary_cross_entropy_with_logits_loss_and_grad(
+            d["x"], d["t"])),
+        "numpy": _plain("numpy", lambda d: lambda: (
+            _np_bce_mean(d["x"], d["t"]), (_np_sigmoid(d["x"]) - d["t"]) / d["x"].size),
+            "stable formula + (s-t)/n"),
+        "torch": _torch(_torch_fwd_bwd(
+            lambda d: _F().binary_cross_entropy_with_logits(d["x"], d["t"])), grad=True,
+            note="forward+backward (autograd)"),
+        "sklearn": _sklearn(_sklearn_call("HalfBinomialLoss", "loss_gradient", "t"),
+                            note="loss_gradient (per element, no mean)"),
+    }, "binary_cross_entropy_with_logits_loss_and_grad"),
+    "bce_logits_grad_hess": Function("binary", {
+        "fastlogistic": _fl(lambda d: lambda: fl.binary_cross_entropy_with_logits_grad_hess(
+            d["x"], d["t"])),
+        "numpy": _plain("numpy", lambda d: lambda: _np_grad_hess(d["x"], d["t"]), "s-t, s*(1-s)"),
+        "torch": _torch(lambda d: lambda: _torch_grad_hess(d["x"], d["t"]), note="s-t, s*(1-s)"),
+        "sklearn": _sklearn(_sklearn_call("HalfBinomialLoss", "gradient_hessian", "t"),
+                            note="gradient_hessian"),
+    }, "binary_cross_entropy_with_logits_grad_hess"),
+    "log_softmax": Function("multiclass", {
+        "fastlogistic": _fl(lambda d: lambda: fl.log_softmax(d["x"])),
+        "numpy": _plain("numpy", lambda d: lambda: _np_log_softmax(d["x"]),
+                        "z-m-log(sum(exp(z-m)))"),
+        "scipy": _plain("scipy", lambda d: lambda: LIBS.scipy_special.log_softmax(d["x"], axis=1),
+                        "log_softmax"),
+        "torch": _torch(lambda d: lambda: _F().log_softmax(d["x"], dim=1), note="F.log_softmax"),
+    }, "log_softmax"),
+    "cross_entropy_loss_and_grad": Function("multiclass", {
+        "fastlogistic": _fl(lambda d: lambda: fl.cross_entropy_loss_and_grad(d["x"], d["labels"])),
+        "numpy": _plain("numpy", lambda d: lambda: _np_cross_entropy_loss_and_grad(
+            d["x"], d["labels"]), "log_softmax, mean, softmax-onehot"),
+        "torch": _torch(_torch_fwd_bwd(lambda d: _F().cross_entropy(d["x"], d["labels"])),
+                        grad=True, note="F.cross_entropy forward+backward"),
+        "sklearn": _sklearn(_sklearn_call("HalfMultinomialLoss", "loss_gradient", "y"),
+                            note="HalfMultinomialLoss.loss_gradient"),
+    }, "cross_entropy_loss_and_grad"),
+}
+
+
+# a reference, not a competitor: copying the input's bytes (the memory-bandwidth
+# limit of an elementwise function), threaded through torch when available
+def _copy_factory(d, k):
+    x = d["x"]
+    out = np.empty_like(x)
+    if LIBS.torch is not None:
+        tx, tout = LIBS.torch.from_numpy(x), LIBS.torch.from_numpy(out)
+        return Timed(lambda: tout.copy_(tx), before=lambda: LIBS.torch.set_num_threads(k))
+    return Timed(lambda: np.copyto(out, x))
+
+
+COPY = Impl("numpy", _copy_factory, threaded=True, note="memory copy (torch copy_)")
+REFERENCE_IMPLS = {"copy": COPY}     # only with --impls copy
+DEFAULT_IMPLS = ("fastlogistic", "numpy", "scipy", "torch", "sklearn")
+
+
+def _available(impl):
+    return {"numpy": True, "fastlogistic": True,
+            "scipy": LIBS.scipy_special is not None,
+            "torch": LIBS.torch is not None,
+            "sklearn": LIBS.sklearn_loss is not None}[impl.library]
+
+
+# ---------------------------------------------------------------------------
+# inputs
+# ---------------------------------------------------------------------------
+
+def make_inputs(kind, shape, dtype):
+    """Random inputs, made once per case: logits x ~ 4 N(0, 1) (no overflow in
+    the NumPy expressions), 0/1 targets t, class labels for (N, C) input."""
+    rng = np.random.default_rng(SEED)
+    x = (4 * rng.standard_normal(shape)).astype(dtype)
+    if kind == "unary":
+        return {"x": x}
+    if kind == "binary":
+        return {"x": x, "t": (rng.random(shape) < 0.5).astype(dtype)}
+    labels = rng.integers(0, shape[1], shape[0])
+    return {"x": x, "labels": labels, "y": labels.astype(dtype)}
+
+
+# ---------------------------------------------------------------------------
+# the timing helper (serves every case)
+# ---------------------------------------------------------------------------
+
+def _run(call, n):
+    t0 = time.perf_counter()
+    for _ in range(n):
+        call()
+    return time.perf_counter() - t0
+
+
+def time_case(entries, rounds):
+    """entries: {key: Timed}.  Returns {key: (median seconds per call, calls
+    per round, [seconds per call of each round])}.
+
+    Each entry is warmed up once and calibrated to ROUND_SECONDS per round;
+    the rounds then alternate between the entries, each round starting one
+    entry further along, and the median over the rounds is reported.
+    """
+    keys = list(entries)
+    calls = {}
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        for key in keys:
+            t = entries[key]
+            if t.before:
+                t.before()
+            t.call()                                   # warm up
+            n, elapsed = 1, _run(t.call, 1)
+            while elapsed < CALIBRATE_SECONDS:
+                n *= 4 if elapsed < CALIBRATE_SECONDS / 8 else 2
+                elapsed = _run(t.call, n)
+            calls[key] = max(1, round(ROUND_SECONDS * n / elapsed))
+        samples = {key: [] for key in keys}
+        for r in range(rounds):
+            for i in range(len(keys)):
+                key = keys[(i + r) % len(keys)]
+                t = entries[key]
+                if t.before:
+                    t.before()
+                samples[key].append(_run(t.call, calls[key]) / calls[key])
+    finally:
+        if gc_was_on:
+            gc.enable()
+    return {key: (statistics.median(s), calls[key], s) for key, s in samples.items()}
+
+
+# ---------------------------------------------------------------------------
+# cases
+# ---------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Case:
+    function: str
+    shape: tuple
+    dtype: str
+    threads: tuple        # thread counts of the threaded implementations
+    impls: tuple          # implementation names
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
+
+    def label(self):
+        shape = _fmt_shape(self.shape)
+        return f"{self.function}  {self.dtype}  {shape}"
+
+
+def _fmt_n(n):
+    if n < 1000:
+        return str(n)
+    e = int(math.floor(math.log10(n)))
+    m = n / 10 ** e
+    return f"{m:g}e{e}" if m != 1 else f"1e{e}"
+
+
+def _fmt_shape(shape):
+    if len(shape) == 1:
+        return f"N={_fmt_n(shape[0])}"
+    return "(N, C)=(" + ", ".join(_fmt_n(s) for s in shape) + ")"
+
+
+def run_case(case, rounds):
+    """Time one case; returns a list of result dicts (one per implementation
+    and thread count)."""
+    func = FUNCTIONS[case.function]
+    inputs = make_inputs(func.kind, case.shape, case.dtype)
+    entries, meta = {}, {}
+    for name in case.impls:
+        impl = REFERENCE_IMPLS.get(name) or func.impls[name]
+        for k in (case.threads if impl.threaded else (1,)):
+            entries[(name, k)] = impl.factory(inputs, k)
+            meta[(name, k)] = impl.note
+    try:
+        timings = time_case(entries, rounds)
+    finally:
+        fl.set_num_threads(None)
+        if LIBS.torch is not None:
+            LIBS.torch.set_num_threads(_TORCH_DEFAULT_THREADS)
+    out = []
+    for (name, k), (median, ncalls, samples) in timings.items():
+        out.append({
+            "function": case.function, "implementation": name, "note": meta[(name, k)],
+            "dtype": case.dtype, "shape": list(case.shape), "n_elements": case.size,
+            "threads": k, "seconds_per_call": median,
+            "ns_per_element": median * 1e9 / case.size,
+            "calls_per_round": ncalls, "rounds_seconds_per_call": samples,
+        })
+    return out
+
+
+def build_cases(functions, sizes, shapes, dtypes, threads, impls):
+    cases, skipped = [], []
+    for fname in functions:
+        func = FUNCTIONS[fname]
+        if not hasattr(fl, func.fl_name):
+            skipped.append(f"{fname}: fastlogistic.{func.fl_name} is not in this build (issue 4)")
+            continue
+        names = ["fastlogistic"]
+        for n in impls:
+            if n in func.impls and n != "fastlogistic" and _available(func.impls[n]):
+                names.append(n)
+            elif n in REFERENCE_IMPLS and func.kind == "unary":
+                names.append(n)
+        names = tuple(names)
+        case_shapes = shapes if func.kind == "multiclass" else [(n,) for n in sizes]
+        for shape in case_shapes:
+            for dt in dtypes:
+                cases.append(Case(fname, tuple(shape), dt, tuple(threads), names))
+    return cases, skipped
+
+
+QUICK_CASES = [
+    # (function, shape, dtypes, threads, implementations or None for all)
+    ("sigmoid", (10**6,), ("float64", "float32"), (1,), None),
+    ("bce_logits", (10**6,), ("float64",), (1,), None),
+    ("bce_logits_loss_and_grad", (10**6,), ("float64",), (1,), None),
+    ("sigmoid", (16,), ("float64",), (1,), ("fastlogistic", "scipy", "numpy", "torch")),
+    ("sigmoid", (10**7,), ("float64",), (1, 2), ("fastlogistic", "torch")),
+    ("cross_entropy_loss_and_grad", (10**5, 10), ("float64",), (1,), None),
+]
+
+
+def quick_cases():
+    cases, skipped = [], []
+    for fname, shape, dtypes, threads, impls in QUICK_CASES:
+        c, s = build_cases([fname], [shape[0]], [shape], dtypes, threads,
+                           impls or DEFAULT_IMPLS)
+        cases += c
+        skipped += [m for m in s if m not in skipped]
+    return cases, skipped
+
+
+# ---------------------------------------------------------------------------
+# memory
+# ---------------------------------------------------------------------------
+
+MEMORY_N = 10**7
+
+
+def _memory_cases():
+    """(label, kind, fastlogistic call, NumPy call, allowed extra bytes for
+    fastlogistic beyond its outputs)."""
+    return [
+        ("sigmoid", "unary", lambda d: fl.sigmoid(d["x"]), lambda d: _np_sigmoid(d["x"])),
+        ("softplus", "unary", lambda d: fl.softplus(d["x"]), lambda d: np.logaddexp(0, d["x"])),
+        ("bce_logits (mean)", "binary",
+         lambda d: fl.binary_cross_entropy_with_logits(d["x"], d["t"]),
+         lambda d: _np_bce_mean(d["x"], d["t"])),
+        ("bce_logits_loss_and_grad (mean)", "binary",
+         lambda d: fl.binary_cross_entropy_with_logits_loss_and_grad(d["x"], d["t"]),
+         lambda d: (_np_bce_mean(d["x"], d["t"]), (_np_sigmoid(d["x"]) - d["t"]) / d["x"].size)),
+    ]
+
+
+def _out_bytes(result):
+    if isinstance(result, tuple):
+        return sum(_out_bytes(r) for r in result)
+    return result.nbytes if isinstance(result, np.ndarray) and result.ndim else 0
+
+
+def _peak_extra(call):
+    """Peak bytes allocated (as tracemalloc sees them: NumPy registers its
+    data buffers) during one call, above what was allocated before it."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        result = call()
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    return peak, _out_bytes(result)
+
+
+def run_memory(n=MEMORY_N, dtype="float64"):
+    rows = []
+    for label, kind, fl_call, np_call in _memory_cases():
+        d = make_inputs(kind, (n,), dtype)
+        fl_call(d)                                     # warm up (lazy imports, caches)
+        fl_peak, fl_out = _peak_extra(lambda: fl_call(d))
+        np_peak, _ = _peak_extra(lambda: np_call(d))
+        extra = fl_peak - fl_out
+        limit = 1 << 20 if fl_out == 0 else 64 << 10   # reductions: < 1 MB; else output only
+        rows.append({"function": label, "n_elements": n, "dtype": dtype,
+                     "fastlogistic_peak_bytes": fl_peak, "fastlogistic_output_bytes": fl_out,
+                     "numpy_peak_bytes": np_peak, "fastlogistic_extra_bytes": extra,
+                     "limit_extra_bytes": limit, "pass": extra <= limit})
+        del d
+    return rows
+
+
+def _mb(b):
+    return f"{b / 2**20:9.1f} MB"
+
+
+def print_memory(rows, file):
+    print(f"\nMemory: peak allocation during one call (tracemalloc), "
+          f"N={_fmt_n(rows[0]['n_elements'])} {rows[0]['dtype']}", file=file)
+    print("  (PyTorch allocates outside tracemalloc's view, so it is not listed)", file=file)
+    print(f"  {'function':<34}{'fastlogistic':>13}{'of which output':>17}{'numpy':>13}  "
+          "check", file=file)
+    for r in rows:
+        what = ("extra beyond output" if r["fastlogistic_output_bytes"] else "total (reduction)")
+        verdict = "PASS" if r["pass"] else "FAIL"
+        print(f"  {r['function']:<34}{_mb(r['fastlogistic_peak_bytes']):>13}"
+              f"{_mb(r['fastlogistic_output_bytes']):>17}{_mb(r['numpy_peak_bytes']):>13}  "
+              f"{verdict}: {what} {r['fastlogistic_extra_bytes'] / 1024:.1f} KB "
+              f"(limit {r['limit_extra_bytes'] / 1024:.0f} KB)", file=file)
+
+
+# ---------------------------------------------------------------------------
+# targets (issues 3 and 4): ratios measured in one run
+# ---------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Target:
+    text: str
+    function: str
+    shape: tuple
+    threads: int          # thread count of the slow side ("base")
+    base: str             # implementation whose time is divided ...
+    minimum: float = None  # base time / fastlogistic time >= minimum
+    maximum: float = None  # fastlogistic time / base time <= maximum
+    fl_threads: int = None  # fastlogistic's thread count (default: threads)
+
+
+TARGETS = [
+    Target("sigmoid, 1 thread, N=1e6: >= 1.5x torch", "sigmoid", (10**6,), 1, "torch", minimum=1.5),
+    Target("bce_logits mean, 1 thread, N=1e6: >= 4x torch", "bce_logits", (10**6,), 1, "torch",
+           minimum=4),
+    Target("bce_logits loss_and_grad, 1 thread, N=1e6: >= 5x torch fwd+bwd",
+           "bce_logits_loss_and_grad", (10**6,), 1, "torch", minimum=5),
+    Target("sigmoid, N=1e7: 2 threads >= 1.7x 1 thread", "sigmoid", (10**7,), 1, "fastlogistic",
+           minimum=1.7, fl_threads=2),
+    Target("sigmoid, N=16: time <= 1.5x scipy expit", "sigmoid", (16,), 1, "scipy", maximum=1.5),
+    Target("cross_entropy loss_and_grad, 1 thread, (1e5, 10): >= 3x torch fwd+bwd",
+           "cross_entropy_loss_and_grad", (10**5, 10), 1, "torch", minimum=3),
+    Target("cross_entropy loss_and_grad, 1 thread, (1e4, 1000): >= 3x torch fwd+bwd",
+           "cross_entropy_loss_and_grad", (10**4, 1000), 1, "torch", minimum=3),
+    Target("cross_entropy loss_and_grad, (1e4, 1000): 2 threads >= 1.7x 1 thread",
+           "cross_entropy_loss_and_grad", (10**4, 1000), 1, "fastlogistic", minimum=1.7,
+           fl_threads=2),
+]
+
+
+def check_targets(results):
+    def find(function, shape, dtype, impl, threads):
+        for r in results:
+            if (r["function"], tuple(r["shape"]), r["dtype"], r["implementation"],
+                    r["threads"]) == (function, shape, dtype, impl, threads):
+                return r["seconds_per_call"]
+        return None
+
+    checks = []
+    for tg in TARGETS:
+        for dtype in ("float64", "float32"):
+            fl_t = find(tg.function, tg.shape, dtype, "fastlogistic", tg.fl_threads or tg.threads)
+            base_t = find(tg.function, tg.shape, dtype, tg.base, tg.threads)
+            if fl_t is None:
+                continue
+            if base_t is None:
+                checks.append({"target": tg.text, "dtype": dtype, "ratio": None, "pass": None,
+                               "shown": f"not measured ({tg.base} not run)"})
+                continue
+            if tg.minimum is not None:
+                ratio, ok = base_t / fl_t, base_t / fl_t >= tg.minimum
+                shown = f"speed-up {ratio:.2f}x"
+            else:
+                ratio, ok = fl_t / base_t, fl_t / base_t <= tg.maximum
+                shown = f"time ratio {ratio:.2f}x"
+            checks.append({"target": tg.text, "dtype": dtype, "ratio": ratio, "pass": bool(ok),
+                           "shown": shown})
+    return checks
+
+
+def print_targets(checks, file):
+    if not checks:
+        return
+    print("\nTargets (ratios from this run; the CI machine kind is the reference):", file=file)
+    for c in checks:
+        verdict = {True: "PASS", False: "FAIL", None: "SKIP"}[c["pass"]]
+        print(f"  {verdict}  {c['target']:<66} {c['dtype']:<8} "
+              f"{c['shown']}", file=file)
+
+
+# ---------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------
+
+def print_case(case, rows, file):
+    print(f"\n{case.label()}", file=file)
+    fl_time = {r["threads"]: r["seconds_per_call"] for r in rows
+               if r["implementation"] == "fastlogistic"}
+    print(f"  {'implementation':<14}{'threads':>8}{'ns/elem':>10}{'us/call':>11}{'spread':>8}"
+          f"{'fastlogistic speed-up':>23}   what", file=file)
+    for r in rows:
+        s = r["rounds_seconds_per_call"]
+        spread = (max(s) - min(s)) / r["seconds_per_call"] if len(s) > 1 else 0.0
+        if r["implementation"] == "fastlogistic":
+            k0 = min(fl_time)
+            speed = ("" if r["threads"] == k0 else
+                     f"{fl_time[k0] / r['seconds_per_call']:.2f}x vs {k0}t")
+        else:
+            ref = fl_time.get(r["threads"], fl_time[min(fl_time)])
+            speed = f"{r['seconds_per_call'] / ref:.2f}x"
+        print(f"  {r['implementation']:<14}{r['threads']:>8}{r['ns_per_element']:>10.3f}"
+              f"{r['seconds_per_call'] * 1e6:>11.2f}{spread:>7.0%} {speed:>23}   {r['note']}",
+              file=file)
+
+
+def machine_info():
+    cpu, flags = None, ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and cpu is None:
+                    cpu = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = " ".join(sorted({"avx2", "fma", "avx512f"} & set(value.split())))
+    except OSError:
+        pass
+    cpu = cpu or platform.processor() or platform.machine()
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "fastlogistic": fl.__version__}
+    for lib, mod in (("scipy", "scipy"), ("torch", "torch"), ("scikit-learn", "sklearn")):
+        m = sys.modules.get(mod)
+        if m is not None:
+            versions[lib] = m.__version__
+    return {"cpu": cpu, "cpu_flags": flags, "cores": os.cpu_count(),
+            "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "platform": platform.platform(), "versions": versions,
+            "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+            "fastlogistic_config": fl._config.config(),
+            "torch_threads_default": _TORCH_DEFAULT_THREADS}
+
+
+def print_header(info, file):
+    v = info["versions"]
+    cfg = info["fastlogistic_config"]
+    print(f"fastlogistic {v['fastlogistic']} bench -- {info['cpu']} "
+          f"({info['cores']} cores; {info['cpu_flags'] or 'no avx2'})", file=file)
+    print(f"  SIMD level {cfg['simd_level']}, OpenMP {'on' if cfg['openmp'] else 'off'}, "
+          f"{cfg['compiler']}; " + ", ".join(f"{k} {val}" for k, val in v.items()
+                                               if k != "fastlogistic"), file=file)
+    load = info["load_average"]
+    if load is not None:
+        print(f"  1-minute load average before the run: {load:.2f} (other work on the cores "
+              f"disturbs the timings, multi-threaded ones most)", file=file)
+    print(f"  median of rounds alternating implementations, ~{ROUND_SECONDS * 1e3:.0f} ms per "
+          f"round; speed-up = other's time / fastlogistic's at the same thread count", file=file)
+
+
+def plot(results, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("--plot: matplotlib is not installed; no plot written", file=sys.stderr)
+        return False
+    panels = {}
+    for r in results:
+        # multi-class shapes with different C do not share a curve
+        key = (r["function"], r["dtype"], r["shape"][1] if len(r["shape"]) > 1 else None)
+        panels.setdefault(key, []).append(r)
+    keys = sorted(panels, key=lambda k: (list(FUNCTIONS).index(k[0]), k[1], k[2] or 0))
+    impl_names = list(DEFAULT_IMPLS) + list(REFERENCE_IMPLS)
+    colors = dict(zip(impl_names, ["C3", "C0", "C2", "C1", "C4", "C7"]))
+    ncol = min(2, len(keys))
+    nrow = math.ceil(len(keys) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 3.6 * nrow), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        lines = {}
+        for r in panels[key]:
+            lines.setdefault((r["implementation"], r["threads"]), []).append(
+                (r["n_elements"], r["ns_per_element"]))
+        for (impl, k), pts in sorted(lines.items(), key=lambda it: (impl_names.index(it[0][0]),
+                                                                    it[0][1])):
+            pts.sort()
+            ax.plot(*zip(*pts), "-" if k == 1 else "--", color=colors[impl], marker="o", ms=3,
+                    lw=2 if impl == "fastlogistic" else 1.2, label=f"{impl} ({k}t)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        title = f"{key[0]} {key[1]}" + (f", C={_fmt_n(key[2])}" if key[2] else "")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("elements per call" + (" (N*C)" if key[2] else ""))
+        ax.set_ylabel("ns / element (lower is better)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return True
+
+
+# ---------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------
+
+def _list(conv):
+    def parse(text):
+        try:
+            return [conv(v) for v in text.split(",") if v.strip()]
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+def _size(text):
+    value = float(text)
+    if value < 1 or value != int(value):
+        raise ValueError(f"size must be a positive integer, got {text!r}")
+    return int(value)
+
+
+def _shape(text):
+    parts = text.lower().split("x")
+    if len(parts) != 2:
+        raise ValueError(f"shape must look like 1e5x10, got {text!r}")
+    return tuple(_size(p) for p in parts)
+
+
+def _choice(valid, what):
+    def conv(text):
+        text = text.strip()
+        if text not in valid:
+            raise ValueError(f"unknown {what} {text!r}; valid: {', '.join(valid)}")
+        return text
+    return conv
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="python -m fastlogistic bench",
+        description="Time fastlogistic against NumPy, SciPy, PyTorch and scikit-learn "
+                    "(those installed) and print ns/element and speed-ups.")
+    p.add_argument("--quick", action="store_true",
+                   help="a small fixed set (< 1 minute): sigmoid f64/f32 and BCE-with-logits at "
+                        "N=1e6, call overhead at N=16, 1 vs 2 threads at N=1e7, "
+                        "cross-entropy (when present), memory; replaces the case options")
+    p.add_argument("--functions", type=_list(_choice(list(FUNCTIONS), "function")),
+                   default=["sigmoid", "bce_logits", "bce_logits_loss_and_grad"],
+                   help="comma-separated, from: " + ", ".join(FUNCTIONS))
+    p.add_argument("--sizes", type=_list(_size), default=[16, 10**4, 10**6],
+                   help="elements per call for the binary/elementwise functions (e.g. 16,1e4,1e6)")
+    p.add_argument("--shapes", type=_list(_shape), default=[(10**5, 10), (10**4, 1000)],
+                   help="(N, C) shapes for log_softmax and cross_entropy_loss_and_grad "
+                        "(default 1e5x10,1e4x1000)")
+    p.add_argument("--dtypes", type=_list(_choice(["float64", "float32"], "dtype")),
+                   default=["float64", "float32"])
+    p.add_argument("--threads", type=_list(int), default=[1],
+                   help="thread counts for the threaded libraries (e.g. 1,2)")
+    p.add_argument("--impls", type=_list(_choice(list(DEFAULT_IMPLS) + list(REFERENCE_IMPLS),
+                                                 "implementation")),
+                   default=list(DEFAULT_IMPLS),
+                   help="implementations to run (fastlogistic always runs); 'copy' adds a "
+                        "memory-copy reference to the elementwise functions")
+    p.add_argument("--repeat", type=int, default=None,
+                   help="rounds per implementation (default 7; 5 with --quick)")
+    p.add_argument("--memory", action="store_true",
+                   help="also report peak allocation per call at N=1e7 float64 (tracemalloc)")
+    p.add_argument("--json", metavar="PATH", help="write raw results and machine info as JSON")
+    p.add_argument("--plot", metavar="PATH", help="write ns/element vs N (needs matplotlib)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    args = p.parse_args(argv)
+    if any(k < 1 for k in args.threads):
+        p.error("--threads must be positive")
+    if args.repeat is not None and args.repeat < 1:
+        p.error("--repeat must be at least 1")
+    return args
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    init()
+    out = sys.stdout
+    info = machine_info()
+    print(f"$ python -m fastlogistic bench {' '.join(argv)}".rstrip(), file=out)
+    print_header(info, out)
+    missing = LIBS.missing()
+    if missing:
+        print(f"  not installed, skipped: {', '.join(missing)}", file=out)
+
+    if args.quick:
+        cases, skipped = quick_cases()
+        rounds = args.repeat or 5
+        memory = True
+    else:
+        cases, skipped = build_cases(args.functions, args.sizes, args.shapes, args.dtypes,
+                                     args.threads, args.impls)
+        rounds = args.repeat or 7
+        memory = args.memory
+    for msg in skipped:
+        print(f"  skipped {msg}", file=out)
+    out.flush()
+
+    results = []
+    start = time.perf_counter()
+    for i, case in enumerate(cases, 1):
+        if not args.quiet:
+            print(f"[{i}/{len(cases)}] {case.label()}  ({time.perf_counter() - start:.0f} s)",
+                  file=sys.stderr, flush=True)
+        rows = run_case(case, rounds)
+        results += rows
+        print_case(case, rows, out)
+        out.flush()
+
+    checks = check_targets(results)
+    print_targets(checks, out)
+    memory_rows = []
+    if memory:
+        if not args.quiet:
+            print(f"[memory] N={_fmt_n(MEMORY_N)}  ({time.perf_counter() - start:.0f} s)",
+                  file=sys.stderr, flush=True)
+        memory_rows = run_memory()
+        print_memory(memory_rows, out)
+    print(f"\ntotal {time.perf_counter() - start:.1f} s", file=out)
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "argv": argv,
+                       "rounds": rounds, "round_seconds": ROUND_SECONDS,
+                       "results": results, "targets": checks, "memory": memory_rows,
+                       "skipped": skipped + [f"{m}: not installed" for m in missing]},
+                      f, indent=1)
+        print(f"wrote {args.json}", file=sys.stderr)
+    if args.plot and plot(results, args.plot):
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
