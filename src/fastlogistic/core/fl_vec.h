@@ -93,11 +93,33 @@ typedef float   vf32h __attribute__((vector_size(FL_VB / 2)));
     /* max(x, 0) and max(-x, 0); NaN -> 0 (callers add a NaN term) */        \
     FL_INLINE V fl_pos_##S(V x) { return FL_MAX0_##S(x); }                     \
     FL_INLINE V fl_neg_part_##S(V x) { return FL_MAX0_##S(-x); }               \
-    FL_INLINE int fl_any_##S(VI m)                                             \
-    {                                                                          \
-        VI z = {0};                                                            \
-        return memcmp(&m, &z, sizeof m) != 0;                                  \
-    }
+    FL_INLINE int fl_any_##S(VI m) { return FL_ANY_##S(m); }
+
+/* any lane of a comparison mask set */
+#if FL_X86_LEVEL >= 3
+#define FL_ANY_f64(m) (_mm512_test_epi64_mask((__m512i)(m), (__m512i)(m)) != 0)
+#define FL_ANY_f32(m) (_mm512_test_epi32_mask((__m512i)(m), (__m512i)(m)) != 0)
+#elif FL_X86_LEVEL == 2
+#define FL_ANY_f64(m) (_mm256_movemask_pd((__m256d)(m)) != 0)
+#define FL_ANY_f32(m) (_mm256_movemask_ps((__m256)(m)) != 0)
+#else
+#define FL_ANY_f64(m) fl_any_lanes_f64(m)
+#define FL_ANY_f32(m) fl_any_lanes_f32(m)
+#endif
+FL_INLINE int fl_any_lanes_f64(vi64 m)
+{
+    int64_t r = 0;
+    for (ptrdiff_t j = 0; j < FL_L64; j++)
+        r |= m[j];
+    return r != 0;
+}
+FL_INLINE int fl_any_lanes_f32(vi32 m)
+{
+    int32_t r = 0;
+    for (ptrdiff_t j = 0; j < FL_L32; j++)
+        r |= m[j];
+    return r != 0;
+}
 
 #if FL_X86_LEVEL >= 3
 #define FL_SELECT_f64(m, a, b) \
@@ -109,6 +131,36 @@ typedef float   vf32h __attribute__((vector_size(FL_VB / 2)));
 #define FL_SELECT_f32(m, a, b) ((vf32)_mm256_blendv_ps((__m256)(b), (__m256)(a), (__m256)(m)))
 #else
 #define FL_SELECT_f64(m, a, b) ((vf64)(((m) & (vi64)(a)) | (~(m) & (vi64)(b))))
+#endif
+/* clamp to [lo, hi] keeping NaN (x86 max/min return their second operand
+   when either is NaN) */
+#if FL_X86_LEVEL >= 3
+#define FL_CLAMP_f64(x, lo, hi) \
+    ((vf64)_mm512_min_pd(_mm512_set1_pd(hi), _mm512_max_pd(_mm512_set1_pd(lo), (__m512d)(x))))
+#define FL_CLAMP_f32(x, lo, hi) \
+    ((vf32)_mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), (__m512)(x))))
+#define FL_MAXV_f64(a, b) ((vf64)_mm512_max_pd((__m512d)(a), (__m512d)(b)))
+#define FL_MINV_f64(a, b) ((vf64)_mm512_min_pd((__m512d)(a), (__m512d)(b)))
+#define FL_MAXV_f32(a, b) ((vf32)_mm512_max_ps((__m512)(a), (__m512)(b)))
+#define FL_MINV_f32(a, b) ((vf32)_mm512_min_ps((__m512)(a), (__m512)(b)))
+#elif FL_X86_LEVEL == 2
+#define FL_CLAMP_f64(x, lo, hi) \
+    ((vf64)_mm256_min_pd(_mm256_set1_pd(hi), _mm256_max_pd(_mm256_set1_pd(lo), (__m256d)(x))))
+#define FL_CLAMP_f32(x, lo, hi) \
+    ((vf32)_mm256_min_ps(_mm256_set1_ps(hi), _mm256_max_ps(_mm256_set1_ps(lo), (__m256)(x))))
+#define FL_MAXV_f64(a, b) ((vf64)_mm256_max_pd((__m256d)(a), (__m256d)(b)))
+#define FL_MINV_f64(a, b) ((vf64)_mm256_min_pd((__m256d)(a), (__m256d)(b)))
+#define FL_MAXV_f32(a, b) ((vf32)_mm256_max_ps((__m256)(a), (__m256)(b)))
+#define FL_MINV_f32(a, b) ((vf32)_mm256_min_ps((__m256)(a), (__m256)(b)))
+#else
+#define FL_CLAMP_f64(x, lo, hi) \
+    fl_sel_f64((x) > (hi), fl_splat_f64(hi), fl_sel_f64((x) < (lo), fl_splat_f64(lo), (x)))
+#define FL_CLAMP_f32(x, lo, hi) \
+    fl_sel_f32((x) > (hi), fl_splat_f32(hi), fl_sel_f32((x) < (lo), fl_splat_f32(lo), (x)))
+#define FL_MAXV_f64(a, b) fl_sel_f64((a) > (b), (a), (b))
+#define FL_MINV_f64(a, b) fl_sel_f64((a) < (b), (a), (b))
+#define FL_MAXV_f32(a, b) fl_sel_f32((a) > (b), (a), (b))
+#define FL_MINV_f32(a, b) fl_sel_f32((a) < (b), (a), (b))
 #endif
 #if FL_X86_LEVEL >= 3
 #define FL_MAX0_f64(x) ((vf64)_mm512_max_pd((__m512d)(x), _mm512_setzero_pd()))
@@ -158,17 +210,15 @@ FL_INLINE double fl_hsum_f64(vf64 v)
 FL_INLINE vf64 fl_exp_f64(vf64 x)
 {
 #if FL_X86_LEVEL >= 3
-    /* AVX-512: clamp +-inf to finite (max/min return x itself when it is
-       NaN), round with vrndscalepd, scale with vscalefpd, which rounds
-       subnormal results once and overflows to inf by itself */
-    vf64 xc = (vf64)_mm512_min_pd(_mm512_set1_pd(800.0),
-                                  _mm512_max_pd(_mm512_set1_pd(-800.0), (__m512d)x));
+    /* AVX-512: clamp +-inf to finite (NaN stays NaN), round with
+       vrndscalepd, scale with vscalefpd, which rounds subnormal results once
+       and overflows to inf by itself */
+    vf64 xc = FL_CLAMP_f64(x, -800.0, 800.0);
     vf64 nd = (vf64)_mm512_roundscale_pd((__m512d)(xc * 0x1.71547652b82fep0),
                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 #else
     const double SH = 0x1.8p52;
-    vf64 xc = fl_sel_f64(x < -746.0, fl_splat_f64(-746.0), x);
-    xc = fl_sel_f64(x > 710.0, fl_splat_f64(710.0), xc);
+    vf64 xc = FL_CLAMP_f64(x, -746.0, 710.0);
     vf64 t = xc * 0x1.71547652b82fep0 + SH;
     vf64 nd = t - SH;
     vi64 n = (vi64)t - (vi64)fl_splat_f64(SH);
@@ -200,14 +250,12 @@ FL_INLINE vf64 fl_exp_f64(vf64 x)
 FL_INLINE vf32 fl_exp_f32(vf32 x)
 {
 #if FL_X86_LEVEL >= 3
-    vf32 xc = (vf32)_mm512_min_ps(_mm512_set1_ps(200.0f),
-                                  _mm512_max_ps(_mm512_set1_ps(-200.0f), (__m512)x));
+    vf32 xc = FL_CLAMP_f32(x, -200.0f, 200.0f);
     vf32 nd = (vf32)_mm512_roundscale_ps((__m512)(xc * 0x1.715476p0f),
                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 #else
     const float SH = 0x1.8p23f;
-    vf32 xc = fl_sel_f32(x < -104.0f, fl_splat_f32(-104.0f), x);
-    xc = fl_sel_f32(x > 89.0f, fl_splat_f32(89.0f), xc);
+    vf32 xc = FL_CLAMP_f32(x, -104.0f, 89.0f);
     vf32 t = xc * 0x1.715476p0f + SH;
     vf32 nd = t - SH;
     vi32 n = (vi32)t - (vi32)fl_splat_f32(SH);
@@ -394,8 +442,10 @@ FL_DEFINE_LOGS(f32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
         r.sn = fl_sel_##S(r.neg, r.rp, small);                                 \
         return r;                                                              \
     }                                                                          \
-    /* s(x) alone, one division: (x < 0 ? e : 1) / d, corrected for dlo */    \
-    FL_INLINE V fl_sigmoid_##S(V x)                                            \
+    /* s(x) for any x, from e = exp(-|x|) <= 1: (x < 0 ? e : 1) / (1 + e), \
+       corrected for the rounding of 1 + e; exact in the far negative tail  \
+       where s(x) = e^x is subnormal */                                       \
+    FL_INLINE V fl_sigmoid_signed_##S(V x)                                     \
     {                                                                          \
         V e = fl_exp_##S(-fl_abs_##S(x));                                      \
         V d = (T)1 + e;                                                        \
@@ -404,7 +454,24 @@ FL_DEFINE_LOGS(f32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
         V s = fl_sel_##S(neg, e, fl_splat_##S((T)1)) / d;                      \
         V inv_d = fl_sel_##S(neg, (T)1 - s, s);                                \
         return s - s * (inv_d * dlo);                                          \
+    }                                                                          \
+    /* s(x): 1 / (1 + E), E = exp(-x), with the rounding error of 1 + E      \
+       (Fast2Sum of max and min) taken back out of the quotient: one         \
+       division, no select.  Where E would overflow (s(x) below ~e^-700, or  \
+       subnormal), the vector takes the signed form above instead. */        \
+    FL_INLINE V fl_sigmoid_##S(V x)                                            \
+    {                                                                          \
+        if (__builtin_expect(fl_any_##S(x < FL_SIGMOID_FAR_##S), 0))           \
+            return fl_sigmoid_signed_##S(x);                                   \
+        V E = fl_exp_##S(-x);                                                  \
+        V one = fl_splat_##S((T)1);                                            \
+        V d = one + E;                                                         \
+        V dlo = FL_MINV_##S(one, E) - (d - FL_MAXV_##S(one, E));               \
+        V s = one / d;                                                         \
+        return s - (s * s) * dlo;                                              \
     }
 
+#define FL_SIGMOID_FAR_f64 -700.0
+#define FL_SIGMOID_FAR_f32 -80.0f
 FL_DEFINE_LOGISTIC(f64, double, vf64, vi64)
 FL_DEFINE_LOGISTIC(f32, float, vf32, vi32)
