@@ -215,7 +215,12 @@ FL_INLINE vf32 fl_recip_corr_f32(vf32 d, vf32 dlo)
     vf32 e = (1.0f - d * y) - dlo * y;
     return y + y * e;
 }
+/* a / b for b in [1, 3] where ~1 ULP is enough (log1p's s) */
+FL_INLINE vf64 fl_div_f64(vf64 a, vf64 b) { return a * fl_recip_corr_f64(b, (vf64){0}); }
+FL_INLINE vf32 fl_div_f32(vf32 a, vf32 b) { return a * fl_recip_corr_f32(b, (vf32){0}); }
 #else
+FL_INLINE vf64 fl_div_f64(vf64 a, vf64 b) { return a / b; }
+FL_INLINE vf32 fl_div_f32(vf32 a, vf32 b) { return a / b; }
 FL_INLINE vf64 fl_recip_corr_f64(vf64 d, vf64 dlo)
 {
     vf64 s = 1.0 / d;
@@ -437,7 +442,7 @@ FL_INLINE vi32 fl_split_f32(vf32 u, vf32 *f)
 FL_INLINE vf64 fl_log1p_unit_f64(vf64 e)
 {
     vf64 hfsq = 0.5 * e * e;
-    vf64 s = e / (2.0 + e);
+    vf64 s = fl_div_f64(e, 2.0 + e);
     vf64 z = s * s, z2 = z * z, z4 = z2 * z2;
     vf64 p01 = 0x1.999999999a3ddp-2 * z + 0x1.5555555555555p-1;
     vf64 p23 = 0x1.c71c727143318p-3 * z + 0x1.24924923d44c6p-2;
@@ -451,7 +456,7 @@ FL_INLINE vf64 fl_log1p_unit_f64(vf64 e)
 FL_INLINE vf32 fl_log1p_unit_f32(vf32 e)
 {
     vf32 hfsq = 0.5f * e * e;
-    vf32 s = e / (2.0f + e);
+    vf32 s = fl_div_f32(e, 2.0f + e);
     vf32 z = s * s, z2 = z * z;
     vf32 p01 = 0x1.9998d4p-2f * z + 0x1.555556p-1f;
     vf32 p23 = 0x1.bc8cf8p-3f * z + 0x1.24c926p-2f;
@@ -485,8 +490,7 @@ FL_DEFINE_LOGS(f32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
         r.e = fl_exp_##S(-fl_abs_##S(x));                                      \
         r.d = (T)1 + r.e;                                                      \
         r.dlo = r.e - (r.d - (T)1);                                            \
-        V rp = (T)1 / r.d;                                                     \
-        r.rp = rp - (rp * rp) * r.dlo;                                         \
+        r.rp = fl_recip_corr_##S(r.d, r.dlo);                                  \
         V small = r.e * r.rp;                                                  \
         r.neg = x < 0;                                                         \
         r.sp = fl_sel_##S(r.neg, small, r.rp);                                 \
