@@ -95,7 +95,7 @@ def implementations():
         "logit": {"fastlogistic": fl.logit, "numpy log(p/(1-p))": lambda p: np.log(p / (1 - p))},
         "bce_with_logits (soft t)": {
             "fastlogistic": lambda x, t: fl.binary_cross_entropy_with_logits(x, t, reduction="none"),
-            "numpy max(x,0)-xt+log1p(e^-|x|)": lambda x, t: (np.maximum(x, 0) - x * t
+            "numpy max(x,0)-xt+log1p(exp(-abs(x)))": lambda x, t: (np.maximum(x, 0) - x * t
                                                            + np.log1p(np.exp(-np.abs(x))))},
     }
     if sc is not None:
