@@ -175,3 +175,15 @@ def test_concurrent_calls_from_python_threads():
             np.testing.assert_allclose(r[3 * k + 2], sc.expit(x) - t, rtol=1e-12, atol=1e-15)
             assert _bits(r[3 * k]) == _bits(r[0])
             assert _bits(r[3 * k + 1]) == _bits(r[1])
+
+
+def test_simd_env_variable_unknown_value_warns_and_keeps_the_best_level():
+    levels = _kernels.cpu_simd_levels()
+    code = ("import warnings; warnings.simplefilter('always')\n"
+            "import fastlogistic as fl; print(fl._kernels.get_simd_level())")
+    e = dict(os.environ, FASTLOGISTIC_SIMD="avx3")
+    e["PYTHONPATH"] = SRC + os.pathsep + e.get("PYTHONPATH", "")
+    r = subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == levels[0]
+    assert "FASTLOGISTIC_SIMD ignored" in r.stderr and "'avx3'" in r.stderr

@@ -23,5 +23,9 @@ __all__ = list(_api_all) + list(_mc_all) + [
 
 _simd = _os.environ.get("FASTLOGISTIC_SIMD", "").strip().lower()
 if _simd:
-    _kernels.set_simd_level(_simd)
+    try:
+        _kernels.set_simd_level(_simd)
+    except ValueError as _exc:   # a typo must not make the package unimportable
+        import warnings as _warnings
+        _warnings.warn(f"FASTLOGISTIC_SIMD ignored: {_exc}", RuntimeWarning, stacklevel=2)
 del _simd
