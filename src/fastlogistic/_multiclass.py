@@ -62,6 +62,26 @@ def _rows_copy(a, ax):
     return v
 
 
+class _RowsOut:
+    """Rows view of an output array `arr` (class axis `ax`); when its other
+    axes do not merge, the kernel writes a contiguous temporary that
+    finish() copies in."""
+
+    def __init__(self, arr, ax):
+        self.arr, self.ax = arr, ax
+        self.rows = _rows(arr, ax)
+        self.tmp = None
+        if self.rows is None:
+            m = np.moveaxis(arr, ax, -1)
+            self.tmp = np.empty(m.shape, arr.dtype)
+            self.rows = self.tmp.reshape(-1, m.shape[-1])
+
+    def finish(self):
+        if self.tmp is not None:
+            np.copyto(np.moveaxis(self.arr, self.ax, -1), self.tmp)
+        return self.arr
+
+
 def _prep_input(z, axis, fname, argname):
     z = _asarray(z, fname, argname)
     cdt, rdt = _dtypes(z.dtype, fname, argname)
@@ -96,13 +116,18 @@ def _softmax(kind, fname, z, axis, out, num_threads):
             yr = None
         if yr is None:
             tmp = np.empty(z.shape, cdt)
-            yr = _rows(tmp, ax)
     else:
+        yr = None
         tmp = np.empty(z.shape, cdt)
-        yr = _rows(tmp, ax)
         if rdt == cdt:
             res, tmp = tmp, None
+    ro = None
+    if tmp is not None or yr is None:
+        ro = _RowsOut(tmp if tmp is not None else res, ax)
+        yr = ro.rows
     _k.multiclass(kind, zr, None, None, yr, None, None, 0.0, 0, 0.0, 1.0, num_threads)
+    if ro is not None:
+        ro.finish()
     if tmp is not None:
         if res is None:
             res = tmp.astype(_F16)
@@ -215,10 +240,11 @@ def _loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothing, r
     else:
         gscale = 1.0
     loss_arr = np.empty(N, cdt) if want_loss and reduction == "none" else None
-    grad = gr = None
+    grad = gr = go = None
     if want_grad:
         grad = np.empty(z.shape, cdt)
-        gr = _rows(grad, ax)
+        go = _RowsOut(grad, ax)
+        gr = go.rows
     total, bad = _k.multiclass(kind, zr, tr, idx, gr, loss_arr, w, wall, ignore, eps,
                                gscale, num_threads)
     if bad >= 0:
@@ -226,8 +252,10 @@ def _loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothing, r
         value = zr[r, c]
         where = list(np.unravel_index(r, batch)) if batch else []
         where.insert(ax, c)
-        raise ValueError(f"{fname}: input probabilities must be in [0, 1]; found {value!r} "
+        raise ValueError(f"{fname}: input probabilities must be in [0, 1]; found {float(value)!r} "
                          f"at index {tuple(int(i) for i in where)}")
+    if go is not None:
+        go.finish()
     loss = None
     if want_loss:
         if reduction == "none":

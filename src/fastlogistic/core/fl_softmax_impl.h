@@ -608,7 +608,7 @@ static double FN(ce)(const fl_ce_params *P, const T *z, ptrdiff_t ldz, const int
             FL_SM_SMALL(SM_IDX, 1, 1);
         }
         if (!has_w && !smooth) FL_SM_SMALL(SM_PROB, 0, 0);
-        FL_SM_SMALL(SM_PROB, 1, 1);
+        FL_SM_SMALL(SM_PROB, has_w, 1);
 #undef FL_SM_SMALL
     }
     if (idx) {
@@ -625,7 +625,7 @@ static double FN(ce)(const fl_ce_params *P, const T *z, ptrdiff_t ldz, const int
         return VF(ce_block)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows,
                             SM_PROB, 0, 0);
     return VF(ce_block)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows,
-                        SM_PROB, 1, 1);
+                        SM_PROB, has_w, 1);
 }
 
 /* ------------------ categorical cross-entropy on p -------------------- */
