@@ -1,2 +1,339 @@
-"""Multi-class functions: softmax, log-softmax, categorical cross-entropy."""
-__all__ = []
+"""Multi-class functions (layer 3): softmax, log-softmax, cross-entropy on
+logits and categorical cross-entropy on probabilities, with their gradients.
+
+The class axis is moved last and the other axes merged into rows (a view
+whenever the strides allow it); the kernels then run over (rows, classes)
+with any strides.  No arithmetic on the data happens here.
+"""
+import math
+import operator
+
+import numpy as np
+
+from . import _kernels as _k
+from ._api import (_F16, _F64, _as_compute, _asarray, _check_out, _check_reduction,
+                   _dtypes, _num_threads, _reduce)
+
+__all__ = [
+    "softmax", "log_softmax",
+    "cross_entropy", "cross_entropy_grad", "cross_entropy_loss_and_grad",
+    "categorical_cross_entropy", "categorical_cross_entropy_grad",
+]
+
+_SOFTMAX, _LOG_SOFTMAX, _CE, _CCE = 0, 1, 2, 3
+
+
+def _class_axis(a, axis, fname, argname):
+    if a.ndim == 0:
+        raise ValueError(f"{fname}: {argname} must have a class axis; got a 0-d array")
+    try:
+        ax = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"{fname}: axis must be an int, got {type(axis).__name__}") from None
+    if not -a.ndim <= ax < a.ndim:
+        raise ValueError(f"{fname}: axis {axis} is out of bounds for {argname} of shape "
+                         f"{a.shape} ({a.ndim} dimensions)")
+    ax %= a.ndim
+    if a.shape[ax] == 0:
+        raise ValueError(f"{fname}: the class axis (axis {axis}) of {argname} with shape "
+                         f"{a.shape} is empty; at least one class is needed")
+    return ax
+
+
+def _rows(a, ax):
+    """(rows, C) view of a with the class axis `ax` moved last, or None when
+    the other axes cannot be merged without a copy."""
+    m = np.moveaxis(a, ax, -1)
+    n, c = math.prod(m.shape[:-1]), m.shape[-1]
+    try:
+        v = m.reshape((n, c), copy=False)
+    except ValueError:
+        return None
+    if any(s % a.itemsize for s in v.strides):
+        return None
+    return v
+
+
+def _rows_copy(a, ax):
+    v = _rows(a, ax)
+    if v is None:
+        m = np.ascontiguousarray(np.moveaxis(a, ax, -1))
+        v = m.reshape(-1, m.shape[-1])
+    return v
+
+
+class _RowsOut:
+    """Rows view of an output array `arr` (class axis `ax`); when its other
+    axes do not merge, the kernel writes a contiguous temporary that
+    finish() copies in."""
+
+    def __init__(self, arr, ax):
+        self.arr, self.ax = arr, ax
+        self.rows = _rows(arr, ax)
+        self.tmp = None
+        if self.rows is None:
+            m = np.moveaxis(arr, ax, -1)
+            self.tmp = np.empty(m.shape, arr.dtype)
+            self.rows = self.tmp.reshape(-1, m.shape[-1])
+
+    def finish(self):
+        if self.tmp is not None:
+            np.copyto(np.moveaxis(self.arr, self.ax, -1), self.tmp)
+        return self.arr
+
+
+def _prep_input(z, axis, fname, argname):
+    z = _asarray(z, fname, argname)
+    cdt, rdt = _dtypes(z.dtype, fname, argname)
+    ax = _class_axis(z, axis, fname, argname)
+    z = _as_compute(z, cdt, fname, argname)
+    return z, ax, cdt, rdt
+
+
+def _same_view(a, b):
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.strides == b.strides and a.shape == b.shape)
+
+
+# ---------------------------------------------------------------------------
+# softmax, log_softmax
+# ---------------------------------------------------------------------------
+
+def _softmax(kind, fname, z, axis, out, num_threads):
+    _num_threads(num_threads)
+    z, ax, cdt, rdt = _prep_input(z, axis, fname, "z")
+    zr = _rows_copy(z, ax)
+    res = tmp = None
+    if out is not None:
+        _check_out(out, z.shape, rdt, fname)
+        res = out
+        if out.dtype == cdt and out.dtype.isnative and out.flags.aligned:
+            yr = _rows(out, ax)
+            # out may be z itself (row by row in place); other overlaps: temporary
+            if yr is not None and np.may_share_memory(out, zr) and not _same_view(yr, zr):
+                yr = None
+        else:
+            yr = None
+        if yr is None:
+            tmp = np.empty(z.shape, cdt)
+    else:
+        yr = None
+        tmp = np.empty(z.shape, cdt)
+        if rdt == cdt:
+            res, tmp = tmp, None
+    ro = None
+    if tmp is not None or yr is None:
+        ro = _RowsOut(tmp if tmp is not None else res, ax)
+        yr = ro.rows
+    _k.multiclass(kind, zr, None, None, yr, None, None, 0.0, 0, 0.0, 1.0, num_threads)
+    if ro is not None:
+        ro.finish()
+    if tmp is not None:
+        if res is None:
+            res = tmp.astype(_F16)
+        else:
+            np.copyto(res, tmp, casting="unsafe")
+    return res
+
+
+def softmax(z, axis=-1, out=None, *, num_threads=None):
+    """``exp(z) / sum(exp(z))`` along `axis` (the class axis, last by default).
+
+    Stable (the row maximum is subtracted) and within a few ULP of the exact
+    value.  A row with a single +inf gives the one-hot limit; a row whose
+    maximum is -inf (all -inf) or +inf more than once is indeterminate and
+    gives NaN, as does any NaN in the row.  dtype follows the input; `out`
+    may be `z` itself."""
+    return _softmax(_SOFTMAX, "softmax", z, axis, out, num_threads)
+
+
+def log_softmax(z, axis=-1, out=None, *, num_threads=None):
+    """``z - logsumexp(z)`` along `axis`, accurate to a few ULP of the row's
+    largest magnitude.  Limits as for :func:`softmax` (-inf where the
+    probability is 0)."""
+    return _softmax(_LOG_SOFTMAX, "log_softmax", z, axis, out, num_threads)
+
+
+# ---------------------------------------------------------------------------
+# cross-entropy
+# ---------------------------------------------------------------------------
+
+def _prep_loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothing,
+               reduction, num_threads):
+    _check_reduction(reduction, fname)
+    _num_threads(num_threads)
+    argname = "input"
+    z, ax, cdt, rdt = _prep_input(z, axis, fname, argname)
+    C = z.shape[ax]
+    batch = z.shape[:ax] + z.shape[ax + 1:]
+    N = math.prod(batch)
+    zr = _rows_copy(z, ax)
+
+    if kind == _CE:
+        if isinstance(label_smoothing, (bool, np.bool_)) or not isinstance(
+                label_smoothing, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{fname}: label_smoothing must be a float, got "
+                            f"{type(label_smoothing).__name__}")
+        eps = float(label_smoothing)
+        if not 0.0 <= eps <= 1.0:
+            raise ValueError(f"{fname}: label_smoothing must be in [0.0, 1.0], got "
+                             f"{label_smoothing!r}")
+    else:
+        eps = 0.0
+    try:
+        ignore = operator.index(ignore_index)
+    except TypeError:
+        raise TypeError(f"{fname}: ignore_index must be an int, got "
+                        f"{type(ignore_index).__name__}") from None
+
+    w = None
+    wall = float(C)
+    if weight is not None:
+        w = _asarray(weight, fname, "weight")
+        _dtypes(w.dtype, fname, "weight")
+        if w.shape != (C,):
+            raise ValueError(f"{fname}: weight must have one entry per class, shape ({C},); "
+                             f"got shape {w.shape}")
+        w = np.ascontiguousarray(_as_compute(w, cdt, fname, "weight"))
+        wall = _k.weight_sum(w)
+
+    t = _asarray(target, fname, "target")
+    idx = tr = None
+    if t.dtype.kind in "iu":
+        if t.shape != batch:
+            raise ValueError(
+                f"{fname}: class-index target must have the shape of input without its "
+                f"class axis, {batch}; got target shape {t.shape} (input shape {z.shape}, "
+                f"class axis {ax})")
+        idx = t.astype(np.int64, copy=False).reshape(-1)
+        if idx.dtype != np.int64 or not idx.dtype.isnative:
+            idx = idx.astype(np.int64)
+        total_w, bad = _k.class_targets(idx, C, ignore, w)
+        if bad >= 0:
+            where = np.unravel_index(bad, batch) if batch else ()
+            raise ValueError(
+                f"{fname}: target class index {int(idx[bad])} at position "
+                f"{tuple(int(i) for i in where)} is out of range for {C} classes "
+                f"(valid: 0 to {C - 1}, or ignore_index={ignore})")
+        denom = total_w
+    elif t.dtype.kind in "fb":
+        if t.shape != z.shape:
+            raise ValueError(
+                f"{fname}: probability target must have the shape of input, {z.shape}; "
+                f"got target shape {t.shape} (class-index targets must be integer arrays "
+                f"of shape {batch})")
+        tr = _rows_copy(_as_compute(t, cdt, fname, "target"), ax)
+        denom = float(N)
+    else:
+        raise TypeError(f"{fname}: target has unsupported dtype {t.dtype}; expected integer "
+                        f"class indices or floating-point probabilities")
+    return z, ax, cdt, rdt, C, batch, N, zr, idx, tr, w, wall, ignore, eps, denom
+
+
+def _loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothing, reduction,
+          num_threads, want_loss, want_grad):
+    (z, ax, cdt, rdt, C, batch, N, zr, idx, tr, w, wall, ignore, eps,
+     denom) = _prep_loss(fname, kind, z, target, axis, weight, ignore_index,
+                         label_smoothing, reduction, num_threads)
+    if reduction == "mean":
+        gscale = 1.0 / denom if denom != 0 else math.nan
+    else:
+        gscale = 1.0
+    loss_arr = np.empty(N, cdt) if want_loss and reduction == "none" else None
+    grad = gr = go = None
+    if want_grad:
+        grad = np.empty(z.shape, cdt)
+        go = _RowsOut(grad, ax)
+        gr = go.rows
+    total, bad = _k.multiclass(kind, zr, tr, idx, gr, loss_arr, w, wall, ignore, eps,
+                               gscale, num_threads)
+    if bad >= 0:
+        r, c = divmod(bad, C)
+        value = zr[r, c]
+        where = list(np.unravel_index(r, batch)) if batch else []
+        where.insert(ax, c)
+        raise ValueError(f"{fname}: input probabilities must be in [0, 1]; found {float(value)!r} "
+                         f"at index {tuple(int(i) for i in where)}")
+    if go is not None:
+        go.finish()
+    loss = None
+    if want_loss:
+        if reduction == "none":
+            loss = loss_arr.reshape(batch)
+            if rdt != cdt:
+                loss = loss.astype(rdt)
+            if loss.ndim == 0:
+                loss = loss[()]
+        elif reduction == "sum":
+            loss = _reduce(total, N, "sum", rdt)
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                loss = rdt.type(total / denom if denom != 0 else math.nan)
+    if grad is not None and rdt != cdt:
+        grad = grad.astype(rdt)
+    return loss, grad
+
+
+_CE_DOC = """
+
+    `target` is either an integer array of class indices with the shape of `z`
+    without the class axis, or a float array of class probabilities with the
+    shape of `z`.  `weight` (one per class), `ignore_index` (index targets
+    only) and `label_smoothing` (in [0, 1]) follow
+    ``torch.nn.functional.cross_entropy``, including its "mean": the sum of
+    the losses divided by the sum of the weights of the non-ignored targets
+    for index targets, by the number of rows for probability targets.
+"""
+
+
+def cross_entropy(z, target, *, axis=-1, weight=None, ignore_index=-100,
+                  label_smoothing=0.0, reduction="mean", num_threads=None):
+    return _loss("cross_entropy", _CE, z, target, axis, weight, ignore_index,
+                 label_smoothing, reduction, num_threads, True, False)[0]
+
+
+def cross_entropy_grad(z, target, *, axis=-1, weight=None, ignore_index=-100,
+                       label_smoothing=0.0, reduction="mean", num_threads=None):
+    return _loss("cross_entropy_grad", _CE, z, target, axis, weight, ignore_index,
+                 label_smoothing, reduction, num_threads, False, True)[1]
+
+
+def cross_entropy_loss_and_grad(z, target, *, axis=-1, weight=None, ignore_index=-100,
+                                label_smoothing=0.0, reduction="mean", num_threads=None):
+    return _loss("cross_entropy_loss_and_grad", _CE, z, target, axis, weight, ignore_index,
+                 label_smoothing, reduction, num_threads, True, True)
+
+
+cross_entropy.__doc__ = """Cross-entropy of softmax(z) along `axis` (logits in).
+
+    Per row ``-sum_c w_c t_c log softmax(z)_c`` computed as
+    ``logsumexp(z) - z_c`` with the max subtracted, so it is exact to a few
+    ULP also for confident predictions (tiny losses).""" + _CE_DOC
+cross_entropy_grad.__doc__ = """Gradient of :func:`cross_entropy` with respect to
+    the logits, ``w (softmax(z) - t)`` (with label smoothing and weights as
+    torch), scaled for the reduction ("mean" divides as the loss does).""" + _CE_DOC
+cross_entropy_loss_and_grad.__doc__ = """``(loss, grad)`` of :func:`cross_entropy`
+    from one pass over the data (each row: max, exp and sums, then loss and
+    gradient).""" + _CE_DOC
+
+
+def categorical_cross_entropy(p, target, *, axis=-1, weight=None, ignore_index=-100,
+                              reduction="mean", num_threads=None):
+    """Categorical cross-entropy on probabilities `p`:
+    ``-sum_c w_c t_c max(log p_c, -100)`` per row (the log clamped at -100 as
+    ``binary_cross_entropy`` and torch do).  `target`: class probabilities
+    (shape of `p`) or integer class indices (shape of `p` without the class
+    axis).  A probability outside [0, 1] or NaN raises ValueError naming it.
+    "mean" divides by the number of rows (by the sum of the weights of the
+    non-ignored targets for index targets).  Prefer :func:`cross_entropy` on
+    logits: it is faster and exact where this one must clamp."""
+    return _loss("categorical_cross_entropy", _CCE, p, target, axis, weight, ignore_index,
+                 0.0, reduction, num_threads, True, False)[0]
+
+
+def categorical_cross_entropy_grad(p, target, *, axis=-1, weight=None, ignore_index=-100,
+                                   reduction="mean", num_threads=None):
+    """Gradient of :func:`categorical_cross_entropy` with respect to `p`:
+    ``-w_c t_c / max(p_c, 1e-12)``, scaled for the reduction."""
+    return _loss("categorical_cross_entropy_grad", _CCE, p, target, axis, weight,
+                 ignore_index, 0.0, reduction, num_threads, False, True)[1]

@@ -1,5 +1,43 @@
 # Cython declarations of the multi-class kernels' table (core/fl_softmax.h);
 # included by _kernels.pyx before fl_table is declared.
+from libc.stdint cimport int64_t
+
 cdef extern from "core/fl_softmax.h" nogil:
+    ctypedef struct fl_ce_params:
+        Py_ssize_t C
+        int64_t ignore_index
+        const void *w
+        double wall
+        double eps
+        double gscale
+    ctypedef void (*fl_softmax_f64_fn)(const double *z, Py_ssize_t ldz, double *y,
+                                       Py_ssize_t ldy, Py_ssize_t nrows, Py_ssize_t C,
+                                       int log_) noexcept
+    ctypedef void (*fl_softmax_f32_fn)(const float *z, Py_ssize_t ldz, float *y,
+                                       Py_ssize_t ldy, Py_ssize_t nrows, Py_ssize_t C,
+                                       int log_) noexcept
+    ctypedef double (*fl_ce_f64_fn)(const fl_ce_params *p, const double *z, Py_ssize_t ldz,
+                                    const int64_t *idx, Py_ssize_t ldi, const double *t,
+                                    Py_ssize_t ldt, double *loss, Py_ssize_t lds,
+                                    double *grad, Py_ssize_t ldg, Py_ssize_t nrows) noexcept
+    ctypedef double (*fl_ce_f32_fn)(const fl_ce_params *p, const float *z, Py_ssize_t ldz,
+                                    const int64_t *idx, Py_ssize_t ldi, const float *t,
+                                    Py_ssize_t ldt, float *loss, Py_ssize_t lds,
+                                    float *grad, Py_ssize_t ldg, Py_ssize_t nrows) noexcept
+    ctypedef double (*fl_cce_f64_fn)(const fl_ce_params *p, const double *z, Py_ssize_t ldz,
+                                     const int64_t *idx, Py_ssize_t ldi, const double *t,
+                                     Py_ssize_t ldt, double *loss, Py_ssize_t lds,
+                                     double *grad, Py_ssize_t ldg, Py_ssize_t nrows,
+                                     Py_ssize_t *first_bad) noexcept
+    ctypedef double (*fl_cce_f32_fn)(const fl_ce_params *p, const float *z, Py_ssize_t ldz,
+                                     const int64_t *idx, Py_ssize_t ldi, const float *t,
+                                     Py_ssize_t ldt, float *loss, Py_ssize_t lds,
+                                     float *grad, Py_ssize_t ldg, Py_ssize_t nrows,
+                                     Py_ssize_t *first_bad) noexcept
     ctypedef struct fl_softmax_table:
-        void *reserved
+        fl_softmax_f64_fn softmax_f64
+        fl_softmax_f32_fn softmax_f32
+        fl_ce_f64_fn ce_f64
+        fl_ce_f32_fn ce_f32
+        fl_cce_f64_fn cce_f64
+        fl_cce_f32_fn cce_f32

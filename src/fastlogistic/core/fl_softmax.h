@@ -1,7 +1,70 @@
-/* fl_softmax.h -- multi-class kernels' table (filled in by fl_softmax_impl.h). */
+/*
+ * fl_softmax.h -- the multi-class kernels' table (filled in per ISA by
+ * fl_softmax_impl.h).
+ *
+ * Every kernel works on a block of `nrows` rows of `C` classes.  Within a row
+ * the classes are contiguous; rows are `ld*` elements apart (any stride).
+ * Per-row scalars (max, sums, log-sum-exp) are kept in float64 for both
+ * element types, so float32 results are rounded once at the end.
+ */
 #ifndef FL_SOFTMAX_H
 #define FL_SOFTMAX_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parameters of a cross-entropy call, the same for every block. */
 typedef struct {
-    void *reserved;
+    ptrdiff_t C;            /* classes per row */
+    int64_t ignore_index;   /* index targets equal to this give 0 loss and grad */
+    const void *w;          /* per-class weights (element type), contiguous, or NULL */
+    double wall;            /* sum of the weights (C without weights) */
+    double eps;             /* label smoothing in [0, 1] */
+    double gscale;          /* gradient factor (1 / sum of weights for "mean") */
+} fl_ce_params;
+
+/* y = softmax(z) (log_ = 0) or log_softmax(z) (log_ = 1), row by row.
+   y may be z itself (same rows). */
+typedef void (*fl_softmax_f64_fn)(const double *z, ptrdiff_t ldz, double *y,
+                                  ptrdiff_t ldy, ptrdiff_t nrows, ptrdiff_t C, int log_);
+typedef void (*fl_softmax_f32_fn)(const float *z, ptrdiff_t ldz, float *y,
+                                  ptrdiff_t ldy, ptrdiff_t nrows, ptrdiff_t C, int log_);
+
+/*
+ * Cross-entropy on logits.  Targets: class indices idx (row r: idx[r * ldi],
+ * already checked to be in [0, C) or ignore_index) or, with idx == NULL,
+ * probabilities t (row r at t + r * ldt).  loss (per row, r * lds) and grad
+ * (row r at grad + r * ldg) may each be NULL.  Returns the sum of the rows'
+ * losses, accumulated in float64 in row order.
+ */
+typedef double (*fl_ce_f64_fn)(const fl_ce_params *p, const double *z, ptrdiff_t ldz,
+                               const int64_t *idx, ptrdiff_t ldi, const double *t,
+                               ptrdiff_t ldt, double *loss, ptrdiff_t lds, double *grad,
+                               ptrdiff_t ldg, ptrdiff_t nrows);
+typedef double (*fl_ce_f32_fn)(const fl_ce_params *p, const float *z, ptrdiff_t ldz,
+                               const int64_t *idx, ptrdiff_t ldi, const float *t,
+                               ptrdiff_t ldt, float *loss, ptrdiff_t lds, float *grad,
+                               ptrdiff_t ldg, ptrdiff_t nrows);
+
+/*
+ * Categorical cross-entropy on probabilities p: loss = -sum_c w_c t_c max(log p_c, -100),
+ * grad = -w_c t_c / max(p_c, 1e-12).  Same arguments as fl_ce_*; eps unused.
+ * *first_bad receives (row * C + class) of the first p outside [0, 1] or NaN, or -1.
+ */
+typedef double (*fl_cce_f64_fn)(const fl_ce_params *p, const double *z, ptrdiff_t ldz,
+                                const int64_t *idx, ptrdiff_t ldi, const double *t,
+                                ptrdiff_t ldt, double *loss, ptrdiff_t lds, double *grad,
+                                ptrdiff_t ldg, ptrdiff_t nrows, ptrdiff_t *first_bad);
+typedef double (*fl_cce_f32_fn)(const fl_ce_params *p, const float *z, ptrdiff_t ldz,
+                                const int64_t *idx, ptrdiff_t ldi, const float *t,
+                                ptrdiff_t ldt, float *loss, ptrdiff_t lds, float *grad,
+                                ptrdiff_t ldg, ptrdiff_t nrows, ptrdiff_t *first_bad);
+
+typedef struct {
+    fl_softmax_f64_fn softmax_f64;
+    fl_softmax_f32_fn softmax_f32;
+    fl_ce_f64_fn ce_f64;
+    fl_ce_f32_fn ce_f32;
+    fl_cce_f64_fn cce_f64;
+    fl_cce_f32_fn cce_f32;
 } fl_softmax_table;
 #endif
