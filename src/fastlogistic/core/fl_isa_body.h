@@ -8,12 +8,16 @@
 #include "fl_vec.h"
 
 #define FL_T 64
+#include "fl_types.h"
 #include "fl_kernels_impl.h"
 #include "fl_softmax_impl.h"
+#include "fl_types_end.h"
 #undef FL_T
 #define FL_T 32
+#include "fl_types.h"
 #include "fl_kernels_impl.h"
 #include "fl_softmax_impl.h"
+#include "fl_types_end.h"
 #undef FL_T
 
 void FL_XCAT2(fl_fill, FL_ISA)(fl_table *tb)

@@ -5,22 +5,7 @@
  * tail through one padded vector, so each element gets the same arithmetic
  * wherever a chunk boundary falls.
  */
-#if FL_T == 64
-#define T double
-#define V vf64
-#define VI vi64
-#define L FL_L64
-#define FL_S f64
-#else
-#define T float
-#define V vf32
-#define VI vi32
-#define L FL_L32
-#define FL_S f32
-#endif
 
-#define VF(name) FL_XCAT2(name, FL_S)
-#define FN(name) FL_XCAT3(name, FL_S, FL_ISA)
 #define LOGISTIC VF(fl_logistic)
 #define LOGISTIC_EVAL FL_XCAT2(LOGISTIC, eval)
 
@@ -244,12 +229,5 @@ static void FN(fill)(fl_table *tb)
     FL_XCAT2(tb->bce, FL_S) = FN(bce);
 }
 
-#undef T
-#undef V
-#undef VI
-#undef L
-#undef FL_S
-#undef VF
-#undef FN
 #undef LOGISTIC
 #undef LOGISTIC_EVAL

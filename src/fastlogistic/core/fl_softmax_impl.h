@@ -71,21 +71,6 @@ FL_INLINE void sm_stp_f32(float *p, vf32 v, ptrdiff_t n)
 enum { SM_IDX = 0, SM_PROB = 1 };
 #endif /* FL_SM_ONCE */
 
-#if FL_T == 64
-#define T double
-#define V vf64
-#define VI vi64
-#define L FL_L64
-#define FL_S f64
-#else
-#define T float
-#define V vf32
-#define VI vi32
-#define L FL_L32
-#define FL_S f32
-#endif
-#define VF(name) FL_XCAT2(name, FL_S)
-#define FN(name) FL_XCAT3(name, FL_S, FL_ISA)
 
 /* NaN-propagating max */
 FL_INLINE V VF(sm_vmax)(V a, V b) { return VF(fl_sel)((a > b) | (a != a), a, b); }
@@ -711,10 +696,3 @@ static void FL_XCAT3(fill_softmax, FL_S, FL_ISA)(fl_softmax_table *tb)
     tb->FL_XCAT2(cce, FL_S) = FN(cce);
 }
 
-#undef T
-#undef V
-#undef VI
-#undef L
-#undef FL_S
-#undef VF
-#undef FN
