@@ -413,3 +413,48 @@ def test_grad_scaling_by_reduction():
     bg_none = fl.binary_cross_entropy_grad(p, t, reduction="none")
     np.testing.assert_allclose(fl.binary_cross_entropy_grad(p, t), bg_none / 100, rtol=1e-15)
     np.testing.assert_allclose(fl.binary_cross_entropy_grad(p, t, reduction="sum"), bg_none, rtol=1e-15)
+
+
+# --- targets and weights of other dtypes are converted while gathered -------
+
+@pytest.mark.parametrize("tdt", [np.bool_, np.int8, np.uint8, np.int32, np.int64,
+                                 np.float32, np.float64, np.int16])
+@pytest.mark.parametrize("xdt", [np.float32, np.float64])
+def test_targets_of_any_numeric_dtype_match_converted_targets(xdt, tdt):
+    rng = np.random.default_rng(11)
+    n = 50_003
+    x = (rng.standard_normal(n) * 3).astype(xdt)
+    t = (rng.random(n) < 0.4).astype(tdt)
+    w = rng.integers(1, 4, n).astype(tdt) if tdt is not np.bool_ else None
+    pw = np.array([2], dtype=tdt) if tdt is not np.bool_ else None
+    tc = t.astype(xdt)
+    wc = None if w is None else w.astype(xdt)
+    pwc = None if pw is None else pw.astype(xdt)
+    for red in ("mean", "sum", "none"):
+        got = fl.binary_cross_entropy_with_logits(x, t, weight=w, pos_weight=pw, reduction=red)
+        exp = fl.binary_cross_entropy_with_logits(x, tc, weight=wc, pos_weight=pwc, reduction=red)
+        assert np.asarray(got).dtype == xdt
+        np.testing.assert_array_equal(got, exp)
+    p = fl.sigmoid(x)
+    np.testing.assert_array_equal(fl.binary_cross_entropy_grad(p, t, weight=w),
+                                  fl.binary_cross_entropy_grad(p, tc, weight=wc))
+    # strided and broadcast targets of another dtype too
+    x2 = x[: 2 * 20_000].reshape(20_000, 2)
+    t2 = np.ascontiguousarray(np.stack([t[:20_000], t[:20_000]], axis=1))[:, ::-1]
+    np.testing.assert_array_equal(
+        fl.binary_cross_entropy_with_logits(x2, t2, reduction="none"),
+        fl.binary_cross_entropy_with_logits(x2, t2.astype(xdt), reduction="none"))
+
+
+def test_integer_labels_cost_no_float_copy():
+    import tracemalloc
+    x = np.random.default_rng(2).standard_normal(1_000_000)
+    y = (x > 0.3).astype(np.int64)
+    fl.binary_cross_entropy_with_logits(x, y)          # warm up
+    tracemalloc.start()
+    try:
+        fl.binary_cross_entropy_with_logits(x, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 100_000, peak     # not an 8 MB float64 copy of y

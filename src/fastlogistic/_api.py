@@ -72,6 +72,19 @@ def _as_compute(a, cdt, fname, argname):
     return a
 
 
+# dtypes the kernels read and convert while gathering a chunk (targets,
+# weights): int or bool labels cost no N-sized float copy
+_GATHERED = frozenset(np.dtype(t) for t in (np.float64, np.float32, np.int64, np.int32,
+                                            np.int8, np.uint8, np.bool_))
+
+
+def _as_operand(a, cdt, fname, argname):
+    """a secondary operand: kept as it is when the kernels can read it."""
+    if a.dtype in _GATHERED and a.dtype.isnative and a.flags.aligned:
+        return a
+    return _as_compute(a, cdt, fname, argname)
+
+
 def _flat(a):
     """1-D view of a in C order (any strides) or None where none exists."""
     if a.ndim == 1:
@@ -286,7 +299,8 @@ def _prepare(fname, x, target, weight, pos_weight, reduction, num_threads):
             ops.append(None)
             periods.append(0)
             continue
-        f, p = _operand(_as_compute(a, cdt, fname, nm), shape, cdt)
+        a = _as_compute(a, cdt, fname, nm) if nm == "input" else _as_operand(a, cdt, fname, nm)
+        f, p = _operand(a, shape, cdt)
         ops.append(f)
         periods.append(p)
     return shape, n, cdt, rdt, ops, periods

@@ -177,6 +177,16 @@ ctypedef struct Arg:
     Py_ssize_t stride    # bytes between consecutive elements
     Py_ssize_t period    # 0: element i at i*stride; p > 0: at (i % p)*stride
     int present
+    int src              # element type in memory (SRC_*); converted while gathered
+
+cdef enum SrcType:
+    SRC_SAME = 0         # the kernel's own float type
+    SRC_F64 = 1
+    SRC_F32 = 2
+    SRC_I64 = 3
+    SRC_I32 = 4
+    SRC_I8 = 5
+    SRC_U8 = 6           # also bool
 
 cdef enum JobKind:
     JOB_UNARY = 0
@@ -203,7 +213,25 @@ ctypedef fused real:
 
 
 cdef inline bint _direct(const Arg *a, Py_ssize_t itemsize) noexcept nogil:
-    return a.period == 0 and a.stride == itemsize
+    return a.period == 0 and a.stride == itemsize and a.src == SRC_SAME
+
+
+cdef inline void _load(int src, const char *p, real *dst) noexcept nogil:
+    """dst[0] = the element at p, of type src, converted"""
+    if src == SRC_F64:
+        dst[0] = <real>(<const double *>p)[0]
+    elif src == SRC_F32:
+        dst[0] = <real>(<const float *>p)[0]
+    elif src == SRC_I64:
+        dst[0] = <real>(<const long long *>p)[0]
+    elif src == SRC_I32:
+        dst[0] = <real>(<const int *>p)[0]
+    elif src == SRC_I8:
+        dst[0] = <real>(<const signed char *>p)[0]
+    elif src == SRC_U8:
+        dst[0] = <real>(<const unsigned char *>p)[0]
+    else:
+        dst[0] = (<const real *>p)[0]
 
 
 cdef inline real *_gather(const Arg *a, Py_ssize_t i0, Py_ssize_t m, real *buf) noexcept nogil:
@@ -213,12 +241,16 @@ cdef inline real *_gather(const Arg *a, Py_ssize_t i0, Py_ssize_t m, real *buf) 
     if _direct(a, sizeof(real)):
         return <real *>(a.data + i0 * a.stride)
     if a.period == 0:
-        for j in range(m):
-            buf[j] = (<real *>(a.data + (i0 + j) * a.stride))[0]
+        if a.src == SRC_SAME:
+            for j in range(m):
+                buf[j] = (<real *>(a.data + (i0 + j) * a.stride))[0]
+        else:
+            for j in range(m):
+                _load(a.src, a.data + (i0 + j) * a.stride, buf + j)
     else:
         k = i0 % a.period
         for j in range(m):
-            buf[j] = (<real *>(a.data + k * a.stride))[0]
+            _load(a.src, a.data + k * a.stride, buf + j)
             k += 1
             if k == a.period:
                 k = 0
@@ -320,10 +352,31 @@ cdef inline void _set_arg(Arg *a, object arr, Py_ssize_t period, bint *need_buf,
     v = <cnp.ndarray>arr
     a.present = 1
     a.data = <char *>cnp.PyArray_DATA(v)
-    a.stride = cnp.PyArray_STRIDES(v)[0] if cnp.PyArray_NDIM(v) == 1 else itemsize
+    a.stride = cnp.PyArray_STRIDES(v)[0] if cnp.PyArray_NDIM(v) == 1 else cnp.PyArray_ITEMSIZE(v)
     a.period = period
-    if not (period == 0 and a.stride == itemsize):
+    a.src = _src_type(v, itemsize)
+    if not (period == 0 and a.stride == itemsize and a.src == SRC_SAME):
         need_buf[0] = True
+
+
+cdef int _src_type(cnp.ndarray v, Py_ssize_t itemsize) except -1:
+    """How the kernels read v (native byte order, aligned: the caller sees to it)."""
+    cdef int t = cnp.PyArray_TYPE(v)
+    if (t == cnp.NPY_DOUBLE and itemsize == 8) or (t == cnp.NPY_FLOAT and itemsize == 4):
+        return SRC_SAME
+    if t == cnp.NPY_DOUBLE:
+        return SRC_F64
+    if t == cnp.NPY_FLOAT:
+        return SRC_F32
+    if t == cnp.NPY_INT64 or (t == cnp.NPY_LONG and sizeof(long) == 8):
+        return SRC_I64
+    if t == cnp.NPY_INT32 or (t == cnp.NPY_LONG and sizeof(long) == 4):
+        return SRC_I32
+    if t == cnp.NPY_INT8:
+        return SRC_I8
+    if t == cnp.NPY_UINT8 or t == cnp.NPY_BOOL:
+        return SRC_U8
+    raise TypeError(f"internal: operand of dtype {v.dtype} reached the kernels")
 
 
 cdef inline void _init_job(Job *job, int kind, int op, bint is_f64, Py_ssize_t n, double gscale) noexcept:
@@ -337,8 +390,10 @@ cdef inline void _init_job(Job *job, int kind, int op, bint is_f64, Py_ssize_t n
     job.bad = NULL
     for i in range(4):
         job.a[i].present = 0
+        job.a[i].src = SRC_SAME
     for i in range(3):
         job.o[i].present = 0
+        job.o[i].src = SRC_SAME
 
 
 # ---------------------------------------------------------------------------
