@@ -332,7 +332,8 @@ def _bcel(fname, x, target, weight, pos_weight, reduction, num_threads,
                              f"(reduction={reduction!r})")
     total, _ = _k.binary_loss(1, n, cdt == _F64, tuple(ops), tuple(periods),
                               *(r.flat if r is not None else None for r in res),
-                              _gscale(reduction, n), num_threads)
+                              _gscale(reduction, n), num_threads,
+                              want_loss and reduction != "none")
     arrays = [r.finish() if r is not None else None for r in res]
     loss = arrays[0] if reduction == "none" else _reduce(total, n, reduction, rdt)
     return loss, arrays[1], arrays[2]

@@ -26,10 +26,12 @@ cdef extern from "core/fl_core.h" nogil:
     ctypedef void (*fl_unary_f32_fn)(const float *x, float *y, Py_ssize_t n) noexcept
     ctypedef double (*fl_bcel_f64_fn)(const double *x, const double *t, const double *w,
                                       const double *pw, double *loss, double *grad,
-                                      double *hess, double gscale, Py_ssize_t n) noexcept
+                                      double *hess, double gscale, Py_ssize_t n,
+                                      int want_sum) noexcept
     ctypedef double (*fl_bcel_f32_fn)(const float *x, const float *t, const float *w,
                                       const float *pw, float *loss, float *grad,
-                                      float *hess, double gscale, Py_ssize_t n) noexcept
+                                      float *hess, double gscale, Py_ssize_t n,
+                                      int want_sum) noexcept
     ctypedef double (*fl_bce_f64_fn)(const double *p, const double *t, const double *w,
                                      double *loss, double *grad, double gscale,
                                      Py_ssize_t n, Py_ssize_t *first_bad) noexcept
@@ -200,6 +202,7 @@ ctypedef struct Job:
     Arg a[4]             # inputs: x (or p), target, weight, pos_weight
     Arg o[3]             # outputs: y (or loss), grad, hess
     double gscale
+    int want_sum         # the caller needs the loss sum (a reduction)
     Py_ssize_t n
     Py_ssize_t nchunks
     int need_buf         # some operand is not contiguous: gather/scatter
@@ -291,9 +294,9 @@ cdef void _chunk(Job *job, Py_ssize_t c, real *buf) noexcept nogil:
             TABLE.unary_f32[job.op](x, y0, m)
     elif job.kind == JOB_BCEL:
         if real is double:
-            s = TABLE.bcel_f64(x, t, w, pw, y0, y1, y2, job.gscale, m)
+            s = TABLE.bcel_f64(x, t, w, pw, y0, y1, y2, job.gscale, m, job.want_sum)
         else:
-            s = TABLE.bcel_f32(x, t, w, pw, y0, y1, y2, job.gscale, m)
+            s = TABLE.bcel_f32(x, t, w, pw, y0, y1, y2, job.gscale, m, job.want_sum)
     else:
         if real is double:
             s = TABLE.bce_f64(x, t, w, y0, y1, job.gscale, m, &bad)
@@ -385,6 +388,7 @@ cdef inline void _init_job(Job *job, int kind, int op, bint is_f64, Py_ssize_t n
     job.is_f64 = is_f64
     job.n = n
     job.gscale = gscale
+    job.want_sum = 1
     job.need_buf = 0
     job.partial = NULL
     job.bad = NULL
@@ -487,20 +491,22 @@ cdef double _sum_partials(const double *p, Py_ssize_t k) noexcept nogil:
 
 
 def binary_loss(int kind, Py_ssize_t n, bint is_f64, tuple inputs, tuple periods,
-                loss, grad, hess, double gscale, num_threads=None):
+                loss, grad, hess, double gscale, num_threads=None, bint want_sum=True):
     """Run a fused binary-cross-entropy kernel over n elements.
 
     kind: 1 = with logits (inputs x, t, w, pw), 2 = on probabilities
     (inputs p, t, w).  inputs are 1-D arrays or None, periods their periods;
     loss, grad, hess are 1-D output arrays or None.  Returns
     (sum of the losses in float64, index of the first probability outside
-    [0, 1] or -1)."""
+    [0, 1] or -1).  want_sum=False: the sum is not needed (0 comes back) and
+    the with-logits kernel computes no loss it does not store."""
     cdef Job job
     cdef bint need_buf = False
     cdef Py_ssize_t itemsize = 8 if is_f64 else 4
     cdef Py_ssize_t i, first = -1
     cdef double total
     _init_job(&job, kind, 0, is_f64, n, gscale)
+    job.want_sum = want_sum
     for i in range(len(inputs)):
         _set_arg(&job.a[i], inputs[i], periods[i], &need_buf, itemsize)
     _set_arg(&job.o[0], loss, 0, &need_buf, itemsize)

@@ -29,15 +29,16 @@ typedef void (*fl_unary_f32_fn)(const float *x, float *y, ptrdiff_t n);
 /*
  * Binary cross-entropy with logits, fused.  w (weight) and pw (pos_weight)
  * may be NULL (= 1).  Each of loss, grad, hess may be NULL (not wanted).
- * grad and hess are multiplied by gscale.  Returns the sum of the per-element
- * losses of the chunk, accumulated in float64 in a fixed order.
+ * grad and hess are multiplied by gscale.  With want_sum (or loss given),
+ * returns the sum of the per-element losses of the chunk, accumulated in
+ * float64 in a fixed order; else 0, and no loss is computed at all.
  */
 typedef double (*fl_bcel_f64_fn)(const double *x, const double *t, const double *w,
                                   const double *pw, double *loss, double *grad,
-                                  double *hess, double gscale, ptrdiff_t n);
+                                  double *hess, double gscale, ptrdiff_t n, int want_sum);
 typedef double (*fl_bcel_f32_fn)(const float *x, const float *t, const float *w,
                                   const float *pw, float *loss, float *grad,
-                                  float *hess, double gscale, ptrdiff_t n);
+                                  float *hess, double gscale, ptrdiff_t n, int want_sum);
 
 /*
  * Binary cross-entropy on probabilities (PyTorch's definition: logs clamped at

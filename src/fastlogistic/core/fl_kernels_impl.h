@@ -89,19 +89,27 @@ FL_INLINE V VF(v_bcel_loss)(V x, V a, V b, V e)
     return la + lb;
 }
 
-/* one vector; want_gh is a constant at each call site (the loss-only loop
-   computes no sigmoid and no division for it) */
-FL_INLINE void VF(v_bcel)(V x, V t, V w, V pw, int has_w, int has_pw, int want_gh,
+#ifndef FL_BCEL_WANT
+#define FL_BCEL_WANT
+enum { BCEL_LOSS = 1, BCEL_GRAD = 2, BCEL_HESS = 4 };
+#endif
+
+/* one vector; `want` (BCEL_* bits) is a constant at each call site, so each
+   loop computes only what it stores: no sigmoid or division for the loss
+   alone, no log1p for the gradient alone */
+FL_INLINE void VF(v_bcel)(V x, V t, V w, V pw, int has_w, int has_pw, int want,
                           V *loss, V *grad, V *hess)
 {
     V a = has_pw ? pw * t : t;
     V b = (T)1 - t;
-    V l, gr = x, h = x;
-    if (want_gh) {
+    V l = x, gr = x, h = x;
+    if (want & (BCEL_GRAD | BCEL_HESS)) {
         LOGISTIC g = LOGISTIC_EVAL(x);
-        l = VF(v_bcel_loss)(x, a, b, g.e);
+        if (want & BCEL_LOSS)
+            l = VF(v_bcel_loss)(x, a, b, g.e);
         gr = b * g.sp - a * g.sn;
-        h = (a + b) * (g.sp * g.sn);
+        if (want & BCEL_HESS)
+            h = (a + b) * (g.sp * g.sn);
     } else {
         l = VF(v_bcel_loss)(x, a, b, VF(fl_exp)(-VF(fl_abs)(x)));
     }
@@ -116,7 +124,7 @@ FL_INLINE void VF(v_bcel)(V x, V t, V w, V pw, int has_w, int has_pw, int want_g
 }
 
 FL_INLINE double VF(bcel_body)(const T *x, const T *t, const T *w, const T *pw, T *loss,
-                               T *grad, T *hess, double gscale, ptrdiff_t n, int want_gh)
+                               T *grad, T *hess, double gscale, ptrdiff_t n, int want)
 {
     vf64 acc = fl_splat_f64(0.0);
     const T gs = (T)gscale;
@@ -136,28 +144,42 @@ FL_INLINE double VF(bcel_body)(const T *x, const T *t, const T *w, const T *pw, 
             if (has_w) vw = VF(fl_load_part)(w + i, m, 1);
             if (has_pw) vp = VF(fl_load_part)(pw + i, m, 1);
         }
-        VF(v_bcel)(vx, vt, vw, vp, has_w, has_pw, want_gh, &l, &g, &h);
+        VF(v_bcel)(vx, vt, vw, vp, has_w, has_pw, want, &l, &g, &h);
         if (m == L) {
-            if (loss) VF(fl_store)(loss + i, l);
-            if (want_gh && grad) VF(fl_store)(grad + i, g * gs);
-            if (want_gh && hess) VF(fl_store)(hess + i, h * gs);
+            if ((want & BCEL_LOSS) && loss) VF(fl_store)(loss + i, l);
+            if (want & BCEL_GRAD) VF(fl_store)(grad + i, g * gs);
+            if (want & BCEL_HESS) VF(fl_store)(hess + i, h * gs);
         } else {
             l = VF(fl_sel)(VF(fl_lanes_below)(m), l, VF(fl_splat)((T)0));
-            if (loss) VF(fl_store_part)(loss + i, l, m);
-            if (want_gh && grad) VF(fl_store_part)(grad + i, g * gs, m);
-            if (want_gh && hess) VF(fl_store_part)(hess + i, h * gs, m);
+            if ((want & BCEL_LOSS) && loss) VF(fl_store_part)(loss + i, l, m);
+            if (want & BCEL_GRAD) VF(fl_store_part)(grad + i, g * gs, m);
+            if (want & BCEL_HESS) VF(fl_store_part)(hess + i, h * gs, m);
         }
-        acc = VF(fl_acc)(acc, l);
+        if (want & BCEL_LOSS)
+            acc = VF(fl_acc)(acc, l);
     }
     return fl_hsum_f64(acc);
 }
 
 static double FN(bcel)(const T *x, const T *t, const T *w, const T *pw, T *loss,
-                       T *grad, T *hess, double gscale, ptrdiff_t n)
+                       T *grad, T *hess, double gscale, ptrdiff_t n, int want_sum)
 {
-    if (grad == NULL && hess == NULL)
-        return VF(bcel_body)(x, t, w, pw, loss, NULL, NULL, gscale, n, 0);
-    return VF(bcel_body)(x, t, w, pw, loss, grad, hess, gscale, n, 1);
+    /* one specialised loop per combination the API asks for */
+    int want = (loss != NULL || want_sum ? BCEL_LOSS : 0) | (grad != NULL ? BCEL_GRAD : 0) |
+               (hess != NULL ? BCEL_HESS : 0);
+    switch (want) {
+    case BCEL_GRAD | BCEL_HESS:
+        return VF(bcel_body)(x, t, w, pw, NULL, grad, hess, gscale, n, BCEL_GRAD | BCEL_HESS);
+    case BCEL_GRAD:
+        return VF(bcel_body)(x, t, w, pw, NULL, grad, NULL, gscale, n, BCEL_GRAD);
+    case BCEL_LOSS | BCEL_GRAD:
+        return VF(bcel_body)(x, t, w, pw, loss, grad, NULL, gscale, n, BCEL_LOSS | BCEL_GRAD);
+    case BCEL_LOSS | BCEL_GRAD | BCEL_HESS:
+        return VF(bcel_body)(x, t, w, pw, loss, grad, hess, gscale, n,
+                             BCEL_LOSS | BCEL_GRAD | BCEL_HESS);
+    default:
+        return VF(bcel_body)(x, t, w, pw, loss, NULL, NULL, gscale, n, BCEL_LOSS);
+    }
 }
 
 /* ---------------- binary cross-entropy on probabilities --------------- */
