@@ -250,7 +250,7 @@ def _check_reduction(reduction, fname):
                          f"got {reduction!r}")
 
 
-def _operand(a, shape, cdt):
+def _operand(a, shape):
     """(1-D array, period) giving a broadcast to `shape` (see _kernels)."""
     if a.size == 1 and math.prod(shape) > 0:
         return a.reshape(-1), 1
@@ -300,7 +300,7 @@ def _prepare(fname, x, target, weight, pos_weight, reduction, num_threads):
             periods.append(0)
             continue
         a = _as_compute(a, cdt, fname, nm) if nm == "input" else _as_operand(a, cdt, fname, nm)
-        f, p = _operand(a, shape, cdt)
+        f, p = _operand(a, shape)
         ops.append(f)
         periods.append(p)
     return shape, n, cdt, rdt, ops, periods
