@@ -283,16 +283,6 @@ FL_INLINE vf64 fl_exp_inrange_f64(vf64 xc)
 #endif
 }
 
-/* exp(x) for any x: +-inf clamped to finite first (NaN stays NaN) */
-FL_INLINE vf64 fl_exp_f64(vf64 x)
-{
-#if FL_X86_LEVEL >= 3
-    return fl_exp_inrange_f64(FL_CLAMP_f64(x, -800.0, 800.0));
-#else
-    return fl_exp_inrange_f64(FL_CLAMP_f64(x, -746.0, 710.0));
-#endif
-}
-
 /* exp(x), float32: same scheme, q of degree 5 (relative error below 2^-32). */
 /* exp of an argument already in range (see fl_exp_f32) */
 FL_INLINE vf32 fl_exp_inrange_f32(vf32 xc)
@@ -325,15 +315,23 @@ FL_INLINE vf32 fl_exp_inrange_f32(vf32 xc)
 #endif
 }
 
-/* exp(x) for any x: +-inf clamped to finite first (NaN stays NaN) */
-FL_INLINE vf32 fl_exp_f32(vf32 x)
-{
+/* exp(x) for any x: +-inf clamped to finite first (NaN stays NaN); the
+   range is what each level's scaling step handles exactly */
 #if FL_X86_LEVEL >= 3
-    return fl_exp_inrange_f32(FL_CLAMP_f32(x, -200.0f, 200.0f));
+#define FL_EXP_RANGE_f64 -800.0, 800.0
+#define FL_EXP_RANGE_f32 -200.0f, 200.0f
 #else
-    return fl_exp_inrange_f32(FL_CLAMP_f32(x, -104.0f, 89.0f));
+#define FL_EXP_RANGE_f64 -746.0, 710.0
+#define FL_EXP_RANGE_f32 -104.0f, 89.0f
 #endif
-}
+#define FL_CALL3(m, x, range) m(x, range) /* range expands to two arguments */
+#define FL_DEFINE_EXP(S, V)                                                    \
+    FL_INLINE V fl_exp_##S(V x)                                                \
+    {                                                                          \
+        return fl_exp_inrange_##S(FL_CALL3(FL_CLAMP_##S, x, FL_EXP_RANGE_##S)); \
+    }
+FL_DEFINE_EXP(f64, vf64)
+FL_DEFINE_EXP(f32, vf32)
 
 /* ------------------------------------------------------------------ */
 /* log and log1p (fdlibm's reduction, vectorised)                       */
