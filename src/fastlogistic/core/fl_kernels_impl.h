@@ -83,9 +83,8 @@ FL_UNARY_KERNEL(logit)
 FL_INLINE V VF(v_bcel_loss)(V x, V a, V b, V e)
 {
     V l1p = VF(fl_log1p_unit)(e);
-    V zero = VF(fl_splat)((T)0);
-    V la = VF(fl_sel)(a != 0, a * (VF(fl_neg_part)(x) + l1p), zero);
-    V lb = VF(fl_sel)(b != 0, b * (VF(fl_pos)(x) + l1p), zero);
+    V la = FL_XCAT2(FL_MULNZ, FL_S)(a, VF(fl_neg_part)(x) + l1p);
+    V lb = FL_XCAT2(FL_MULNZ, FL_S)(b, VF(fl_pos)(x) + l1p);
     return la + lb;
 }
 

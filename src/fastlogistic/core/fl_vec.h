@@ -162,6 +162,20 @@ FL_INLINE int fl_any_lanes_f32(vi32 m)
 #define FL_MAXV_f32(a, b) fl_sel_f32((a) > (b), (a), (b))
 #define FL_MINV_f32(a, b) fl_sel_f32((a) < (b), (a), (b))
 #endif
+/* a * v, but 0 where a == 0 (also when v is inf or NaN): one masked
+   multiply on AVX-512 */
+#if FL_X86_LEVEL >= 3
+#define FL_MULNZ_f64(a, v)                                                     \
+    ((vf64)_mm512_maskz_mul_pd(_mm512_cmp_pd_mask((__m512d)(a), _mm512_setzero_pd(), _CMP_NEQ_UQ), \
+                               (__m512d)(a), (__m512d)(v)))
+#define FL_MULNZ_f32(a, v)                                                     \
+    ((vf32)_mm512_maskz_mul_ps(_mm512_cmp_ps_mask((__m512)(a), _mm512_setzero_ps(), _CMP_NEQ_UQ), \
+                               (__m512)(a), (__m512)(v)))
+#else
+#define FL_MULNZ_f64(a, v) fl_sel_f64((a) != 0, (a) * (v), fl_splat_f64(0))
+#define FL_MULNZ_f32(a, v) fl_sel_f32((a) != 0, (a) * (v), fl_splat_f32(0))
+#endif
+
 #if FL_X86_LEVEL >= 3
 #define FL_MAX0_f64(x) ((vf64)_mm512_max_pd((__m512d)(x), _mm512_setzero_pd()))
 #define FL_MAX0_f32(x) ((vf32)_mm512_max_ps((__m512)(x), _mm512_setzero_ps()))
