@@ -19,53 +19,8 @@
  * anywhere in a row gives NaN for that row.
  */
 
-/* ---------- masked partial loads/stores, once per ISA ---------- */
 #ifndef FL_SM_ONCE
 #define FL_SM_ONCE
-#if FL_VB == 64 && (defined(__x86_64__) || defined(_M_X64))
-#include <immintrin.h>
-FL_INLINE vf64 sm_ldp_f64(const double *p, ptrdiff_t n, double fill)
-{
-    return (vf64)_mm512_mask_loadu_pd((__m512d)fl_splat_f64(fill), (__mmask8)((1u << n) - 1u), p);
-}
-FL_INLINE vf32 sm_ldp_f32(const float *p, ptrdiff_t n, float fill)
-{
-    return (vf32)_mm512_mask_loadu_ps((__m512)fl_splat_f32(fill), (__mmask16)((1u << n) - 1u), p);
-}
-FL_INLINE void sm_stp_f64(double *p, vf64 v, ptrdiff_t n)
-{
-    _mm512_mask_storeu_pd(p, (__mmask8)((1u << n) - 1u), (__m512d)v);
-}
-FL_INLINE void sm_stp_f32(float *p, vf32 v, ptrdiff_t n)
-{
-    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
-}
-#elif FL_VB == 32 && (defined(__x86_64__) || defined(_M_X64))
-#include <immintrin.h>
-FL_INLINE vf64 sm_ldp_f64(const double *p, ptrdiff_t n, double fill)
-{
-    vi64 m = fl_lanes_below_f64(n);
-    return fl_sel_f64(m, (vf64)_mm256_maskload_pd(p, (__m256i)m), fl_splat_f64(fill));
-}
-FL_INLINE vf32 sm_ldp_f32(const float *p, ptrdiff_t n, float fill)
-{
-    vi32 m = fl_lanes_below_f32(n);
-    return fl_sel_f32(m, (vf32)_mm256_maskload_ps(p, (__m256i)m), fl_splat_f32(fill));
-}
-FL_INLINE void sm_stp_f64(double *p, vf64 v, ptrdiff_t n)
-{
-    _mm256_maskstore_pd(p, (__m256i)fl_lanes_below_f64(n), (__m256d)v);
-}
-FL_INLINE void sm_stp_f32(float *p, vf32 v, ptrdiff_t n)
-{
-    _mm256_maskstore_ps(p, (__m256i)fl_lanes_below_f32(n), (__m256)v);
-}
-#else
-#define sm_ldp_f64 fl_load_part_f64
-#define sm_ldp_f32 fl_load_part_f32
-#define sm_stp_f64 fl_store_part_f64
-#define sm_stp_f32 fl_store_part_f32
-#endif
 #define FL_SM_GROUP_MAX 8
 #define SM_SMALL_MAXC 32
 enum { SM_IDX = 0, SM_PROB = 1 };
@@ -99,7 +54,7 @@ FL_INLINE T VF(sm_rowmax)(const T *z, ptrdiff_t C)
     for (; i + L <= C; i += L)
         vm = VF(sm_vmax)(vm, VF(fl_load)(z + i));
     if (i < C)
-        vm = VF(sm_vmax)(vm, VF(sm_ldp)(z + i, C - i, -(T)__builtin_inf()));
+        vm = VF(sm_vmax)(vm, VF(fl_load_part)(z + i, C - i, -(T)__builtin_inf()));
     return VF(sm_hmax)(vm);
 }
 
@@ -365,7 +320,7 @@ static void FN(softmax)(const T *z, ptrdiff_t ldz, T *y, ptrdiff_t ldy, ptrdiff_
             ptrdiff_t i = 0;
             for (; i < C; i += L) {
                 ptrdiff_t n = C - i < L ? C - i : L;
-                V x = n == L ? VF(fl_load)(zr + i) : VF(sm_ldp)(zr + i, n, m); /* fill m: no exp underflow (slow) */
+                V x = n == L ? VF(fl_load)(zr + i) : VF(fl_load_part)(zr + i, n, m); /* fill m: no exp underflow (slow) */
                 VI eq;
                 V d;
                 V e = VF(sm_expdiff)(x, mv, &eq, &d);
@@ -380,7 +335,7 @@ static void FN(softmax)(const T *z, ptrdiff_t ldz, T *y, ptrdiff_t ldy, ptrdiff_
                     if (n == L)
                         VF(fl_store)(yr + i, e);
                     else
-                        VF(sm_stp)(yr + i, e, n);
+                        VF(fl_store_part)(yr + i, e, n);
                 }
             }
             double k = VF(sm_hcount)(cnt);
@@ -397,12 +352,12 @@ static void FN(softmax)(const T *z, ptrdiff_t ldz, T *y, ptrdiff_t ldy, ptrdiff_
                 V lv = VF(fl_splat)((T)lse[j]);
                 for (ptrdiff_t i = 0; i < C; i += L) {
                     ptrdiff_t n = C - i < L ? C - i : L;
-                    V x = n == L ? VF(fl_load)(zr + i) : VF(sm_ldp)(zr + i, n, (T)0);
+                    V x = n == L ? VF(fl_load)(zr + i) : VF(fl_load_part)(zr + i, n, (T)0);
                     V d = VF(fl_sel)(x == mv, VF(fl_splat)((T)0), x - mv) - lv;
                     if (n == L)
                         VF(fl_store)(yr + i, d);
                     else
-                        VF(sm_stp)(yr + i, d, n);
+                        VF(fl_store_part)(yr + i, d, n);
                 }
             } else {
                 V sv = VF(fl_splat)((T)(1.0 + s1[j]));
@@ -411,7 +366,7 @@ static void FN(softmax)(const T *z, ptrdiff_t ldz, T *y, ptrdiff_t ldy, ptrdiff_
                     if (n == L)
                         VF(fl_store)(yr + i, VF(fl_load)(yr + i) / sv);
                     else
-                        VF(sm_stp)(yr + i, VF(sm_ldp)(yr + i, n, (T)1) / sv, n);
+                        VF(fl_store_part)(yr + i, VF(fl_load_part)(yr + i, n, (T)1) / sv, n);
                 }
             }
         }
@@ -459,7 +414,7 @@ FL_INLINE double VF(ce_block)(const fl_ce_params *P, const T *z, ptrdiff_t ldz,
             VI cnt = (VI){0};
             for (ptrdiff_t i = 0; i < C; i += L) {
                 ptrdiff_t n = C - i < L ? C - i : L;
-                V x = n == L ? VF(fl_load)(zr + i) : VF(sm_ldp)(zr + i, n, m); /* fill m: no exp underflow (slow) */
+                V x = n == L ? VF(fl_load)(zr + i) : VF(fl_load_part)(zr + i, n, m); /* fill m: no exp underflow (slow) */
                 VI eq;
                 V d;
                 V e = VF(sm_expdiff)(x, mv, &eq, &d);
@@ -473,17 +428,16 @@ FL_INLINE double VF(ce_block)(const fl_ce_params *P, const T *z, ptrdiff_t ldz,
                 if (mode == SM_PROB || smooth) {
                     V coef;
                     if (mode == SM_PROB) {
-                        V tv = n == L ? VF(fl_load)(tr + i) : VF(sm_ldp)(tr + i, n, (T)0);
+                        V tv = n == L ? VF(fl_load)(tr + i) : VF(fl_load_part)(tr + i, n, (T)0);
                         if (smooth)
                             tv = tv * (T)(1.0 - eps) + (T)epc;
-                        coef = has_w ? tv * (n == L ? VF(fl_load)(w + i) : VF(sm_ldp)(w + i, n, (T)0)) : tv;
+                        coef = has_w ? tv * (n == L ? VF(fl_load)(w + i) : VF(fl_load_part)(w + i, n, (T)0)) : tv;
                     } else {
-                        coef = has_w ? (n == L ? VF(fl_load)(w + i) : VF(sm_ldp)(w + i, n, (T)0))
+                        coef = has_w ? (n == L ? VF(fl_load)(w + i) : VF(fl_load_part)(w + i, n, (T)0))
                                      : VF(fl_splat)((T)1);
                     }
                     coef = VF(fl_sel)(in, coef, zero);
-                    VI nz = coef != 0;
-                    accd = VF(fl_acc)(accd, VF(fl_sel)(nz, coef * d, zero));
+                    accd = VF(fl_acc)(accd, FL_XCAT2(FL_MULNZ, FL_S)(coef, d));
                     if (mode == SM_PROB)
                         acca = VF(fl_acc)(acca, coef);
                 }
@@ -491,7 +445,7 @@ FL_INLINE double VF(ce_block)(const fl_ce_params *P, const T *z, ptrdiff_t ldz,
                     if (n == L)
                         VF(fl_store)(gr + i, e);
                     else
-                        VF(sm_stp)(gr + i, e, n);
+                        VF(fl_store_part)(gr + i, e, n);
                 }
             }
             double k = VF(sm_hcount)(cnt);
@@ -523,7 +477,7 @@ FL_INLINE double VF(ce_block)(const fl_ce_params *P, const T *z, ptrdiff_t ldz,
                             if (n == L)
                                 VF(fl_store)(gr + i, zero);
                             else
-                                VF(sm_stp)(gr + i, zero, n);
+                                VF(fl_store_part)(gr + i, zero, n);
                         }
                     }
                     continue;
@@ -546,24 +500,24 @@ FL_INLINE double VF(ce_block)(const fl_ce_params *P, const T *z, ptrdiff_t ldz,
             const T cs = (T)(mode == SM_PROB ? gs : epc * gs);
             for (ptrdiff_t i = 0; i < C; i += L) {
                 ptrdiff_t n = C - i < L ? C - i : L;
-                V e = n == L ? VF(fl_load)(gr + i) : VF(sm_ldp)(gr + i, n, (T)0);
+                V e = n == L ? VF(fl_load)(gr + i) : VF(fl_load_part)(gr + i, n, (T)0);
                 V gv = e * fv;
                 if (mode == SM_PROB) {
-                    V tv = n == L ? VF(fl_load)(tr + i) : VF(sm_ldp)(tr + i, n, (T)0);
+                    V tv = n == L ? VF(fl_load)(tr + i) : VF(fl_load_part)(tr + i, n, (T)0);
                     if (smooth)
                         tv = tv * (T)(1.0 - eps) + (T)epc;
                     if (has_w)
-                        tv = tv * (n == L ? VF(fl_load)(w + i) : VF(sm_ldp)(w + i, n, (T)0));
+                        tv = tv * (n == L ? VF(fl_load)(w + i) : VF(fl_load_part)(w + i, n, (T)0));
                     gv = gv - tv * cs;
                 } else if (smooth) {
-                    V wv = has_w ? (n == L ? VF(fl_load)(w + i) : VF(sm_ldp)(w + i, n, (T)0))
+                    V wv = has_w ? (n == L ? VF(fl_load)(w + i) : VF(fl_load_part)(w + i, n, (T)0))
                                  : VF(fl_splat)((T)1);
                     gv = gv - wv * cs;
                 }
                 if (n == L)
                     VF(fl_store)(gr + i, gv);
                 else
-                    VF(sm_stp)(gr + i, gv, n);
+                    VF(fl_store_part)(gr + i, gv, n);
             }
             if (mode == SM_IDX) {
                 /* g_y = gs ((eps/C)(wall - w_y) - a (1 - p_y)), 1 - p_y without cancellation */
@@ -633,7 +587,7 @@ static double FN(cce)(const fl_ce_params *P, const T *p, ptrdiff_t ldp, const in
         vf64 acc = fl_splat_f64(0.0);
         for (ptrdiff_t i = 0; i < C; i += L) {
             ptrdiff_t n = C - i < L ? C - i : L;
-            V x = n == L ? VF(fl_load)(pr + i) : VF(sm_ldp)(pr + i, n, (T)0.5);
+            V x = n == L ? VF(fl_load)(pr + i) : VF(fl_load_part)(pr + i, n, (T)0.5);
             VI bad = ~((x >= 0) & (x <= 1));
             if (*first_bad < 0 && VF(fl_any)(bad)) {
                 for (ptrdiff_t c = i; c < i + n; c++)
@@ -647,13 +601,13 @@ static double FN(cce)(const fl_ce_params *P, const T *p, ptrdiff_t ldp, const in
                     if (n == L)
                         VF(fl_store)(gr + i, zero);
                     else
-                        VF(sm_stp)(gr + i, zero, n);
+                        VF(fl_store_part)(gr + i, zero, n);
                 }
                 continue;
             }
-            V tv = n == L ? VF(fl_load)(t + r * ldt + i) : VF(sm_ldp)(t + r * ldt + i, n, (T)0);
+            V tv = n == L ? VF(fl_load)(t + r * ldt + i) : VF(fl_load_part)(t + r * ldt + i, n, (T)0);
             if (w)
-                tv = tv * (n == L ? VF(fl_load)(w + i) : VF(sm_ldp)(w + i, n, (T)0));
+                tv = tv * (n == L ? VF(fl_load)(w + i) : VF(fl_load_part)(w + i, n, (T)0));
             V lp = VF(fl_log)(x);
             lp = VF(fl_sel)(lp > lo, lp, lo);
             V l = -(tv * lp);
@@ -665,7 +619,7 @@ static double FN(cce)(const fl_ce_params *P, const T *p, ptrdiff_t ldp, const in
                 if (n == L)
                     VF(fl_store)(gr + i, gv);
                 else
-                    VF(sm_stp)(gr + i, gv, n);
+                    VF(fl_store_part)(gr + i, gv, n);
             }
         }
         double l;

@@ -64,14 +64,14 @@ typedef float   vf32h __attribute__((vector_size(FL_VB / 2)));
     }                                                                          \
     FL_INLINE void fl_store_##S(T *p, V v) { memcpy(p, &v, sizeof v); }        \
     /* tail: lanes past n are filled with `fill` */                            \
-    FL_INLINE V fl_load_part_##S(const T *p, ptrdiff_t n, T fill)              \
+    FL_INLINE V fl_load_part_loop_##S(const T *p, ptrdiff_t n, T fill)              \
     {                                                                          \
         T buf[L];                                                              \
         for (ptrdiff_t j = 0; j < L; j++)                                      \
             buf[j] = j < n ? p[j] : fill;                                      \
         return fl_load_##S(buf);                                               \
     }                                                                          \
-    FL_INLINE void fl_store_part_##S(T *p, V v, ptrdiff_t n)                   \
+    FL_INLINE void fl_store_part_loop_##S(T *p, V v, ptrdiff_t n)                   \
     {                                                                          \
         T buf[L];                                                              \
         fl_store_##S(buf, v);                                                  \
@@ -190,6 +190,51 @@ FL_INLINE int fl_any_lanes_f32(vi32 m)
 
 FL_DEFINE_BASICS(f64, double, vf64, vi64, FL_L64)
 FL_DEFINE_BASICS(f32, float, vf32, vi32, FL_L32)
+
+/* a vector's first n lanes (n < lanes): masked loads and stores where the ISA
+   has them, lanes past n of a load filled with `fill` */
+#if FL_X86_LEVEL >= 3
+FL_INLINE vf64 fl_load_part_f64(const double *p, ptrdiff_t n, double fill)
+{
+    return (vf64)_mm512_mask_loadu_pd((__m512d)fl_splat_f64(fill), (__mmask8)((1u << n) - 1u), p);
+}
+FL_INLINE vf32 fl_load_part_f32(const float *p, ptrdiff_t n, float fill)
+{
+    return (vf32)_mm512_mask_loadu_ps((__m512)fl_splat_f32(fill), (__mmask16)((1u << n) - 1u), p);
+}
+FL_INLINE void fl_store_part_f64(double *p, vf64 v, ptrdiff_t n)
+{
+    _mm512_mask_storeu_pd(p, (__mmask8)((1u << n) - 1u), (__m512d)v);
+}
+FL_INLINE void fl_store_part_f32(float *p, vf32 v, ptrdiff_t n)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
+}
+#elif FL_X86_LEVEL == 2
+FL_INLINE vf64 fl_load_part_f64(const double *p, ptrdiff_t n, double fill)
+{
+    vi64 m = fl_lanes_below_f64(n);
+    return fl_sel_f64(m, (vf64)_mm256_maskload_pd(p, (__m256i)m), fl_splat_f64(fill));
+}
+FL_INLINE vf32 fl_load_part_f32(const float *p, ptrdiff_t n, float fill)
+{
+    vi32 m = fl_lanes_below_f32(n);
+    return fl_sel_f32(m, (vf32)_mm256_maskload_ps(p, (__m256i)m), fl_splat_f32(fill));
+}
+FL_INLINE void fl_store_part_f64(double *p, vf64 v, ptrdiff_t n)
+{
+    _mm256_maskstore_pd(p, (__m256i)fl_lanes_below_f64(n), (__m256d)v);
+}
+FL_INLINE void fl_store_part_f32(float *p, vf32 v, ptrdiff_t n)
+{
+    _mm256_maskstore_ps(p, (__m256i)fl_lanes_below_f32(n), (__m256)v);
+}
+#else
+#define fl_load_part_f64 fl_load_part_loop_f64
+#define fl_load_part_f32 fl_load_part_loop_f32
+#define fl_store_part_f64 fl_store_part_loop_f64
+#define fl_store_part_f32 fl_store_part_loop_f32
+#endif
 
 /* float64 accumulation of losses: lanes summed in a fixed order */
 FL_INLINE vf64 fl_acc_f64(vf64 acc, vf64 v) { return acc + v; }
