@@ -19,7 +19,15 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-CORE = ["fl_dispatch.c", "fl_isa_avx512.c", "fl_isa_avx2.c", "fl_isa_baseline.c"]
+CORE = [
+    "fl_dispatch.c",
+    "fl_isa_avx512.c",
+    "fl_isa_avx2.c",
+    "fl_isa_baseline.c",
+    "fl_isa_avx512_mc.c",
+    "fl_isa_avx2_mc.c",
+    "fl_isa_baseline_mc.c",
+]
 
 
 def _flag(name):

@@ -9,8 +9,11 @@
 #define FL_HAVE_X86_LEVELS 1
 void fl_fill_avx512(fl_table *tb);
 void fl_fill_avx2(fl_table *tb);
+void fl_fill_mc_avx512(fl_softmax_table *tb);
+void fl_fill_mc_avx2(fl_softmax_table *tb);
 #endif
 void fl_fill_baseline(fl_table *tb);
+void fl_fill_mc_baseline(fl_softmax_table *tb);
 
 int fl_cpu_max_level(void)
 {
@@ -36,14 +39,17 @@ int fl_fill_table(fl_table *tb, int level)
 #ifdef FL_HAVE_X86_LEVELS
     case FL_LEVEL_AVX512:
         fl_fill_avx512(tb);
+        fl_fill_mc_avx512(&tb->softmax);
         break;
     case FL_LEVEL_AVX2:
         fl_fill_avx2(tb);
+        fl_fill_mc_avx2(&tb->softmax);
         break;
 #endif
     default:
         level = FL_LEVEL_BASELINE;
         fl_fill_baseline(tb);
+        fl_fill_mc_baseline(&tb->softmax);
     }
     tb->level = level;
     return level;

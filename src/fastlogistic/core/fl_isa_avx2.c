@@ -6,7 +6,10 @@
 #else
 #pragma GCC target("avx2,fma")
 #endif
-#define FL_VB 32
+#define FL_NB 32
+#ifndef FL_NV_WIDE
+#define FL_NV_WIDE 1
+#endif
 #define FL_X86_LEVEL 2
 #define FL_ISA avx2
 #include "fl_isa_body.h"

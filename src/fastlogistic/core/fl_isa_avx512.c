@@ -6,7 +6,10 @@
 #else
 #pragma GCC target("avx512f,avx2,fma")
 #endif
-#define FL_VB 64
+#define FL_NB 64
+#ifndef FL_NV_WIDE
+#define FL_NV_WIDE 4
+#endif
 #define FL_X86_LEVEL 3
 #define FL_ISA avx512
 #include "fl_isa_body.h"

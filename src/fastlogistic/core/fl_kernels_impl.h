@@ -11,7 +11,6 @@
 
 /* ---------------- elementwise functions of one vector ---------------- */
 
-FL_INLINE V VF(v_sigmoid)(V x) { return VF(fl_sigmoid)(x); }
 
 FL_INLINE V VF(v_sigmoid_grad)(V x)
 {
@@ -40,23 +39,20 @@ FL_INLINE V VF(v_log_sigmoid)(V x)
  */
 FL_INLINE V VF(v_logit)(V p)
 {
-    V one = VF(fl_splat)((T)1);
+    V one = VF(fl_splat)((T)1), zero = VF(fl_splat)((T)0);
     V d = (p + p) - one;
     V mid = VF(fl_log1p)(d) - VF(fl_log1p)(-d);
     V far = VF(fl_log)(p / (one - p));
-    V r = VF(fl_sel)((p >= (T)0.25) & (p <= (T)0.75), mid, far);
-    return VF(fl_sel)((p < 0) | (p > 1), VF(fl_splat)((T)__builtin_nan("")), r);
+    V r = VF(fl_sel)(VF(fl_ge)(p, VF(fl_splat)((T)0.25)) & VF(fl_le)(p, VF(fl_splat)((T)0.75)), mid, far);
+    return VF(fl_sel)(VF(fl_lt)(p, zero) | VF(fl_gt)(p, one), VF(fl_splat)((T)__builtin_nan("")), r);
 }
 
 #define FL_UNARY_KERNEL(name)                                                  \
     static void FN(name)(const T *x, T *y, ptrdiff_t n)                        \
     {                                                                          \
         ptrdiff_t i = 0;                                                       \
-        for (; i + 2 * L <= n; i += 2 * L) {                                   \
-            V a = VF(fl_load)(x + i), b = VF(fl_load)(x + i + L);              \
-            VF(fl_store)(y + i, VF(v_##name)(a));                              \
-            VF(fl_store)(y + i + L, VF(v_##name)(b));                          \
-        }                                                                      \
+        for (; i + L <= n; i += L)                                             \
+            VF(fl_store)(y + i, VF(v_##name)(VF(fl_load)(x + i)));             \
         for (; i < n; i += L) {                                                \
             ptrdiff_t m = n - i < L ? n - i : L;                               \
             V a = VF(fl_load_part)(x + i, m, (T)0);                            \
@@ -64,7 +60,48 @@ FL_INLINE V VF(v_logit)(V p)
         }                                                                      \
     }
 
-FL_UNARY_KERNEL(sigmoid)
+/* sigmoid: the fast form, and the signed form for the rare vector with a
+   |x| beyond FL_SIGMOID_FAR or a NaN, out of line so that its code does not
+   crowd the registers of the loop */
+static __attribute__((noinline, cold)) void VF(sigmoid_far)(const T *x, T *y, ptrdiff_t m)
+{
+    if (m == L)
+        VF(fl_store)(y, VF(fl_sigmoid_signed)(VF(fl_load)(x)));
+    else
+        VF(fl_store_part)(y, VF(fl_sigmoid_signed)(VF(fl_load_part)(x, m, (T)0)), m);
+}
+
+static void FN(sigmoid)(const T *x, T *y, ptrdiff_t n)
+{
+    ptrdiff_t i = 0;
+#if FL_NV == 1
+    /* one native vector: two per iteration */
+    for (; i + 2 * L <= n; i += 2 * L) {
+        V a = VF(fl_load)(x + i), b = VF(fl_load)(x + i + L);
+        if (__builtin_expect(VF(fl_sigmoid_far)(a) | VF(fl_sigmoid_far)(b), 0)) {
+            VF(sigmoid_far)(x + i, y + i, L);
+            VF(sigmoid_far)(x + i + L, y + i + L, L);
+        } else {
+            VF(fl_store)(y + i, VF(fl_sigmoid)(a));
+            VF(fl_store)(y + i + L, VF(fl_sigmoid)(b));
+        }
+    }
+#endif
+    for (; i + L <= n; i += L) {
+        V a = VF(fl_load)(x + i);
+        if (__builtin_expect(VF(fl_sigmoid_far)(a), 0))
+            VF(sigmoid_far)(x + i, y + i, L);
+        else
+            VF(fl_store)(y + i, VF(fl_sigmoid)(a));
+    }
+    if (i < n) {
+        V a = VF(fl_load_part)(x + i, n - i, (T)0);
+        if (VF(fl_sigmoid_far)(a))
+            VF(sigmoid_far)(x + i, y + i, n - i);
+        else
+            VF(fl_store_part)(y + i, VF(fl_sigmoid)(a), n - i);
+    }
+}
 FL_UNARY_KERNEL(log_sigmoid)
 FL_UNARY_KERNEL(softplus)
 FL_UNARY_KERNEL(sigmoid_grad)
@@ -208,7 +245,7 @@ static double FN(bce)(const T *p, const T *t, const T *w, T *loss, T *grad,
             vt = VF(fl_load_part)(t + i, m, 0);
             if (w) vw = VF(fl_load_part)(w + i, m, 1);
         }
-        VI bad = ~((vp >= 0) & (vp <= 1));
+        VI bad = ~(VF(fl_ge)(vp, VF(fl_splat)((T)0)) & VF(fl_le)(vp, VF(fl_splat)((T)1)));
         if (*first_bad < 0 && VF(fl_any)(bad)) {
             for (ptrdiff_t j = 0; j < m; j++)
                 if (!(p[i + j] >= 0 && p[i + j] <= 1)) {
@@ -217,11 +254,11 @@ static double FN(bce)(const T *p, const T *t, const T *w, T *loss, T *grad,
                 }
         }
         V lp = VF(fl_log)(vp), l1 = VF(fl_log1p)(-vp);
-        lp = VF(fl_sel)(lp > lo, lp, lo);
-        l1 = VF(fl_sel)(l1 > lo, l1, lo);
+        lp = VF(fl_sel)(VF(fl_gt)(lp, lo), lp, lo);
+        l1 = VF(fl_sel)(VF(fl_gt)(l1, lo), l1, lo);
         V l = (vt - (T)1) * l1 - vt * lp;
         V d = ((T)1 - vp) * vp;
-        V g = (vp - vt) / VF(fl_sel)(d > eps, d, eps);
+        V g = (vp - vt) / VF(fl_sel)(VF(fl_gt)(d, eps), d, eps);
         if (w) {
             l = l * vw;
             g = g * vw;

@@ -1,13 +1,23 @@
 /*
  * fl_vec.h -- vector math primitives of the math core (layer 1).
  *
- * Included once per instruction-set level by fl_isa_body.h, with FL_VB set to
- * the vector width in bytes (64: AVX-512, 32: AVX2+FMA, 16: SSE2 / generic).
- * Everything is written with GCC/Clang vector extensions, so the same source
- * compiles to zmm, ymm, xmm or NEON registers depending on the target the
- * including translation unit was compiled for.  No libm call, no branch on
- * data, no -ffast-math: NaN and +-inf follow IEEE rules and are handled with
- * explicit selects.
+ * Included once per instruction-set translation unit, which sets FL_NB, the
+ * native vector width in bytes (64: AVX-512, 32: AVX2+FMA, 16: SSE2 /
+ * generic), and may set FL_NV, the number of native vectors in one math
+ * vector (default 1).  Everything is written with GCC/Clang vector
+ * extensions, so the same source compiles to zmm, ymm, xmm or NEON registers
+ * depending on the target of the including translation unit.  No libm call,
+ * no branch on data, no -ffast-math: NaN and +-inf follow IEEE rules and are
+ * handled with explicit selects.
+ *
+ * Why FL_NV: a math vector of FL_NV native vectors turns every operation into
+ * FL_NV independent instructions issued side by side.  exp + reciprocal is a
+ * dependency chain of ~80 cycles; one native vector at a time, the
+ * out-of-order scheduler fills up with waiting instructions long before the
+ * FMA ports do (float64 sigmoid on AVX-512: 1.50 ns per element with one
+ * vector, 1.17 ns with four).  Operations done by intrinsics are applied to
+ * each native piece (FL_LIFT*); plain vector arithmetic is split by the
+ * compiler.
  *
  * Functions (all elementwise on a vector):
  *   fl_exp_*    exp(x) for any x (underflow to 0/subnormals, overflow to inf)
@@ -15,9 +25,13 @@
  *   fl_log_*    log(x)  for any x (0 -> -inf, < 0 -> nan, subnormals exact)
  * Accuracy: below 1 ULP each (checked against mpmath in tests/test_accuracy.py).
  */
-#ifndef FL_VB
-#error "FL_VB (vector bytes) must be defined before including fl_vec.h"
+#ifndef FL_NB
+#error "FL_NB (native vector bytes) must be defined before including fl_vec.h"
 #endif
+#ifndef FL_NV
+#define FL_NV 1
+#endif
+#define FL_VB (FL_NB * FL_NV)
 
 #include <stdint.h>
 #include <stddef.h>
@@ -32,6 +46,7 @@
 #include <immintrin.h>
 #endif
 
+/* math vectors (FL_NV native vectors) */
 typedef double  vf64 __attribute__((vector_size(FL_VB)));
 typedef float   vf32 __attribute__((vector_size(FL_VB)));
 typedef int64_t vi64 __attribute__((vector_size(FL_VB)));
@@ -39,9 +54,22 @@ typedef int32_t vi32 __attribute__((vector_size(FL_VB)));
 typedef uint64_t vu64 __attribute__((vector_size(FL_VB)));
 /* half-width float vector: the float32 lanes that fit one double vector */
 typedef float   vf32h __attribute__((vector_size(FL_VB / 2)));
+/* one native register */
+typedef double  nf64 __attribute__((vector_size(FL_NB)));
+typedef float   nf32 __attribute__((vector_size(FL_NB)));
+typedef int64_t ni64 __attribute__((vector_size(FL_NB)));
+typedef int32_t ni32 __attribute__((vector_size(FL_NB)));
+/* a math vector and its native pieces (unions let GCC keep both in registers) */
+#define FL_U(V) fl_u_##V
+typedef union { vf64 w; nf64 p[FL_NV]; } fl_u_vf64;
+typedef union { vf32 w; nf32 p[FL_NV]; } fl_u_vf32;
+typedef union { vi64 w; ni64 p[FL_NV]; } fl_u_vi64;
+typedef union { vi32 w; ni32 p[FL_NV]; } fl_u_vi32;
 
 #define FL_L64 ((ptrdiff_t)(FL_VB / 8))
 #define FL_L32 ((ptrdiff_t)(FL_VB / 4))
+#define FL_NL64 ((ptrdiff_t)(FL_NB / 8))
+#define FL_NL32 ((ptrdiff_t)(FL_NB / 4))
 
 #define FL_INLINE static inline __attribute__((always_inline))
 
@@ -50,191 +78,338 @@ typedef float   vf32h __attribute__((vector_size(FL_VB / 2)));
 #define FL_CAT3(a, b, c) a##_##b##_##c
 #define FL_XCAT3(a, b, c) FL_CAT3(a, b, c)
 
+/* comparisons: lane masks of all ones or zeros (a NaN compares false but
+   for ne).  Done per native vector: GCC lowers a comparison of vectors wider
+   than the machine's lane by lane. */
+#define FL_DEFINE_CMP(S, V, VI, NV, NI, name, OP)                              \
+    FL_INLINE VI fl_##name##_##S(V a, V b)                                     \
+    {                                                                          \
+        FL_U(V) ua = {a}, ub = {b};                                            \
+        FL_U(VI) ur;                                                           \
+        for (int j = 0; j < FL_NV; j++)                                        \
+            ur.p[j] = (NI)(ua.p[j] OP ub.p[j]);                                \
+        return ur.w;                                                           \
+    }
+#define FL_DEFINE_CMPS(S, V, VI, NV, NI)                                       \
+    FL_DEFINE_CMP(S, V, VI, NV, NI, lt, <)                                     \
+    FL_DEFINE_CMP(S, V, VI, NV, NI, le, <=)                                    \
+    FL_DEFINE_CMP(S, V, VI, NV, NI, gt, >)                                     \
+    FL_DEFINE_CMP(S, V, VI, NV, NI, ge, >=)                                    \
+    FL_DEFINE_CMP(S, V, VI, NV, NI, eq, ==)                                    \
+    FL_DEFINE_CMP(S, V, VI, NV, NI, ne, !=)
+FL_DEFINE_CMPS(f64, vf64, vi64, nf64, ni64)
+FL_DEFINE_CMPS(f32, vf32, vi32, nf32, ni32)
+FL_DEFINE_CMPS(i64, vi64, vi64, ni64, ni64)
+FL_DEFINE_CMPS(i32, vi32, vi32, ni32, ni32)
+
+/* ------------------------------------------------------------------ */
+/* operations done by one instruction on a native vector (x86 levels)   */
+/* ------------------------------------------------------------------ */
+/* Conventions: sel(m, a, b) = m ? a : b per lane (m all-ones or zero);
+   maxv(a, b) / minv(a, b) return b where either is NaN (the x86 rule, which
+   FL_CLAMP and fl_pos rely on); mulnz(a, v) = a * v, but 0 where a == 0 even
+   if v is inf or NaN; above(ax, c): any lane with !(ax <= c). */
+#if FL_X86_LEVEL >= 3
+#define FL_KM64(m) _mm512_test_epi64_mask((__m512i)(m), (__m512i)(m))
+#define FL_KM32(m) _mm512_test_epi32_mask((__m512i)(m), (__m512i)(m))
+FL_INLINE nf64 fl_nsel_f64(ni64 m, nf64 a, nf64 b)
+{
+    return (nf64)_mm512_mask_blend_pd(FL_KM64(m), (__m512d)b, (__m512d)a);
+}
+FL_INLINE nf32 fl_nsel_f32(ni32 m, nf32 a, nf32 b)
+{
+    return (nf32)_mm512_mask_blend_ps(FL_KM32(m), (__m512)b, (__m512)a);
+}
+FL_INLINE nf64 fl_nmaxv_f64(nf64 a, nf64 b) { return (nf64)_mm512_max_pd((__m512d)a, (__m512d)b); }
+FL_INLINE nf64 fl_nminv_f64(nf64 a, nf64 b) { return (nf64)_mm512_min_pd((__m512d)a, (__m512d)b); }
+FL_INLINE nf32 fl_nmaxv_f32(nf32 a, nf32 b) { return (nf32)_mm512_max_ps((__m512)a, (__m512)b); }
+FL_INLINE nf32 fl_nminv_f32(nf32 a, nf32 b) { return (nf32)_mm512_min_ps((__m512)a, (__m512)b); }
+/* one masked multiply */
+FL_INLINE nf64 fl_nmulnz_f64(nf64 a, nf64 v)
+{
+    return (nf64)_mm512_maskz_mul_pd(
+        _mm512_cmp_pd_mask((__m512d)a, _mm512_setzero_pd(), _CMP_NEQ_UQ), (__m512d)a, (__m512d)v);
+}
+FL_INLINE nf32 fl_nmulnz_f32(nf32 a, nf32 v)
+{
+    return (nf32)_mm512_maskz_mul_ps(
+        _mm512_cmp_ps_mask((__m512)a, _mm512_setzero_ps(), _CMP_NEQ_UQ), (__m512)a, (__m512)v);
+}
+FL_INLINE int fl_nany_f64(ni64 m) { return FL_KM64(m) != 0; }
+FL_INLINE int fl_nany_f32(ni32 m) { return FL_KM32(m) != 0; }
+FL_INLINE int fl_nabove_f64(nf64 ax, double c)
+{
+    return _mm512_cmp_pd_mask((__m512d)ax, _mm512_set1_pd(c), _CMP_NLE_UQ) != 0;
+}
+FL_INLINE int fl_nabove_f32(nf32 ax, float c)
+{
+    return _mm512_cmp_ps_mask((__m512)ax, _mm512_set1_ps(c), _CMP_NLE_UQ) != 0;
+}
+/* round to nearest integer; x * 2^floor(n); 1/d to 14 bits */
+FL_INLINE nf64 fl_nround_f64(nf64 x)
+{
+    return (nf64)_mm512_roundscale_pd((__m512d)x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+FL_INLINE nf32 fl_nround_f32(nf32 x)
+{
+    return (nf32)_mm512_roundscale_ps((__m512)x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+FL_INLINE nf64 fl_nscalef_f64(nf64 x, nf64 n) { return (nf64)_mm512_scalef_pd((__m512d)x, (__m512d)n); }
+FL_INLINE nf32 fl_nscalef_f32(nf32 x, nf32 n) { return (nf32)_mm512_scalef_ps((__m512)x, (__m512)n); }
+FL_INLINE nf64 fl_nrcp_f64(nf64 d) { return (nf64)_mm512_rcp14_pd((__m512d)d); }
+FL_INLINE nf32 fl_nrcp_f32(nf32 d) { return (nf32)_mm512_rcp14_ps((__m512)d); }
+/* first n lanes (0 < n < native lanes), the rest `fill` */
+FL_INLINE nf64 fl_nload_part_f64(const double *p, ptrdiff_t n, double fill)
+{
+    return (nf64)_mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)((1u << n) - 1u), p);
+}
+FL_INLINE nf32 fl_nload_part_f32(const float *p, ptrdiff_t n, float fill)
+{
+    return (nf32)_mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << n) - 1u), p);
+}
+FL_INLINE void fl_nstore_part_f64(double *p, nf64 v, ptrdiff_t n)
+{
+    _mm512_mask_storeu_pd(p, (__mmask8)((1u << n) - 1u), (__m512d)v);
+}
+FL_INLINE void fl_nstore_part_f32(float *p, nf32 v, ptrdiff_t n)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
+}
+#elif FL_X86_LEVEL == 2
+FL_INLINE nf64 fl_nsel_f64(ni64 m, nf64 a, nf64 b)
+{
+    return (nf64)_mm256_blendv_pd((__m256d)b, (__m256d)a, (__m256d)m);
+}
+FL_INLINE nf32 fl_nsel_f32(ni32 m, nf32 a, nf32 b)
+{
+    return (nf32)_mm256_blendv_ps((__m256)b, (__m256)a, (__m256)m);
+}
+FL_INLINE nf64 fl_nmaxv_f64(nf64 a, nf64 b) { return (nf64)_mm256_max_pd((__m256d)a, (__m256d)b); }
+FL_INLINE nf64 fl_nminv_f64(nf64 a, nf64 b) { return (nf64)_mm256_min_pd((__m256d)a, (__m256d)b); }
+FL_INLINE nf32 fl_nmaxv_f32(nf32 a, nf32 b) { return (nf32)_mm256_max_ps((__m256)a, (__m256)b); }
+FL_INLINE nf32 fl_nminv_f32(nf32 a, nf32 b) { return (nf32)_mm256_min_ps((__m256)a, (__m256)b); }
+FL_INLINE int fl_nany_f64(ni64 m) { return _mm256_movemask_pd((__m256d)m) != 0; }
+FL_INLINE int fl_nany_f32(ni32 m) { return _mm256_movemask_ps((__m256)m) != 0; }
+FL_INLINE int fl_nabove_f64(nf64 ax, double c)
+{
+    return _mm256_movemask_pd(_mm256_cmp_pd((__m256d)ax, _mm256_set1_pd(c), _CMP_NLE_UQ)) != 0;
+}
+FL_INLINE int fl_nabove_f32(nf32 ax, float c)
+{
+    return _mm256_movemask_ps(_mm256_cmp_ps((__m256)ax, _mm256_set1_ps(c), _CMP_NLE_UQ)) != 0;
+}
+FL_INLINE ni64 fl_nlanes_below_f64(ptrdiff_t n)
+{
+    return (ni64)_mm256_set_epi64x(3, 2, 1, 0) < (ni64){0} + (int64_t)n;
+}
+FL_INLINE ni32 fl_nlanes_below_f32(ptrdiff_t n)
+{
+    return (ni32)_mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0) < (ni32){0} + (int32_t)n;
+}
+FL_INLINE nf64 fl_nload_part_f64(const double *p, ptrdiff_t n, double fill)
+{
+    ni64 m = fl_nlanes_below_f64(n);
+    return fl_nsel_f64(m, (nf64)_mm256_maskload_pd(p, (__m256i)m), fill - (nf64){0});
+}
+FL_INLINE nf32 fl_nload_part_f32(const float *p, ptrdiff_t n, float fill)
+{
+    ni32 m = fl_nlanes_below_f32(n);
+    return fl_nsel_f32(m, (nf32)_mm256_maskload_ps(p, (__m256i)m), fill - (nf32){0});
+}
+FL_INLINE void fl_nstore_part_f64(double *p, nf64 v, ptrdiff_t n)
+{
+    _mm256_maskstore_pd(p, (__m256i)fl_nlanes_below_f64(n), (__m256d)v);
+}
+FL_INLINE void fl_nstore_part_f32(float *p, nf32 v, ptrdiff_t n)
+{
+    _mm256_maskstore_ps(p, (__m256i)fl_nlanes_below_f32(n), (__m256)v);
+}
+#endif
+
+/* ------------------------------------------------------------------ */
+/* the same on math vectors                                            */
+/* ------------------------------------------------------------------ */
+#if FL_X86_LEVEL >= 2
+/* apply the native operation to each of the FL_NV pieces */
+#define FL_LIFT2(op, S, WR, WA, WB)                                            \
+    FL_INLINE WR fl_##op##_##S(WA a, WB b)                                     \
+    {                                                                          \
+        FL_U(WA) ua = {a};                                                     \
+        FL_U(WB) ub = {b};                                                     \
+        FL_U(WR) ur;                                                           \
+        for (int j = 0; j < FL_NV; j++)                                        \
+            ur.p[j] = fl_n##op##_##S(ua.p[j], ub.p[j]);                        \
+        return ur.w;                                                           \
+    }
+#define FL_LIFT_SEL(S, V, VI)                                                  \
+    FL_INLINE V fl_sel_##S(VI m, V a, V b)                                     \
+    {                                                                          \
+        FL_U(VI) um = {m};                                                     \
+        FL_U(V) ua = {a}, ub = {b}, ur;                                        \
+        for (int j = 0; j < FL_NV; j++)                                        \
+            ur.p[j] = fl_nsel_##S(um.p[j], ua.p[j], ub.p[j]);                  \
+        return ur.w;                                                           \
+    }
+/* any lane of a mask; any lane above c */
+#define FL_LIFT_ANY(S, T, V, VI, NI)                                           \
+    FL_INLINE int fl_any_##S(VI m)                                             \
+    {                                                                          \
+        FL_U(VI) um = {m};                                                     \
+        NI acc = um.p[0];                                                      \
+        for (int j = 1; j < FL_NV; j++)                                        \
+            acc |= um.p[j];                                                    \
+        return fl_nany_##S(acc);                                               \
+    }                                                                          \
+    FL_INLINE int fl_above_##S(V ax, T c)                                      \
+    {                                                                          \
+        FL_U(V) ua = {ax};                                                     \
+        int r = 0;                                                             \
+        for (int j = 0; j < FL_NV; j++)                                        \
+            r |= fl_nabove_##S(ua.p[j], c);                                    \
+        return r;                                                              \
+    }
+/* a vector's first n lanes (0 < n < lanes): each native piece loaded whole,
+   masked, or filled */
+#define FL_LIFT_PART(S, T, V, NV, NL)                                          \
+    FL_INLINE V fl_load_part_##S(const T *p, ptrdiff_t n, T fill)             \
+    {                                                                          \
+        FL_U(V) ur;                                                            \
+        for (int j = 0; j < FL_NV; j++) {                                      \
+            ptrdiff_t m = n - j * NL;                                          \
+            if (m >= NL)                                                       \
+                memcpy(&ur.p[j], p + j * NL, sizeof ur.p[j]);                  \
+            else if (m > 0)                                                    \
+                ur.p[j] = fl_nload_part_##S(p + j * NL, m, fill);              \
+            else                                                               \
+                ur.p[j] = fill - (NV){0};                                      \
+        }                                                                      \
+        return ur.w;                                                           \
+    }                                                                          \
+    FL_INLINE void fl_store_part_##S(T *p, V v, ptrdiff_t n)                   \
+    {                                                                          \
+        FL_U(V) uv = {v};                                                      \
+        for (int j = 0; j < FL_NV; j++) {                                      \
+            ptrdiff_t m = n - j * NL;                                          \
+            if (m >= NL)                                                       \
+                memcpy(p + j * NL, &uv.p[j], sizeof uv.p[j]);                  \
+            else if (m > 0)                                                    \
+                fl_nstore_part_##S(p + j * NL, uv.p[j], m);                    \
+        }                                                                      \
+    }
+#define FL_LIFT_ALL(S, T, V, VI, NV, NI, NL)                                   \
+    FL_LIFT_SEL(S, V, VI)                                                      \
+    FL_LIFT2(maxv, S, V, V, V)                                                 \
+    FL_LIFT2(minv, S, V, V, V)                                                 \
+    FL_LIFT_ANY(S, T, V, VI, NI)                                               \
+    FL_LIFT_PART(S, T, V, NV, NL)
+FL_LIFT_ALL(f64, double, vf64, vi64, nf64, ni64, FL_NL64)
+FL_LIFT_ALL(f32, float, vf32, vi32, nf32, ni32, FL_NL32)
+#if FL_X86_LEVEL >= 3
+FL_LIFT2(mulnz, f64, vf64, vf64, vf64)
+FL_LIFT2(mulnz, f32, vf32, vf32, vf32)
+FL_LIFT2(scalef, f64, vf64, vf64, vf64)
+FL_LIFT2(scalef, f32, vf32, vf32, vf32)
+/* unary ones through a dummy second operand */
+FL_INLINE nf64 fl_nround2_f64(nf64 x, nf64 u) { (void)u; return fl_nround_f64(x); }
+FL_INLINE nf32 fl_nround2_f32(nf32 x, nf32 u) { (void)u; return fl_nround_f32(x); }
+FL_INLINE nf64 fl_nrcp2_f64(nf64 d, nf64 u) { (void)u; return fl_nrcp_f64(d); }
+FL_INLINE nf32 fl_nrcp2_f32(nf32 d, nf32 u) { (void)u; return fl_nrcp_f32(d); }
+FL_LIFT2(round2, f64, vf64, vf64, vf64)
+FL_LIFT2(round2, f32, vf32, vf32, vf32)
+FL_LIFT2(rcp2, f64, vf64, vf64, vf64)
+FL_LIFT2(rcp2, f32, vf32, vf32, vf32)
+#define fl_round_f64(x) fl_round2_f64(x, x)
+#define fl_round_f32(x) fl_round2_f32(x, x)
+#define fl_rcp_f64(d) fl_rcp2_f64(d, d)
+#define fl_rcp_f32(d) fl_rcp2_f32(d, d)
+#endif
+#else
+/* generic vector code: the compiler picks the instructions */
+#define FL_GENERIC_OPS(S, T, V, VI, L)                                         \
+    FL_INLINE V fl_sel_##S(VI m, V a, V b) { return (V)((m & (VI)a) | (~m & (VI)b)); } \
+    FL_INLINE V fl_maxv_##S(V a, V b) { return fl_sel_##S(fl_gt_##S(a, b), a, b); } \
+    FL_INLINE V fl_minv_##S(V a, V b) { return fl_sel_##S(fl_lt_##S(a, b), a, b); } \
+    FL_INLINE int fl_any_##S(VI m)                                             \
+    {                                                                          \
+        VI acc = m;                                                            \
+        int r = 0;                                                             \
+        for (ptrdiff_t j = 0; j < L; j++)                                      \
+            r |= acc[j] != 0;                                                  \
+        return r;                                                              \
+    }                                                                          \
+    FL_INLINE int fl_above_##S(V ax, T c) { return fl_any_##S(~fl_le_##S(ax, c - (V){0})); } \
+    FL_INLINE V fl_load_part_##S(const T *p, ptrdiff_t n, T fill)             \
+    {                                                                          \
+        T buf[L];                                                              \
+        V v;                                                                   \
+        for (ptrdiff_t j = 0; j < L; j++)                                      \
+            buf[j] = j < n ? p[j] : fill;                                      \
+        memcpy(&v, buf, sizeof v);                                             \
+        return v;                                                              \
+    }                                                                          \
+    FL_INLINE void fl_store_part_##S(T *p, V v, ptrdiff_t n)                   \
+    {                                                                          \
+        T buf[L];                                                              \
+        memcpy(buf, &v, sizeof buf);                                           \
+        for (ptrdiff_t j = 0; j < n; j++)                                      \
+            p[j] = buf[j];                                                     \
+    }
+FL_GENERIC_OPS(f64, double, vf64, vi64, FL_L64)
+FL_GENERIC_OPS(f32, float, vf32, vi32, FL_L32)
+#endif
+#if FL_X86_LEVEL < 3
+FL_INLINE vf64 fl_mulnz_f64(vf64 a, vf64 v) { return fl_sel_f64(fl_ne_f64(a, (vf64){0}), a * v, (vf64){0}); }
+FL_INLINE vf32 fl_mulnz_f32(vf32 a, vf32 v) { return fl_sel_f32(fl_ne_f32(a, (vf32){0}), a * v, (vf32){0}); }
+#endif
+/* names used by the kernels */
+#define FL_MULNZ_f64 fl_mulnz_f64
+#define FL_MULNZ_f32 fl_mulnz_f32
+#define FL_MAXV_f64 fl_maxv_f64
+#define FL_MAXV_f32 fl_maxv_f32
+#define FL_MINV_f64 fl_minv_f64
+#define FL_MINV_f32 fl_minv_f32
+/* clamp to [lo, hi] keeping NaN */
+#define FL_CLAMP_f64(x, lo, hi) fl_minv_f64(fl_splat_f64(hi), fl_maxv_f64(fl_splat_f64(lo), (x)))
+#define FL_CLAMP_f32(x, lo, hi) fl_minv_f32(fl_splat_f32(hi), fl_maxv_f32(fl_splat_f32(lo), (x)))
+
 /* ------------------------------------------------------------------ */
 /* generic helpers, one set per element type                           */
 /* ------------------------------------------------------------------ */
-#define FL_DEFINE_BASICS(S, T, V, VI, L)                                       \
-    FL_INLINE V fl_splat_##S(T c) { return c - (V){0}; } /* keeps -0.0 */                   \
-    FL_INLINE V fl_sel_##S(VI m, V a, V b) { return FL_SELECT_##S(m, a, b); }  \
+#define FL_DEFINE_BASICS(S, IS, T, V, VI, L)                                     \
+    FL_INLINE V fl_splat_##S(T c) { return c - (V){0}; } /* keeps -0.0 */      \
+    /* piece by piece: a copy of a whole vector wider than the machine's     \
+       would go through the stack */                                          \
     FL_INLINE V fl_load_##S(const T *p)                                        \
     {                                                                          \
-        V v;                                                                   \
-        memcpy(&v, p, sizeof v);                                               \
-        return v;                                                              \
+        FL_U(V) u;                                                             \
+        for (int j = 0; j < FL_NV; j++)                                        \
+            memcpy(&u.p[j], p + j * (L / FL_NV), sizeof u.p[j]);               \
+        return u.w;                                                            \
     }                                                                          \
-    FL_INLINE void fl_store_##S(T *p, V v) { memcpy(p, &v, sizeof v); }        \
-    /* tail: lanes past n are filled with `fill` */                            \
-    FL_INLINE V fl_load_part_loop_##S(const T *p, ptrdiff_t n, T fill)              \
+    FL_INLINE void fl_store_##S(T *p, V v)                                     \
     {                                                                          \
-        T buf[L];                                                              \
-        for (ptrdiff_t j = 0; j < L; j++)                                      \
-            buf[j] = j < n ? p[j] : fill;                                      \
-        return fl_load_##S(buf);                                               \
+        FL_U(V) u = {v};                                                       \
+        for (int j = 0; j < FL_NV; j++)                                        \
+            memcpy(p + j * (L / FL_NV), &u.p[j], sizeof u.p[j]);               \
     }                                                                          \
-    FL_INLINE void fl_store_part_loop_##S(T *p, V v, ptrdiff_t n)                   \
-    {                                                                          \
-        T buf[L];                                                              \
-        fl_store_##S(buf, v);                                                  \
-        for (ptrdiff_t j = 0; j < n; j++)                                      \
-            p[j] = buf[j];                                                     \
-    }                                                                          \
-    /* mask of lanes with index < n */                                        \
+    /* mask of lanes with index < n */                                         \
     FL_INLINE VI fl_lanes_below_##S(ptrdiff_t n)                               \
     {                                                                          \
         VI idx;                                                                \
         for (ptrdiff_t j = 0; j < L; j++)                                      \
             idx[j] = j;                                                        \
-        return idx < (VI){0} + (int)n;                                           \
+        return fl_lt_##IS(idx, (VI){0} + (int)n);                              \
     }                                                                          \
     FL_INLINE V fl_abs_##S(V x)                                                \
     {                                                                          \
         return (V)((VI)x & ~(VI)fl_splat_##S((T)-0.0));                        \
     }                                                                          \
-    /* max(x, 0) and max(-x, 0); NaN -> 0 (callers add a NaN term) */        \
-    FL_INLINE V fl_pos_##S(V x) { return FL_MAX0_##S(x); }                     \
-    FL_INLINE V fl_neg_part_##S(V x) { return FL_MAX0_##S(-x); }               \
-    FL_INLINE int fl_any_##S(VI m) { return FL_ANY_##S(m); }
+    /* max(x, 0) and max(-x, 0); NaN -> 0 (callers add a NaN term) */          \
+    FL_INLINE V fl_pos_##S(V x) { return fl_maxv_##S(x, (V){0}); }             \
+    FL_INLINE V fl_neg_part_##S(V x) { return fl_maxv_##S(-x, (V){0}); }
 
-/* any lane of a comparison mask set */
-#if FL_X86_LEVEL >= 3
-#define FL_ANY_f64(m) (_mm512_test_epi64_mask((__m512i)(m), (__m512i)(m)) != 0)
-#define FL_ANY_f32(m) (_mm512_test_epi32_mask((__m512i)(m), (__m512i)(m)) != 0)
-#elif FL_X86_LEVEL == 2
-#define FL_ANY_f64(m) (_mm256_movemask_pd((__m256d)(m)) != 0)
-#define FL_ANY_f32(m) (_mm256_movemask_ps((__m256)(m)) != 0)
-#else
-#define FL_ANY_f64(m) fl_any_lanes_f64(m)
-#define FL_ANY_f32(m) fl_any_lanes_f32(m)
-#endif
-FL_INLINE int fl_any_lanes_f64(vi64 m)
-{
-    int64_t r = 0;
-    for (ptrdiff_t j = 0; j < FL_L64; j++)
-        r |= m[j];
-    return r != 0;
-}
-FL_INLINE int fl_any_lanes_f32(vi32 m)
-{
-    int32_t r = 0;
-    for (ptrdiff_t j = 0; j < FL_L32; j++)
-        r |= m[j];
-    return r != 0;
-}
-
-#if FL_X86_LEVEL >= 3
-#define FL_SELECT_f64(m, a, b) \
-    ((vf64)_mm512_mask_blend_pd(_mm512_test_epi64_mask((__m512i)(m), (__m512i)(m)), (__m512d)(b), (__m512d)(a)))
-#define FL_SELECT_f32(m, a, b) \
-    ((vf32)_mm512_mask_blend_ps(_mm512_test_epi32_mask((__m512i)(m), (__m512i)(m)), (__m512)(b), (__m512)(a)))
-#elif FL_X86_LEVEL == 2
-#define FL_SELECT_f64(m, a, b) ((vf64)_mm256_blendv_pd((__m256d)(b), (__m256d)(a), (__m256d)(m)))
-#define FL_SELECT_f32(m, a, b) ((vf32)_mm256_blendv_ps((__m256)(b), (__m256)(a), (__m256)(m)))
-#else
-#define FL_SELECT_f64(m, a, b) ((vf64)(((m) & (vi64)(a)) | (~(m) & (vi64)(b))))
-#endif
-/* clamp to [lo, hi] keeping NaN (x86 max/min return their second operand
-   when either is NaN) */
-#if FL_X86_LEVEL >= 3
-#define FL_CLAMP_f64(x, lo, hi) \
-    ((vf64)_mm512_min_pd(_mm512_set1_pd(hi), _mm512_max_pd(_mm512_set1_pd(lo), (__m512d)(x))))
-#define FL_CLAMP_f32(x, lo, hi) \
-    ((vf32)_mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), (__m512)(x))))
-#define FL_MAXV_f64(a, b) ((vf64)_mm512_max_pd((__m512d)(a), (__m512d)(b)))
-#define FL_MINV_f64(a, b) ((vf64)_mm512_min_pd((__m512d)(a), (__m512d)(b)))
-#define FL_MAXV_f32(a, b) ((vf32)_mm512_max_ps((__m512)(a), (__m512)(b)))
-#define FL_MINV_f32(a, b) ((vf32)_mm512_min_ps((__m512)(a), (__m512)(b)))
-#elif FL_X86_LEVEL == 2
-#define FL_CLAMP_f64(x, lo, hi) \
-    ((vf64)_mm256_min_pd(_mm256_set1_pd(hi), _mm256_max_pd(_mm256_set1_pd(lo), (__m256d)(x))))
-#define FL_CLAMP_f32(x, lo, hi) \
-    ((vf32)_mm256_min_ps(_mm256_set1_ps(hi), _mm256_max_ps(_mm256_set1_ps(lo), (__m256)(x))))
-#define FL_MAXV_f64(a, b) ((vf64)_mm256_max_pd((__m256d)(a), (__m256d)(b)))
-#define FL_MINV_f64(a, b) ((vf64)_mm256_min_pd((__m256d)(a), (__m256d)(b)))
-#define FL_MAXV_f32(a, b) ((vf32)_mm256_max_ps((__m256)(a), (__m256)(b)))
-#define FL_MINV_f32(a, b) ((vf32)_mm256_min_ps((__m256)(a), (__m256)(b)))
-#else
-#define FL_CLAMP_f64(x, lo, hi) \
-    fl_sel_f64((x) > (hi), fl_splat_f64(hi), fl_sel_f64((x) < (lo), fl_splat_f64(lo), (x)))
-#define FL_CLAMP_f32(x, lo, hi) \
-    fl_sel_f32((x) > (hi), fl_splat_f32(hi), fl_sel_f32((x) < (lo), fl_splat_f32(lo), (x)))
-#define FL_MAXV_f64(a, b) fl_sel_f64((a) > (b), (a), (b))
-#define FL_MINV_f64(a, b) fl_sel_f64((a) < (b), (a), (b))
-#define FL_MAXV_f32(a, b) fl_sel_f32((a) > (b), (a), (b))
-#define FL_MINV_f32(a, b) fl_sel_f32((a) < (b), (a), (b))
-#endif
-/* a * v, but 0 where a == 0 (also when v is inf or NaN): one masked
-   multiply on AVX-512 */
-#if FL_X86_LEVEL >= 3
-#define FL_MULNZ_f64(a, v)                                                     \
-    ((vf64)_mm512_maskz_mul_pd(_mm512_cmp_pd_mask((__m512d)(a), _mm512_setzero_pd(), _CMP_NEQ_UQ), \
-                               (__m512d)(a), (__m512d)(v)))
-#define FL_MULNZ_f32(a, v)                                                     \
-    ((vf32)_mm512_maskz_mul_ps(_mm512_cmp_ps_mask((__m512)(a), _mm512_setzero_ps(), _CMP_NEQ_UQ), \
-                               (__m512)(a), (__m512)(v)))
-#else
-#define FL_MULNZ_f64(a, v) fl_sel_f64((a) != 0, (a) * (v), fl_splat_f64(0))
-#define FL_MULNZ_f32(a, v) fl_sel_f32((a) != 0, (a) * (v), fl_splat_f32(0))
-#endif
-
-#if FL_X86_LEVEL >= 3
-#define FL_MAX0_f64(x) ((vf64)_mm512_max_pd((__m512d)(x), _mm512_setzero_pd()))
-#define FL_MAX0_f32(x) ((vf32)_mm512_max_ps((__m512)(x), _mm512_setzero_ps()))
-#elif FL_X86_LEVEL == 2
-#define FL_MAX0_f64(x) ((vf64)_mm256_max_pd((__m256d)(x), _mm256_setzero_pd()))
-#define FL_MAX0_f32(x) ((vf32)_mm256_max_ps((__m256)(x), _mm256_setzero_ps()))
-#else
-#define FL_MAX0_f64(x) fl_sel_f64((x) > 0, (x), fl_splat_f64(0))
-#define FL_MAX0_f32(x) fl_sel_f32((x) > 0, (x), fl_splat_f32(0))
-#define FL_SELECT_f32(m, a, b) ((vf32)(((m) & (vi32)(a)) | (~(m) & (vi32)(b))))
-#endif
-
-FL_DEFINE_BASICS(f64, double, vf64, vi64, FL_L64)
-FL_DEFINE_BASICS(f32, float, vf32, vi32, FL_L32)
-
-/* a vector's first n lanes (n < lanes): masked loads and stores where the ISA
-   has them, lanes past n of a load filled with `fill` */
-#if FL_X86_LEVEL >= 3
-FL_INLINE vf64 fl_load_part_f64(const double *p, ptrdiff_t n, double fill)
-{
-    return (vf64)_mm512_mask_loadu_pd((__m512d)fl_splat_f64(fill), (__mmask8)((1u << n) - 1u), p);
-}
-FL_INLINE vf32 fl_load_part_f32(const float *p, ptrdiff_t n, float fill)
-{
-    return (vf32)_mm512_mask_loadu_ps((__m512)fl_splat_f32(fill), (__mmask16)((1u << n) - 1u), p);
-}
-FL_INLINE void fl_store_part_f64(double *p, vf64 v, ptrdiff_t n)
-{
-    _mm512_mask_storeu_pd(p, (__mmask8)((1u << n) - 1u), (__m512d)v);
-}
-FL_INLINE void fl_store_part_f32(float *p, vf32 v, ptrdiff_t n)
-{
-    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
-}
-#elif FL_X86_LEVEL == 2
-FL_INLINE vf64 fl_load_part_f64(const double *p, ptrdiff_t n, double fill)
-{
-    vi64 m = fl_lanes_below_f64(n);
-    return fl_sel_f64(m, (vf64)_mm256_maskload_pd(p, (__m256i)m), fl_splat_f64(fill));
-}
-FL_INLINE vf32 fl_load_part_f32(const float *p, ptrdiff_t n, float fill)
-{
-    vi32 m = fl_lanes_below_f32(n);
-    return fl_sel_f32(m, (vf32)_mm256_maskload_ps(p, (__m256i)m), fl_splat_f32(fill));
-}
-FL_INLINE void fl_store_part_f64(double *p, vf64 v, ptrdiff_t n)
-{
-    _mm256_maskstore_pd(p, (__m256i)fl_lanes_below_f64(n), (__m256d)v);
-}
-FL_INLINE void fl_store_part_f32(float *p, vf32 v, ptrdiff_t n)
-{
-    _mm256_maskstore_ps(p, (__m256i)fl_lanes_below_f32(n), (__m256)v);
-}
-#else
-#define fl_load_part_f64 fl_load_part_loop_f64
-#define fl_load_part_f32 fl_load_part_loop_f32
-#define fl_store_part_f64 fl_store_part_loop_f64
-#define fl_store_part_f32 fl_store_part_loop_f32
-#endif
+FL_DEFINE_BASICS(f64, i64, double, vf64, vi64, FL_L64)
+FL_DEFINE_BASICS(f32, i32, float, vf32, vi32, FL_L32)
 
 /* float64 accumulation of losses: lanes summed in a fixed order */
 FL_INLINE vf64 fl_acc_f64(vf64 acc, vf64 v) { return acc + v; }
@@ -263,14 +438,14 @@ FL_INLINE double fl_hsum_f64(vf64 v)
 #if FL_X86_LEVEL >= 3
 FL_INLINE vf64 fl_recip_corr_f64(vf64 d, vf64 dlo)
 {
-    vf64 y = (vf64)_mm512_rcp14_pd((__m512d)d);
+    vf64 y = fl_rcp_f64(d);
     y = y + y * (1.0 - d * y);
     vf64 e = (1.0 - d * y) - dlo * y;
     return y + y * e;
 }
 FL_INLINE vf32 fl_recip_corr_f32(vf32 d, vf32 dlo)
 {
-    vf32 y = (vf32)_mm512_rcp14_ps((__m512)d);
+    vf32 y = fl_rcp_f32(d);
     vf32 e = (1.0f - d * y) - dlo * y;
     return y + y * e;
 }
@@ -311,8 +486,7 @@ FL_INLINE vf64 fl_exp_inrange_f64(vf64 xc)
     /* AVX-512: clamp +-inf to finite (NaN stays NaN), round with
        vrndscalepd, scale with vscalefpd, which rounds subnormal results once
        and overflows to inf by itself */
-    vf64 nd = (vf64)_mm512_roundscale_pd((__m512d)(xc * 0x1.71547652b82fep0),
-                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    vf64 nd = fl_round_f64(xc * 0x1.71547652b82fep0);
 #else
     const double SH = 0x1.8p52;
     vf64 t = xc * 0x1.71547652b82fep0 + SH;
@@ -330,7 +504,7 @@ FL_INLINE vf64 fl_exp_inrange_f64(vf64 xc)
     vf64 q = (p01 + r2 * p23) + r4 * ((p45 + r2 * p67) + r4 * p89);
     vf64 p = 1.0 + (r + r2 * q);
 #if FL_X86_LEVEL >= 3
-    return (vf64)_mm512_scalef_pd((__m512d)p, (__m512d)nd);
+    return fl_scalef_f64(p, nd);
 #else
     /* n in [-1077, 1025]; floor(n / 2) with a logical shift of n + 2048,
        since AVX2 has no 64-bit arithmetic shift */
@@ -347,8 +521,7 @@ FL_INLINE vf64 fl_exp_inrange_f64(vf64 xc)
 FL_INLINE vf32 fl_exp_inrange_f32(vf32 xc)
 {
 #if FL_X86_LEVEL >= 3
-    vf32 nd = (vf32)_mm512_roundscale_ps((__m512)(xc * 0x1.715476p0f),
-                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    vf32 nd = fl_round_f32(xc * 0x1.715476p0f);
 #else
     const float SH = 0x1.8p23f;
     vf32 t = xc * 0x1.715476p0f + SH;
@@ -364,7 +537,7 @@ FL_INLINE vf32 fl_exp_inrange_f32(vf32 xc)
     vf32 q = (p01 + r2 * p23) + (r2 * r2) * p45;
     vf32 p = 1.0f + (r + r2 * q);
 #if FL_X86_LEVEL >= 3
-    return (vf32)_mm512_scalef_ps((__m512)p, (__m512)nd);
+    return fl_scalef_f32(p, nd);
 #else
     vi32 n1 = n >> 1;
     vi32 n2 = n - n1;
@@ -456,36 +629,36 @@ FL_INLINE vi32 fl_split_f32(vf32 u, vf32 *f)
     return k;
 }
 
-#define FL_DEFINE_LOGS(S, T, V, VI, KMAXC, SUBMIN, SUBSCALE, SUBK)             \
+#define FL_DEFINE_LOGS(S, IS, T, V, VI, KMAXC, SUBMIN, SUBSCALE, SUBK)         \
     FL_INLINE V fl_log1p_##S(V y)                                              \
     {                                                                          \
         V u = (T)1 + y;                                                           \
         V f;                                                                   \
         VI k = fl_split_##S(u, &f);                                            \
         /* correction for the rounding of 1 + y (c / u ~ log(1+y) - log(u)) */ \
-        V c = fl_sel_##S(k >= 2, (T)1 - (u - y), y - (u - (T)1)) / u;                \
-        c = fl_sel_##S(k < KMAXC, c, fl_splat_##S(0));                         \
+        V c = fl_sel_##S(fl_ge_##IS(k, (VI){0} + 2), (T)1 - (u - y), y - (u - (T)1)) / u;                \
+        c = fl_sel_##S(fl_lt_##IS(k, (VI){0} + KMAXC), c, fl_splat_##S(0));                         \
         /* 1 + y in [sqrt(2)/2, sqrt(2)): use y itself, exact */              \
-        VI k0 = k == 0;                                                        \
+        VI k0 = fl_eq_##IS(k, (VI){0});                                                        \
         f = fl_sel_##S(k0, y, f);                                              \
         c = fl_sel_##S(k0, fl_splat_##S(0), c);                                \
         V r = fl_logcore_##S(f, fl_i2f_##S(k), c);            \
-        r = fl_sel_##S(y == -1, fl_splat_##S(-(T)__builtin_inf()), r);         \
-        r = fl_sel_##S(y < -1, fl_splat_##S((T)__builtin_nan("")), r);         \
-        r = fl_sel_##S(y == (T)__builtin_inf(), y, r);                         \
-        return fl_sel_##S(y != y, y, r);                                       \
+        r = fl_sel_##S(fl_eq_##S(y, fl_splat_##S(-1)), fl_splat_##S(-(T)__builtin_inf()), r);         \
+        r = fl_sel_##S(fl_lt_##S(y, fl_splat_##S(-1)), fl_splat_##S((T)__builtin_nan("")), r);         \
+        r = fl_sel_##S(fl_eq_##S(y, fl_splat_##S((T)__builtin_inf())), y, r);                         \
+        return fl_sel_##S(fl_ne_##S(y, y), y, r);                                       \
     }                                                                          \
     FL_INLINE V fl_log_##S(V x)                                                \
     {                                                                          \
-        VI sub = x < SUBMIN;                                                   \
+        VI sub = fl_lt_##S(x, fl_splat_##S(SUBMIN));                                                   \
         V xs = fl_sel_##S(sub, x * SUBSCALE, x);                               \
         V f;                                                                   \
         VI k = fl_split_##S(xs, &f) - (sub & SUBK);                            \
         V r = fl_logcore_##S(f, fl_i2f_##S(k), fl_splat_##S(0)); \
-        r = fl_sel_##S(x == 0, fl_splat_##S(-(T)__builtin_inf()), r);          \
-        r = fl_sel_##S(x < 0, fl_splat_##S((T)__builtin_nan("")), r);          \
-        r = fl_sel_##S(x == (T)__builtin_inf(), x, r);                         \
-        return fl_sel_##S(x != x, x, r);                                       \
+        r = fl_sel_##S(fl_eq_##S(x, (V){0}), fl_splat_##S(-(T)__builtin_inf()), r);          \
+        r = fl_sel_##S(fl_lt_##S(x, (V){0}), fl_splat_##S((T)__builtin_nan("")), r);          \
+        r = fl_sel_##S(fl_eq_##S(x, fl_splat_##S((T)__builtin_inf())), x, r);                         \
+        return fl_sel_##S(fl_ne_##S(x, x), x, r);                                       \
     }
 
 /*
@@ -521,8 +694,8 @@ FL_INLINE vf32 fl_log1p_unit_f32(vf32 e)
     return e - (hfsq - s * (hfsq + R));
 }
 
-FL_DEFINE_LOGS(f64, double, vf64, vi64, 54, 0x1p-1022, 0x1p54, 54)
-FL_DEFINE_LOGS(f32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
+FL_DEFINE_LOGS(f64, i64, double, vf64, vi64, 54, 0x1p-1022, 0x1p54, 54)
+FL_DEFINE_LOGS(f32, i32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
 
 /* ------------------------------------------------------------------ */
 /* the logistic building block shared by every kernel                   */
@@ -549,7 +722,7 @@ FL_DEFINE_LOGS(f32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
         r.dlo = r.e - (r.d - (T)1);                                            \
         r.rp = fl_recip_corr_##S(r.d, r.dlo);                                  \
         V small = r.e * r.rp;                                                  \
-        r.neg = x < 0;                                                         \
+        r.neg = fl_lt_##S(x, (V){0});                                                         \
         r.sp = fl_sel_##S(r.neg, small, r.rp);                                 \
         r.sn = fl_sel_##S(r.neg, r.rp, small);                                 \
         return r;                                                              \
@@ -562,7 +735,7 @@ FL_DEFINE_LOGS(f32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
         V e = fl_exp_##S(-fl_abs_##S(x));                                      \
         V d = (T)1 + e;                                                        \
         V dlo = e - (d - (T)1);                                                \
-        VI neg = x < 0;                                                        \
+        VI neg = fl_lt_##S(x, (V){0});                                                        \
         V s = fl_sel_##S(neg, e, fl_splat_##S((T)1)) / d;                      \
         V inv_d = fl_sel_##S(neg, (T)1 - s, s);                                \
         return s - s * (inv_d * dlo);                                          \
@@ -570,12 +743,15 @@ FL_DEFINE_LOGS(f32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
     /* s(x): 1 / (1 + E), E = exp(-x), with the rounding error of 1 + E      \
        (Fast2Sum of max and min) taken back out of the quotient: one         \
        division, no select.  Where E would overflow (s(x) below ~e^-700, or  \
-       subnormal), the vector takes the signed form above instead. */        \
+       subnormal), callers take the signed form above instead. */            \
+    /* whether a vector needs the signed form: some |x| > FAR, or a NaN */    \
+    FL_INLINE int fl_sigmoid_far_##S(V x)                                      \
+    {                                                                          \
+        return fl_above_##S(fl_abs_##S(x), FL_SIGMOID_FAR_##S);                \
+    }                                                                          \
+    /* s(x) for |x| <= FAR (exp needs no clamp there) */                      \
     FL_INLINE V fl_sigmoid_##S(V x)                                            \
     {                                                                          \
-        /* |x| > FAR (or NaN): the signed form; else exp needs no clamp */    \
-        if (__builtin_expect(fl_any_##S(~(fl_abs_##S(x) <= FL_SIGMOID_FAR_##S)), 0)) \
-            return fl_sigmoid_signed_##S(x);                                   \
         V E = fl_exp_inrange_##S(-x);                                          \
         V one = fl_splat_##S((T)1);                                            \
         V d = one + E;                                                         \
