@@ -78,7 +78,11 @@ ext = Extension(
     include_dirs=[np.get_include(), "src/fastlogistic", "src/fastlogistic/core"],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
     # headers and includes: a change to any of them rebuilds the extension
-    depends=sorted(glob.glob("src/fastlogistic/core/*.h") + glob.glob("src/fastlogistic/*.pxi")),
+    depends=sorted(
+        glob.glob("src/fastlogistic/core/*.h")
+        + glob.glob("src/fastlogistic/core/fl_isa_*.c")  # included by the *_mc.c units
+        + glob.glob("src/fastlogistic/*.pxi")
+    ),
 )
 
 setup(

@@ -231,6 +231,14 @@ FL_INLINE void fl_nstore_part_f32(float *p, nf32 v, ptrdiff_t n)
 /* ------------------------------------------------------------------ */
 #if FL_X86_LEVEL >= 2
 /* apply the native operation to each of the FL_NV pieces */
+#define FL_LIFT1(op, S, W)                                                     \
+    FL_INLINE W fl_##op##_##S(W a)                                             \
+    {                                                                          \
+        FL_U(W) ua = {a}, ur;                                                  \
+        for (int j = 0; j < FL_NV; j++)                                        \
+            ur.p[j] = fl_n##op##_##S(ua.p[j]);                                 \
+        return ur.w;                                                           \
+    }
 #define FL_LIFT2(op, S, WR, WA, WB)                                            \
     FL_INLINE WR fl_##op##_##S(WA a, WB b)                                     \
     {                                                                          \
@@ -309,19 +317,10 @@ FL_LIFT2(mulnz, f64, vf64, vf64, vf64)
 FL_LIFT2(mulnz, f32, vf32, vf32, vf32)
 FL_LIFT2(scalef, f64, vf64, vf64, vf64)
 FL_LIFT2(scalef, f32, vf32, vf32, vf32)
-/* unary ones through a dummy second operand */
-FL_INLINE nf64 fl_nround2_f64(nf64 x, nf64 u) { (void)u; return fl_nround_f64(x); }
-FL_INLINE nf32 fl_nround2_f32(nf32 x, nf32 u) { (void)u; return fl_nround_f32(x); }
-FL_INLINE nf64 fl_nrcp2_f64(nf64 d, nf64 u) { (void)u; return fl_nrcp_f64(d); }
-FL_INLINE nf32 fl_nrcp2_f32(nf32 d, nf32 u) { (void)u; return fl_nrcp_f32(d); }
-FL_LIFT2(round2, f64, vf64, vf64, vf64)
-FL_LIFT2(round2, f32, vf32, vf32, vf32)
-FL_LIFT2(rcp2, f64, vf64, vf64, vf64)
-FL_LIFT2(rcp2, f32, vf32, vf32, vf32)
-#define fl_round_f64(x) fl_round2_f64(x, x)
-#define fl_round_f32(x) fl_round2_f32(x, x)
-#define fl_rcp_f64(d) fl_rcp2_f64(d, d)
-#define fl_rcp_f32(d) fl_rcp2_f32(d, d)
+FL_LIFT1(round, f64, vf64)
+FL_LIFT1(round, f32, vf32)
+FL_LIFT1(rcp, f64, vf64)
+FL_LIFT1(rcp, f32, vf32)
 #endif
 #else
 /* generic vector code: the compiler picks the instructions */
@@ -331,10 +330,9 @@ FL_LIFT2(rcp2, f32, vf32, vf32, vf32)
     FL_INLINE V fl_minv_##S(V a, V b) { return fl_sel_##S(fl_lt_##S(a, b), a, b); } \
     FL_INLINE int fl_any_##S(VI m)                                             \
     {                                                                          \
-        VI acc = m;                                                            \
         int r = 0;                                                             \
         for (ptrdiff_t j = 0; j < L; j++)                                      \
-            r |= acc[j] != 0;                                                  \
+            r |= m[j] != 0;                                                    \
         return r;                                                              \
     }                                                                          \
     FL_INLINE int fl_above_##S(V ax, T c) { return fl_any_##S(~fl_le_##S(ax, c - (V){0})); } \
