@@ -47,6 +47,7 @@ def _restore_global_state():
     yield
     _kernels.set_simd_level(level)
     _kernels.set_num_threads(None)
+    _kernels.set_stream_threshold(None)
 
 
 # ---------------------------------------------------------------------------

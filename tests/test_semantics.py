@@ -458,3 +458,23 @@ def test_integer_labels_cost_no_float_copy():
     finally:
         tracemalloc.stop()
     assert peak < 100_000, peak     # not an 8 MB float64 copy of y
+
+
+# --- each element's value depends on that element only ------------------------
+
+@pytest.mark.parametrize("name", UNARY)
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_value_does_not_depend_on_neighbours_or_position(name, dt):
+    """A value next to inf, NaN or a huge |x| (which take a slower path for
+    their vector) is the same as computed alone, at every offset."""
+    f = getattr(fl, name)
+    x = _input(name, 300, dt, seed=3)
+    specials = [np.nan, 0.5] if name == "logit" else [np.inf, -np.inf, np.nan, 1e4, -1e4, -750.0]
+    x[::23] = np.resize(np.array(specials, dt), x[::23].size)
+    whole = f(x)
+    alone = np.array([f(x[i:i + 1])[0] for i in range(x.size)], dt)
+    np.testing.assert_array_equal(whole.view(f"u{x.itemsize}"), alone.view(f"u{x.itemsize}"))
+    for k in (1, 3, 7, 13):
+        np.testing.assert_array_equal(f(x[k:]).view(f"u{x.itemsize}"),
+                                      whole[k:].view(f"u{x.itemsize}"))
+    check_unary(name, x[np.isfinite(x)], whole[np.isfinite(x)])

@@ -115,6 +115,22 @@ def _check_out(out, shape, dtype, fname, argname="out"):
         raise ValueError(f"{fname}: {argname} is read-only")
 
 
+_ALIGN = 64             # bytes: a cache line, and the widest vector
+_ALIGN_MIN = 1 << 16    # outputs this big or bigger start on a cache line
+
+
+def _empty(shape, dtype):
+    """np.empty(shape, dtype), starting on a 64-byte boundary when it is big:
+    the binary cross-entropy kernels stream such outputs only when aligned."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes < _ALIGN_MIN:
+        return np.empty(shape, dtype)
+    buf = np.empty(nbytes + _ALIGN, np.uint8)
+    off = -buf.__array_interface__["data"][0] % _ALIGN
+    return buf[off:off + nbytes].view(dtype).reshape(shape)
+
+
 class _Output:
     """An output of a given shape: the user's `out` (written directly when it
     can be, else through a temporary that is copied in at the end) or a new
@@ -125,7 +141,7 @@ class _Output:
     def __init__(self, out, shape, cdt, rdt, fname, argname, inputs):
         self._tmp = None
         if out is None:
-            arr = np.empty(shape, cdt)
+            arr = _empty(shape, cdt)
             self.result = arr if rdt == cdt else None
             self._tmp = None if rdt == cdt else arr
             self.flat = arr.reshape(-1)

@@ -16,28 +16,33 @@ cimport numpy as cnp
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
+from cpython.pyport cimport PY_SSIZE_T_MAX
 
 cnp.import_array()
 
 include "_softmax_decl.pxi"
 
 cdef extern from "core/fl_core.h" nogil:
-    ctypedef void (*fl_unary_f64_fn)(const double *x, double *y, Py_ssize_t n) noexcept
-    ctypedef void (*fl_unary_f32_fn)(const float *x, float *y, Py_ssize_t n) noexcept
+    ctypedef void (*fl_unary_f64_fn)(const double *x, double *y, Py_ssize_t n,
+                                    int stream) noexcept
+    ctypedef void (*fl_unary_f32_fn)(const float *x, float *y, Py_ssize_t n,
+                                    int stream) noexcept
     ctypedef double (*fl_bcel_f64_fn)(const double *x, const double *t, const double *w,
                                       const double *pw, double *loss, double *grad,
                                       double *hess, double gscale, Py_ssize_t n,
-                                      int want_sum) noexcept
+                                      int want_sum, int stream) noexcept
     ctypedef double (*fl_bcel_f32_fn)(const float *x, const float *t, const float *w,
                                       const float *pw, float *loss, float *grad,
                                       float *hess, double gscale, Py_ssize_t n,
-                                      int want_sum) noexcept
+                                      int want_sum, int stream) noexcept
     ctypedef double (*fl_bce_f64_fn)(const double *p, const double *t, const double *w,
                                      double *loss, double *grad, double gscale,
-                                     Py_ssize_t n, Py_ssize_t *first_bad) noexcept
+                                     Py_ssize_t n, Py_ssize_t *first_bad,
+                                     int stream) noexcept
     ctypedef double (*fl_bce_f32_fn)(const float *p, const float *t, const float *w,
                                      float *loss, float *grad, double gscale,
-                                     Py_ssize_t n, Py_ssize_t *first_bad) noexcept
+                                     Py_ssize_t n, Py_ssize_t *first_bad,
+                                     int stream) noexcept
     ctypedef struct fl_table:
         fl_unary_f64_fn unary_f64[5]
         fl_unary_f32_fn unary_f32[5]
@@ -117,6 +122,33 @@ cdef enum:
     PARALLEL_MIN = 32768    # below this many elements, never enter a parallel region
 CHUNK_SIZE = CHUNK
 PARALLEL_THRESHOLD = PARALLEL_MIN
+
+# Outputs of a call that reads and writes at least this many bytes in all are
+# written with streaming (non-temporal) stores: they bypass the caches, which
+# saves the read of each output line from memory and evicts nothing.  Below
+# it, the data may still be in cache for the caller, and normal stores win.
+# 6 MiB: the point where streaming starts to pay on the CI machine kind
+# (2-core cloud VM; see benchmarks/ and the README).  -1: never stream.
+DEFAULT_STREAM_BYTES = 6 << 20
+cdef Py_ssize_t _stream_bytes = DEFAULT_STREAM_BYTES
+
+
+def set_stream_threshold(nbytes):
+    """Bytes moved by one call (inputs + outputs) from which outputs are streamed."""
+    global _stream_bytes
+    if nbytes is None:
+        _stream_bytes = DEFAULT_STREAM_BYTES
+        return
+    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, cnp.integer)):
+        raise TypeError(f"stream threshold must be an int or None, got {type(nbytes).__name__}")
+    if nbytes < -1:
+        raise ValueError(f"stream threshold must be >= 0 bytes, or -1 for never, got {nbytes}")
+    _stream_bytes = nbytes if nbytes < PY_SSIZE_T_MAX else PY_SSIZE_T_MAX
+
+
+def get_stream_threshold():
+    return _stream_bytes
+
 
 cdef int _user_threads = 0                    # set_num_threads(); 0 = not set
 cdef int _omp_initial = fl_omp_max_threads()  # OMP_NUM_THREADS or the CPU count
@@ -206,6 +238,7 @@ ctypedef struct Job:
     Py_ssize_t n
     Py_ssize_t nchunks
     int need_buf         # some operand is not contiguous: gather/scatter
+    int stream           # outputs written with streaming stores (big calls)
     double *partial      # per-chunk loss sums (reductions), or NULL
     Py_ssize_t *bad      # per-chunk first bad index (JOB_BCE), or NULL
 
@@ -287,21 +320,23 @@ cdef void _chunk(Job *job, Py_ssize_t c, real *buf) noexcept nogil:
     cdef real *y2 = _outptr(&job.o[2], i0, buf + 6 * CHUNK)
     cdef double s = 0.0
     cdef Py_ssize_t bad = -1
+    # never stream into the chunk buffer: _scatter reads it straight back
+    cdef int st = job.stream and not job.need_buf
     if job.kind == JOB_UNARY:
         if real is double:
-            TABLE.unary_f64[job.op](x, y0, m)
+            TABLE.unary_f64[job.op](x, y0, m, st)
         else:
-            TABLE.unary_f32[job.op](x, y0, m)
+            TABLE.unary_f32[job.op](x, y0, m, st)
     elif job.kind == JOB_BCEL:
         if real is double:
-            s = TABLE.bcel_f64(x, t, w, pw, y0, y1, y2, job.gscale, m, job.want_sum)
+            s = TABLE.bcel_f64(x, t, w, pw, y0, y1, y2, job.gscale, m, job.want_sum, st)
         else:
-            s = TABLE.bcel_f32(x, t, w, pw, y0, y1, y2, job.gscale, m, job.want_sum)
+            s = TABLE.bcel_f32(x, t, w, pw, y0, y1, y2, job.gscale, m, job.want_sum, st)
     else:
         if real is double:
-            s = TABLE.bce_f64(x, t, w, y0, y1, job.gscale, m, &bad)
+            s = TABLE.bce_f64(x, t, w, y0, y1, job.gscale, m, &bad, st)
         else:
-            s = TABLE.bce_f32(x, t, w, y0, y1, job.gscale, m, &bad)
+            s = TABLE.bce_f32(x, t, w, y0, y1, job.gscale, m, &bad, st)
     if job.need_buf:
         _scatter(&job.o[0], i0, m, <const real *>(buf + 4 * CHUNK))
         _scatter(&job.o[1], i0, m, <const real *>(buf + 5 * CHUNK))
@@ -318,7 +353,15 @@ cdef int _run(Job *job, int nthreads) except -1 nogil:
     cdef char *buf = NULL
     cdef char *tb = NULL
     cdef size_t bufsize = (7 * CHUNK * sizeof(double)) if job.need_buf else 0
+    cdef int k, nops = 0
     job.nchunks = (job.n + CHUNK - 1) // CHUNK
+    # stream the outputs when the call moves more bytes than the caches hold
+    for k in range(4):
+        nops += job.a[k].present
+    for k in range(3):
+        nops += job.o[k].present
+    job.stream = (_stream_bytes >= 0 and
+                  job.n * (8 if job.is_f64 else 4) * nops >= _stream_bytes)
     if job.nchunks <= 1:
         nthreads = 1
     if bufsize:

@@ -23,8 +23,8 @@ enum {
 
 enum { FL_LEVEL_BASELINE = 0, FL_LEVEL_AVX2 = 1, FL_LEVEL_AVX512 = 2, FL_N_LEVELS = 3 };
 
-typedef void (*fl_unary_f64_fn)(const double *x, double *y, ptrdiff_t n);
-typedef void (*fl_unary_f32_fn)(const float *x, float *y, ptrdiff_t n);
+typedef void (*fl_unary_f64_fn)(const double *x, double *y, ptrdiff_t n, int stream);
+typedef void (*fl_unary_f32_fn)(const float *x, float *y, ptrdiff_t n, int stream);
 
 /*
  * Binary cross-entropy with logits, fused.  w (weight) and pw (pos_weight)
@@ -35,22 +35,29 @@ typedef void (*fl_unary_f32_fn)(const float *x, float *y, ptrdiff_t n);
  */
 typedef double (*fl_bcel_f64_fn)(const double *x, const double *t, const double *w,
                                   const double *pw, double *loss, double *grad,
-                                  double *hess, double gscale, ptrdiff_t n, int want_sum);
+                                  double *hess, double gscale, ptrdiff_t n, int want_sum,
+                                  int stream);
 typedef double (*fl_bcel_f32_fn)(const float *x, const float *t, const float *w,
                                   const float *pw, float *loss, float *grad,
-                                  float *hess, double gscale, ptrdiff_t n, int want_sum);
+                                  float *hess, double gscale, ptrdiff_t n, int want_sum,
+                                  int stream);
 
 /*
  * Binary cross-entropy on probabilities (PyTorch's definition: logs clamped at
  * -100, gradient denominator floored at 1e-12).  *first_bad receives the index
  * of the first p outside [0, 1] or NaN in the chunk, or -1.
+ *
+ * stream (every kernel): write the outputs with non-temporal stores where
+ * they are aligned for it (elementwise kernels: from their first aligned
+ * element; the others: only if every output starts aligned).  The caller
+ * asks for it on outputs too big to stay in cache.  Results are the same.
  */
 typedef double (*fl_bce_f64_fn)(const double *p, const double *t, const double *w,
                                  double *loss, double *grad, double gscale,
-                                 ptrdiff_t n, ptrdiff_t *first_bad);
+                                 ptrdiff_t n, ptrdiff_t *first_bad, int stream);
 typedef double (*fl_bce_f32_fn)(const float *p, const float *t, const float *w,
                                  float *loss, float *grad, double gscale,
-                                 ptrdiff_t n, ptrdiff_t *first_bad);
+                                 ptrdiff_t n, ptrdiff_t *first_bad, int stream);
 
 typedef struct {
     fl_unary_f64_fn unary_f64[FL_N_UNARY];

@@ -47,31 +47,66 @@ FL_INLINE V VF(v_logit)(V p)
     return VF(fl_sel)(VF(fl_lt)(p, zero) | VF(fl_gt)(p, one), VF(fl_splat)((T)__builtin_nan("")), r);
 }
 
+/*
+ * Every elementwise kernel is a loop FN(name_run)(x, y, n, st), compiled once
+ * storing (st = 0) and once streaming (st = 1), and an entry point that
+ * streams where the caller asks for it: the elements before y reaches vector
+ * alignment are stored normally, the rest streamed.  Elementwise, so the
+ * split changes no result.
+ */
+#define FL_UNARY_ENTRY(name)                                                   \
+    static void VF(name##_plain)(const T *x, T *y, ptrdiff_t n)                \
+    {                                                                          \
+        VF(name##_run)(x, y, n, 0);                                            \
+    }                                                                          \
+    static void VF(name##_streamed)(const T *x, T *y, ptrdiff_t n)             \
+    {                                                                          \
+        VF(name##_run)(x, y, n, 1);                                            \
+        fl_stream_fence();                                                     \
+    }                                                                          \
+    static void FN(name)(const T *x, T *y, ptrdiff_t n, int stream)            \
+    {                                                                          \
+        ptrdiff_t h = stream ? fl_stream_head(y, sizeof(T)) : -1;              \
+        if (h < 0 || n - h < L) {                                              \
+            VF(name##_plain)(x, y, n);                                         \
+            return;                                                            \
+        }                                                                      \
+        if (h > 0)                                                             \
+            VF(name##_plain)(x, y, h);                                         \
+        VF(name##_streamed)(x + h, y + h, n - h);                              \
+    }
+
 #define FL_UNARY_KERNEL(name)                                                  \
-    static void FN(name)(const T *x, T *y, ptrdiff_t n)                        \
+    FL_INLINE void VF(name##_run)(const T *x, T *y, ptrdiff_t n, int st)       \
     {                                                                          \
         ptrdiff_t i = 0;                                                       \
         for (; i + L <= n; i += L)                                             \
-            VF(fl_store)(y + i, VF(v_##name)(VF(fl_load)(x + i)));             \
+            VF(fl_put)(y + i, VF(v_##name)(VF(fl_load)(x + i)), st);           \
         for (; i < n; i += L) {                                                \
             ptrdiff_t m = n - i < L ? n - i : L;                               \
             V a = VF(fl_load_part)(x + i, m, (T)0);                            \
             VF(fl_store_part)(y + i, VF(v_##name)(a), m);                      \
         }                                                                      \
-    }
+    }                                                                          \
+    FL_UNARY_ENTRY(name)
 
-/* sigmoid: the fast form, and the signed form for the rare vector with a
-   |x| beyond FL_SIGMOID_FAR or a NaN, out of line so that its code does not
-   crowd the registers of the loop */
-static __attribute__((noinline, cold)) void VF(sigmoid_far)(const T *x, T *y, ptrdiff_t m)
+/* sigmoid: the fast form, and for the rare vector with a |x| beyond
+   FL_SIGMOID_FAR or a NaN, out of line so that its code does not crowd the
+   registers of the loop, the signed form on those lanes and the fast form on
+   the others: each element gets the same value whatever its neighbours */
+static __attribute__((noinline, cold)) void VF(sigmoid_far)(const T *x, T *y, ptrdiff_t m, int st)
 {
+    V a = m == L ? VF(fl_load)(x) : VF(fl_load_part)(x, m, (T)0);
+    VI near = VF(fl_le)(VF(fl_abs)(a), VF(fl_splat)(FL_XCAT2(FL_SIGMOID_FAR, FL_S)));
+    V fast = VF(fl_sigmoid)(VF(fl_sel)(near, a, VF(fl_splat)((T)0)));
+    V r = VF(fl_sel)(near, fast, VF(fl_sigmoid_signed)(a));
     if (m == L)
-        VF(fl_store)(y, VF(fl_sigmoid_signed)(VF(fl_load)(x)));
+        VF(fl_put)(y, r, st);
     else
-        VF(fl_store_part)(y, VF(fl_sigmoid_signed)(VF(fl_load_part)(x, m, (T)0)), m);
+        VF(fl_store_part)(y, r, m);
 }
 
-static void FN(sigmoid)(const T *x, T *y, ptrdiff_t n)
+FL_INLINE void VF(sigmoid_run)(const T *x, T *y, ptrdiff_t n, int st)
 {
     ptrdiff_t i = 0;
 #if FL_NV == 1
@@ -79,29 +114,30 @@ static void FN(sigmoid)(const T *x, T *y, ptrdiff_t n)
     for (; i + 2 * L <= n; i += 2 * L) {
         V a = VF(fl_load)(x + i), b = VF(fl_load)(x + i + L);
         if (__builtin_expect(VF(fl_sigmoid_far)(a) | VF(fl_sigmoid_far)(b), 0)) {
-            VF(sigmoid_far)(x + i, y + i, L);
-            VF(sigmoid_far)(x + i + L, y + i + L, L);
+            VF(sigmoid_far)(x + i, y + i, L, st);
+            VF(sigmoid_far)(x + i + L, y + i + L, L, st);
         } else {
-            VF(fl_store)(y + i, VF(fl_sigmoid)(a));
-            VF(fl_store)(y + i + L, VF(fl_sigmoid)(b));
+            VF(fl_put)(y + i, VF(fl_sigmoid)(a), st);
+            VF(fl_put)(y + i + L, VF(fl_sigmoid)(b), st);
         }
     }
 #endif
     for (; i + L <= n; i += L) {
         V a = VF(fl_load)(x + i);
         if (__builtin_expect(VF(fl_sigmoid_far)(a), 0))
-            VF(sigmoid_far)(x + i, y + i, L);
+            VF(sigmoid_far)(x + i, y + i, L, st);
         else
-            VF(fl_store)(y + i, VF(fl_sigmoid)(a));
+            VF(fl_put)(y + i, VF(fl_sigmoid)(a), st);
     }
     if (i < n) {
         V a = VF(fl_load_part)(x + i, n - i, (T)0);
         if (VF(fl_sigmoid_far)(a))
-            VF(sigmoid_far)(x + i, y + i, n - i);
+            VF(sigmoid_far)(x + i, y + i, n - i, 0);
         else
             VF(fl_store_part)(y + i, VF(fl_sigmoid)(a), n - i);
     }
 }
+FL_UNARY_ENTRY(sigmoid)
 FL_UNARY_KERNEL(log_sigmoid)
 FL_UNARY_KERNEL(softplus)
 FL_UNARY_KERNEL(sigmoid_grad)
@@ -160,7 +196,8 @@ FL_INLINE void VF(v_bcel)(V x, V t, V w, V pw, int has_w, int has_pw, int want,
 }
 
 FL_INLINE double VF(bcel_body)(const T *x, const T *t, const T *w, const T *pw, T *loss,
-                               T *grad, T *hess, double gscale, ptrdiff_t n, int want)
+                               T *grad, T *hess, double gscale, ptrdiff_t n, int want,
+                               int st)
 {
     vf64 acc = fl_splat_f64(0.0);
     const T gs = (T)gscale;
@@ -182,9 +219,9 @@ FL_INLINE double VF(bcel_body)(const T *x, const T *t, const T *w, const T *pw, 
         }
         VF(v_bcel)(vx, vt, vw, vp, has_w, has_pw, want, &l, &g, &h);
         if (m == L) {
-            if ((want & BCEL_LOSS) && loss) VF(fl_store)(loss + i, l);
-            if (want & BCEL_GRAD) VF(fl_store)(grad + i, g * gs);
-            if (want & BCEL_HESS) VF(fl_store)(hess + i, h * gs);
+            if ((want & BCEL_LOSS) && loss) VF(fl_put)(loss + i, l, st);
+            if (want & BCEL_GRAD) VF(fl_put)(grad + i, g * gs, st);
+            if (want & BCEL_HESS) VF(fl_put)(hess + i, h * gs, st);
         } else {
             l = VF(fl_sel)(VF(fl_lanes_below)(m), l, VF(fl_splat)((T)0));
             if ((want & BCEL_LOSS) && loss) VF(fl_store_part)(loss + i, l, m);
@@ -197,25 +234,55 @@ FL_INLINE double VF(bcel_body)(const T *x, const T *t, const T *w, const T *pw, 
     return fl_hsum_f64(acc);
 }
 
-static double FN(bcel)(const T *x, const T *t, const T *w, const T *pw, T *loss,
-                       T *grad, T *hess, double gscale, ptrdiff_t n, int want_sum)
+/* one specialised loop per combination the API asks for */
+#define FL_BCEL_CASES(ST)                                                      \
+    switch (want) {                                                            \
+    case BCEL_GRAD | BCEL_HESS:                                                \
+        return VF(bcel_body)(x, t, w, pw, NULL, grad, hess, gscale, n,         \
+                             BCEL_GRAD | BCEL_HESS, ST);                       \
+    case BCEL_GRAD:                                                            \
+        return VF(bcel_body)(x, t, w, pw, NULL, grad, NULL, gscale, n,         \
+                             BCEL_GRAD, ST);                                   \
+    case BCEL_LOSS | BCEL_GRAD:                                                \
+        return VF(bcel_body)(x, t, w, pw, loss, grad, NULL, gscale, n,         \
+                             BCEL_LOSS | BCEL_GRAD, ST);                       \
+    case BCEL_LOSS | BCEL_GRAD | BCEL_HESS:                                    \
+        return VF(bcel_body)(x, t, w, pw, loss, grad, hess, gscale, n,         \
+                             BCEL_LOSS | BCEL_GRAD | BCEL_HESS, ST);           \
+    default:                                                                   \
+        return VF(bcel_body)(x, t, w, pw, loss, NULL, NULL, gscale, n,         \
+                             BCEL_LOSS, ST);                                   \
+    }
+
+static double VF(bcel_plain)(const T *x, const T *t, const T *w, const T *pw, T *loss,
+                             T *grad, T *hess, double gscale, ptrdiff_t n, int want)
 {
-    /* one specialised loop per combination the API asks for */
+    FL_BCEL_CASES(0)
+}
+
+static double VF(bcel_streamed)(const T *x, const T *t, const T *w, const T *pw, T *loss,
+                                T *grad, T *hess, double gscale, ptrdiff_t n, int want)
+{
+    FL_BCEL_CASES(1)
+}
+
+/* an output that is absent or starts on a vector boundary */
+FL_INLINE int VF(out_aligned)(const T *p) { return p == NULL || fl_stream_head(p, sizeof(T)) == 0; }
+
+static double FN(bcel)(const T *x, const T *t, const T *w, const T *pw, T *loss,
+                       T *grad, T *hess, double gscale, ptrdiff_t n, int want_sum, int stream)
+{
     int want = (loss != NULL || want_sum ? BCEL_LOSS : 0) | (grad != NULL ? BCEL_GRAD : 0) |
                (hess != NULL ? BCEL_HESS : 0);
-    switch (want) {
-    case BCEL_GRAD | BCEL_HESS:
-        return VF(bcel_body)(x, t, w, pw, NULL, grad, hess, gscale, n, BCEL_GRAD | BCEL_HESS);
-    case BCEL_GRAD:
-        return VF(bcel_body)(x, t, w, pw, NULL, grad, NULL, gscale, n, BCEL_GRAD);
-    case BCEL_LOSS | BCEL_GRAD:
-        return VF(bcel_body)(x, t, w, pw, loss, grad, NULL, gscale, n, BCEL_LOSS | BCEL_GRAD);
-    case BCEL_LOSS | BCEL_GRAD | BCEL_HESS:
-        return VF(bcel_body)(x, t, w, pw, loss, grad, hess, gscale, n,
-                             BCEL_LOSS | BCEL_GRAD | BCEL_HESS);
-    default:
-        return VF(bcel_body)(x, t, w, pw, loss, NULL, NULL, gscale, n, BCEL_LOSS);
+    /* streamed only where every output is aligned: the loop is never split,
+       so a loss sum adds the same values in the same lanes either way */
+    if (stream && (loss || grad || hess) && VF(out_aligned)(loss) && VF(out_aligned)(grad) &&
+        VF(out_aligned)(hess)) {
+        double s = VF(bcel_streamed)(x, t, w, pw, loss, grad, hess, gscale, n, want);
+        fl_stream_fence();
+        return s;
     }
+    return VF(bcel_plain)(x, t, w, pw, loss, grad, hess, gscale, n, want);
 }
 
 /* ---------------- binary cross-entropy on probabilities --------------- */
@@ -225,8 +292,8 @@ static double FN(bcel)(const T *x, const T *t, const T *w, const T *pw, T *loss,
  * loss = w ((t - 1) max(log1p(-p), -100) - t max(log(p), -100))
  * grad = w (p - t) / max((1 - p) p, 1e-12)
  */
-static double FN(bce)(const T *p, const T *t, const T *w, T *loss, T *grad,
-                      double gscale, ptrdiff_t n, ptrdiff_t *first_bad)
+FL_INLINE double VF(bce_body)(const T *p, const T *t, const T *w, T *loss, T *grad,
+                              double gscale, ptrdiff_t n, ptrdiff_t *first_bad, int st)
 {
     vf64 acc = fl_splat_f64(0.0);
     const T gs = (T)gscale;
@@ -264,8 +331,8 @@ static double FN(bce)(const T *p, const T *t, const T *w, T *loss, T *grad,
             g = g * vw;
         }
         if (m == L) {
-            if (loss) VF(fl_store)(loss + i, l);
-            if (grad) VF(fl_store)(grad + i, g * gs);
+            if (loss) VF(fl_put)(loss + i, l, st);
+            if (grad) VF(fl_put)(grad + i, g * gs, st);
         } else {
             l = VF(fl_sel)(VF(fl_lanes_below)(m), l, VF(fl_splat)((T)0));
             if (loss) VF(fl_store_part)(loss + i, l, m);
@@ -274,6 +341,29 @@ static double FN(bce)(const T *p, const T *t, const T *w, T *loss, T *grad,
         acc = VF(fl_acc)(acc, l);
     }
     return fl_hsum_f64(acc);
+}
+
+static double VF(bce_plain)(const T *p, const T *t, const T *w, T *loss, T *grad,
+                            double gscale, ptrdiff_t n, ptrdiff_t *first_bad)
+{
+    return VF(bce_body)(p, t, w, loss, grad, gscale, n, first_bad, 0);
+}
+
+static double VF(bce_streamed)(const T *p, const T *t, const T *w, T *loss, T *grad,
+                               double gscale, ptrdiff_t n, ptrdiff_t *first_bad)
+{
+    return VF(bce_body)(p, t, w, loss, grad, gscale, n, first_bad, 1);
+}
+
+static double FN(bce)(const T *p, const T *t, const T *w, T *loss, T *grad,
+                      double gscale, ptrdiff_t n, ptrdiff_t *first_bad, int stream)
+{
+    if (stream && (loss || grad) && VF(out_aligned)(loss) && VF(out_aligned)(grad)) {
+        double s = VF(bce_streamed)(p, t, w, loss, grad, gscale, n, first_bad);
+        fl_stream_fence();
+        return s;
+    }
+    return VF(bce_plain)(p, t, w, loss, grad, gscale, n, first_bad);
 }
 
 static void FN(fill)(fl_table *tb)

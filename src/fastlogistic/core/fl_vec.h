@@ -371,6 +371,50 @@ FL_INLINE vf32 fl_mulnz_f32(vf32 a, vf32 v) { return fl_sel_f32(fl_ne_f32(a, (vf
 #define FL_CLAMP_f32(x, lo, hi) fl_minv_f32(fl_splat_f32(hi), fl_maxv_f32(fl_splat_f32(lo), (x)))
 
 /* ------------------------------------------------------------------ */
+/* streaming stores                                                     */
+/* ------------------------------------------------------------------ */
+/* A non-temporal store writes a whole cache line around the caches: no read
+   of the line's old contents from memory first (which a normal store to a
+   line not in cache costs) and no eviction of data the caller may still use.
+   Worth it only for outputs far bigger than the caches; the Cython layer
+   decides per call (set_stream_threshold).  p must be aligned to FL_NB
+   bytes; fl_stream_fence() orders the streamed lines before the kernel
+   returns.  Without such an instruction (generic level) a plain store. */
+#if FL_X86_LEVEL >= 3
+#define FL_HAVE_STREAM 1
+FL_INLINE void fl_nstream_f64(double *p, nf64 v) { _mm512_stream_pd(p, (__m512d)v); }
+FL_INLINE void fl_nstream_f32(float *p, nf32 v) { _mm512_stream_ps(p, (__m512)v); }
+#elif FL_X86_LEVEL == 2
+#define FL_HAVE_STREAM 1
+FL_INLINE void fl_nstream_f64(double *p, nf64 v) { _mm256_stream_pd(p, (__m256d)v); }
+FL_INLINE void fl_nstream_f32(float *p, nf32 v) { _mm256_stream_ps(p, (__m256)v); }
+#elif defined(__SSE2__) && FL_NB == 16
+#include <emmintrin.h>
+#define FL_HAVE_STREAM 1
+FL_INLINE void fl_nstream_f64(double *p, nf64 v) { _mm_stream_pd(p, (__m128d)v); }
+FL_INLINE void fl_nstream_f32(float *p, nf32 v) { _mm_stream_ps(p, (__m128)v); }
+#else
+#define FL_HAVE_STREAM 0
+FL_INLINE void fl_nstream_f64(double *p, nf64 v) { memcpy(p, &v, sizeof v); }
+FL_INLINE void fl_nstream_f32(float *p, nf32 v) { memcpy(p, &v, sizeof v); }
+#endif
+FL_INLINE void fl_stream_fence(void)
+{
+#if FL_HAVE_STREAM
+    _mm_sfence();
+#endif
+}
+/* elements of size `size` before p reaches FL_NB alignment; -1 where p is
+   not even aligned to its element size (then it never will be) */
+FL_INLINE ptrdiff_t fl_stream_head(const void *p, size_t size)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (!FL_HAVE_STREAM || a % size)
+        return -1;
+    return (ptrdiff_t)(((FL_NB - a % FL_NB) % FL_NB) / size);
+}
+
+/* ------------------------------------------------------------------ */
 /* generic helpers, one set per element type                           */
 /* ------------------------------------------------------------------ */
 #define FL_DEFINE_BASICS(S, IS, T, V, VI, L)                                     \
@@ -389,6 +433,21 @@ FL_INLINE vf32 fl_mulnz_f32(vf32 a, vf32 v) { return fl_sel_f32(fl_ne_f32(a, (vf
         FL_U(V) u = {v};                                                       \
         for (int j = 0; j < FL_NV; j++)                                        \
             memcpy(p + j * (L / FL_NV), &u.p[j], sizeof u.p[j]);               \
+    }                                                                          \
+    /* streaming (non-temporal) store; p aligned to FL_NB bytes */           \
+    FL_INLINE void fl_stream_##S(T *p, V v)                                    \
+    {                                                                          \
+        FL_U(V) u = {v};                                                       \
+        for (int j = 0; j < FL_NV; j++)                                        \
+            fl_nstream_##S(p + j * (L / FL_NV), u.p[j]);                       \
+    }                                                                          \
+    /* store or stream (st is a constant where the kernels call it) */        \
+    FL_INLINE void fl_put_##S(T *p, V v, int st)                               \
+    {                                                                          \
+        if (st)                                                                \
+            fl_stream_##S(p, v);                                               \
+        else                                                                   \
+            fl_store_##S(p, v);                                                \
     }                                                                          \
     /* mask of lanes with index < n */                                         \
     FL_INLINE VI fl_lanes_below_##S(ptrdiff_t n)                               \
