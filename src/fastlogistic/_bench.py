@@ -8,8 +8,11 @@ one *round* of calls takes about ROUND_SECONDS.  Then the rounds alternate
 between the implementations (round-robin, starting one further along each
 time) so that every implementation sees the same machine load, and the median
 time per call over the rounds is reported.  Ratios between implementations of
-the same case are what the targets are about; absolute numbers move with the
-machine's load.
+the same case are what the targets are about: a speed-up is the median over
+the rounds of the ratio of the two times measured in the same round, a few
+tens of milliseconds apart, so that a change of the machine's load between
+rounds (other virtual machines on the host, on a cloud runner) cancels out.
+Absolute numbers move with that load.
 
 Layout of this file: the registry (FUNCTIONS: function name -> {implementation
 name: factory}), the one timing helper (`time_case`), the memory probe, the
@@ -594,30 +597,41 @@ TARGETS = [
 ]
 
 
+def paired_ratio(num, den):
+    """Median over rounds of num's time / den's time in the same round (rows
+    of one case; their rounds line up)."""
+    a, b = num["rounds_seconds_per_call"], den["rounds_seconds_per_call"]
+    if len(a) != len(b) or not a:
+        return num["seconds_per_call"] / den["seconds_per_call"]
+    return statistics.median(x / y for x, y in zip(a, b))
+
+
 def check_targets(results):
     def find(function, shape, dtype, impl, threads):
         for r in results:
             if (r["function"], tuple(r["shape"]), r["dtype"], r["implementation"],
                     r["threads"]) == (function, shape, dtype, impl, threads):
-                return r["seconds_per_call"]
+                return r
         return None
 
     checks = []
     for tg in TARGETS:
         for dtype in ("float64", "float32"):
-            fl_t = find(tg.function, tg.shape, dtype, "fastlogistic", tg.fl_threads or tg.threads)
-            base_t = find(tg.function, tg.shape, dtype, tg.base, tg.threads)
-            if fl_t is None:
+            fl_r = find(tg.function, tg.shape, dtype, "fastlogistic", tg.fl_threads or tg.threads)
+            base_r = find(tg.function, tg.shape, dtype, tg.base, tg.threads)
+            if fl_r is None:
                 continue
-            if base_t is None:
+            if base_r is None:
                 checks.append({"target": tg.text, "dtype": dtype, "ratio": None, "pass": None,
                                "shown": f"not measured ({tg.base} not run)"})
                 continue
             if tg.minimum is not None:
-                ratio, ok = base_t / fl_t, base_t / fl_t >= tg.minimum
+                ratio = paired_ratio(base_r, fl_r)
+                ok = ratio >= tg.minimum
                 shown = f"speed-up {ratio:.2f}x"
             else:
-                ratio, ok = fl_t / base_t, fl_t / base_t <= tg.maximum
+                ratio = paired_ratio(fl_r, base_r)
+                ok = ratio <= tg.maximum
                 shown = f"time ratio {ratio:.2f}x"
             checks.append({"target": tg.text, "dtype": dtype, "ratio": ratio, "pass": bool(ok),
                            "shown": shown})
@@ -640,20 +654,19 @@ def print_targets(checks, file):
 
 def print_case(case, rows, file):
     print(f"\n{case.label()}", file=file)
-    fl_time = {r["threads"]: r["seconds_per_call"] for r in rows
-               if r["implementation"] == "fastlogistic"}
+    fl_row = {r["threads"]: r for r in rows if r["implementation"] == "fastlogistic"}
     print(f"  {'implementation':<14}{'threads':>8}{'ns/elem':>10}{'us/call':>11}{'spread':>8}"
           f"{'fastlogistic speed-up':>23}   what", file=file)
     for r in rows:
         s = r["rounds_seconds_per_call"]
         spread = (max(s) - min(s)) / r["seconds_per_call"] if len(s) > 1 else 0.0
         if r["implementation"] == "fastlogistic":
-            k0 = min(fl_time)
+            k0 = min(fl_row)
             speed = ("" if r["threads"] == k0 else
-                     f"{fl_time[k0] / r['seconds_per_call']:.2f}x vs {k0}t")
+                     f"{paired_ratio(fl_row[k0], r):.2f}x vs {k0}t")
         else:
-            ref = fl_time.get(r["threads"], fl_time[min(fl_time)])
-            speed = f"{r['seconds_per_call'] / ref:.2f}x"
+            ref = fl_row.get(r["threads"], fl_row[min(fl_row)])
+            speed = f"{paired_ratio(r, ref):.2f}x"
         print(f"  {r['implementation']:<14}{r['threads']:>8}{r['ns_per_element']:>10.3f}"
               f"{r['seconds_per_call'] * 1e6:>11.2f}{spread:>7.0%} {speed:>23}   {r['note']}",
               file=file)
@@ -699,7 +712,8 @@ def print_header(info, file):
         print(f"  1-minute load average before the run: {load:.2f} (other work on the cores "
               f"disturbs the timings, multi-threaded ones most)", file=file)
     print(f"  median of rounds alternating implementations, ~{ROUND_SECONDS * 1e3:.0f} ms per "
-          f"round; speed-up = other's time / fastlogistic's at the same thread count", file=file)
+          f"round; speed-up = median over rounds of other's time / fastlogistic's in the same "
+          f"round, at the same thread count", file=file)
 
 
 def plot(results, path):
@@ -810,7 +824,7 @@ def parse_args(argv):
                    help="implementations to run (fastlogistic always runs); 'copy' adds a "
                         "memory-copy reference to the elementwise functions")
     p.add_argument("--repeat", type=int, default=None,
-                   help="rounds per implementation (default 7; 5 with --quick)")
+                   help="rounds per implementation (default 9)")
     p.add_argument("--memory", action="store_true",
                    help="also report peak allocation per call at N=1e7 float64 (tracemalloc)")
     p.add_argument("--json", metavar="PATH", help="write raw results and machine info as JSON")
@@ -838,12 +852,12 @@ def main(argv=None):
 
     if args.quick:
         cases, skipped = quick_cases()
-        rounds = args.repeat or 5
+        rounds = args.repeat or 9
         memory = True
     else:
         cases, skipped = build_cases(args.functions, args.sizes, args.shapes, args.dtypes,
                                      args.threads, args.impls)
-        rounds = args.repeat or 7
+        rounds = args.repeat or 9
         memory = args.memory
     for msg in skipped:
         print(f"  skipped {msg}", file=out)

@@ -47,10 +47,11 @@ typedef double (*fl_bcel_f32_fn)(const float *x, const float *t, const float *w,
  * -100, gradient denominator floored at 1e-12).  *first_bad receives the index
  * of the first p outside [0, 1] or NaN in the chunk, or -1.
  *
- * stream (every kernel): write the outputs with non-temporal stores where
- * they are aligned for it (elementwise kernels: from their first aligned
- * element; the others: only if every output starts aligned).  The caller
- * asks for it on outputs too big to stay in cache.  Results are the same.
+ * stream (every kernel): the call's data are too big to stay in cache:
+ * prefetch the inputs ahead and write the outputs with non-temporal stores
+ * where they are aligned for it (elementwise kernels: from their first
+ * aligned element; the others: only if every output starts aligned).
+ * Results are the same either way.
  */
 typedef double (*fl_bce_f64_fn)(const double *p, const double *t, const double *w,
                                  double *loss, double *grad, double gscale,

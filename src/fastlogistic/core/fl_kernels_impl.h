@@ -49,10 +49,11 @@ FL_INLINE V VF(v_logit)(V p)
 
 /*
  * Every elementwise kernel is a loop FN(name_run)(x, y, n, st), compiled once
- * storing (st = 0) and once streaming (st = 1), and an entry point that
- * streams where the caller asks for it: the elements before y reaches vector
- * alignment are stored normally, the rest streamed.  Elementwise, so the
- * split changes no result.
+ * plain (st = 0) and once for data bigger than the caches (st = 1: input
+ * prefetched ahead, output streamed; see fl_vec.h), and an entry point that
+ * takes the second where the caller asks for it: the elements before y
+ * reaches vector alignment go the plain way, the rest streamed.
+ * Elementwise, so the split changes no result.
  */
 #define FL_UNARY_ENTRY(name)                                                   \
     static void VF(name##_plain)(const T *x, T *y, ptrdiff_t n)                \
@@ -80,8 +81,11 @@ FL_INLINE V VF(v_logit)(V p)
     FL_INLINE void VF(name##_run)(const T *x, T *y, ptrdiff_t n, int st)       \
     {                                                                          \
         ptrdiff_t i = 0;                                                       \
-        for (; i + L <= n; i += L)                                             \
+        for (; i + L <= n; i += L) {                                           \
+            if (st)                                                            \
+                fl_prefetch_ahead(x + i, sizeof(T) * L);                       \
             VF(fl_put)(y + i, VF(v_##name)(VF(fl_load)(x + i)), st);           \
+        }                                                                      \
         for (; i < n; i += L) {                                                \
             ptrdiff_t m = n - i < L ? n - i : L;                               \
             V a = VF(fl_load_part)(x + i, m, (T)0);                            \
@@ -112,6 +116,8 @@ FL_INLINE void VF(sigmoid_run)(const T *x, T *y, ptrdiff_t n, int st)
 #if FL_NV == 1
     /* one native vector: two per iteration */
     for (; i + 2 * L <= n; i += 2 * L) {
+        if (st)
+            fl_prefetch_ahead(x + i, 2 * sizeof(T) * L);
         V a = VF(fl_load)(x + i), b = VF(fl_load)(x + i + L);
         if (__builtin_expect(VF(fl_sigmoid_far)(a) | VF(fl_sigmoid_far)(b), 0)) {
             VF(sigmoid_far)(x + i, y + i, L, st);
@@ -123,6 +129,8 @@ FL_INLINE void VF(sigmoid_run)(const T *x, T *y, ptrdiff_t n, int st)
     }
 #endif
     for (; i + L <= n; i += L) {
+        if (st)
+            fl_prefetch_ahead(x + i, sizeof(T) * L);
         V a = VF(fl_load)(x + i);
         if (__builtin_expect(VF(fl_sigmoid_far)(a), 0))
             VF(sigmoid_far)(x + i, y + i, L, st);
@@ -197,7 +205,7 @@ FL_INLINE void VF(v_bcel)(V x, V t, V w, V pw, int has_w, int has_pw, int want,
 
 FL_INLINE double VF(bcel_body)(const T *x, const T *t, const T *w, const T *pw, T *loss,
                                T *grad, T *hess, double gscale, ptrdiff_t n, int want,
-                               int st)
+                               int pf, int st)
 {
     vf64 acc = fl_splat_f64(0.0);
     const T gs = (T)gscale;
@@ -207,6 +215,12 @@ FL_INLINE double VF(bcel_body)(const T *x, const T *t, const T *w, const T *pw, 
         ptrdiff_t m = n - i < L ? n - i : L;
         V vx, vt, vw = one, vp = one, l, g, h;
         if (m == L) {
+            if (pf) {
+                fl_prefetch_ahead(x + i, sizeof(T) * L);
+                fl_prefetch_ahead(t + i, sizeof(T) * L);
+                if (has_w) fl_prefetch_ahead(w + i, sizeof(T) * L);
+                if (has_pw) fl_prefetch_ahead(pw + i, sizeof(T) * L);
+            }
             vx = VF(fl_load)(x + i);
             vt = VF(fl_load)(t + i);
             if (has_w) vw = VF(fl_load)(w + i);
@@ -234,37 +248,36 @@ FL_INLINE double VF(bcel_body)(const T *x, const T *t, const T *w, const T *pw, 
     return fl_hsum_f64(acc);
 }
 
-/* one specialised loop per combination the API asks for */
-#define FL_BCEL_CASES(ST)                                                      \
+/* one specialised loop per combination the API asks for, in three forms:
+   plain, big (inputs prefetched) and big with outputs streamed */
+#define FL_BCEL_CASES(PF, ST)                                                  \
     switch (want) {                                                            \
     case BCEL_GRAD | BCEL_HESS:                                                \
         return VF(bcel_body)(x, t, w, pw, NULL, grad, hess, gscale, n,         \
-                             BCEL_GRAD | BCEL_HESS, ST);                       \
+                             BCEL_GRAD | BCEL_HESS, PF, ST);                   \
     case BCEL_GRAD:                                                            \
         return VF(bcel_body)(x, t, w, pw, NULL, grad, NULL, gscale, n,         \
-                             BCEL_GRAD, ST);                                   \
+                             BCEL_GRAD, PF, ST);                               \
     case BCEL_LOSS | BCEL_GRAD:                                                \
         return VF(bcel_body)(x, t, w, pw, loss, grad, NULL, gscale, n,         \
-                             BCEL_LOSS | BCEL_GRAD, ST);                       \
+                             BCEL_LOSS | BCEL_GRAD, PF, ST);                   \
     case BCEL_LOSS | BCEL_GRAD | BCEL_HESS:                                    \
         return VF(bcel_body)(x, t, w, pw, loss, grad, hess, gscale, n,         \
-                             BCEL_LOSS | BCEL_GRAD | BCEL_HESS, ST);           \
+                             BCEL_LOSS | BCEL_GRAD | BCEL_HESS, PF, ST);       \
     default:                                                                   \
         return VF(bcel_body)(x, t, w, pw, loss, NULL, NULL, gscale, n,         \
-                             BCEL_LOSS, ST);                                   \
+                             BCEL_LOSS, PF, ST);                               \
     }
-
-static double VF(bcel_plain)(const T *x, const T *t, const T *w, const T *pw, T *loss,
-                             T *grad, T *hess, double gscale, ptrdiff_t n, int want)
-{
-    FL_BCEL_CASES(0)
-}
-
-static double VF(bcel_streamed)(const T *x, const T *t, const T *w, const T *pw, T *loss,
-                                T *grad, T *hess, double gscale, ptrdiff_t n, int want)
-{
-    FL_BCEL_CASES(1)
-}
+#define FL_BCEL_FORM(form, PF, ST)                                             \
+    static double VF(bcel_##form)(const T *x, const T *t, const T *w, const T *pw, \
+                                  T *loss, T *grad, T *hess, double gscale,    \
+                                  ptrdiff_t n, int want)                       \
+    {                                                                          \
+        FL_BCEL_CASES(PF, ST)                                                  \
+    }
+FL_BCEL_FORM(plain, 0, 0)
+FL_BCEL_FORM(big, 1, 0)
+FL_BCEL_FORM(streamed, 1, 1)
 
 /* an output that is absent or starts on a vector boundary */
 FL_INLINE int VF(out_aligned)(const T *p) { return p == NULL || fl_stream_head(p, sizeof(T)) == 0; }
@@ -274,15 +287,17 @@ static double FN(bcel)(const T *x, const T *t, const T *w, const T *pw, T *loss,
 {
     int want = (loss != NULL || want_sum ? BCEL_LOSS : 0) | (grad != NULL ? BCEL_GRAD : 0) |
                (hess != NULL ? BCEL_HESS : 0);
-    /* streamed only where every output is aligned: the loop is never split,
-       so a loss sum adds the same values in the same lanes either way */
-    if (stream && (loss || grad || hess) && VF(out_aligned)(loss) && VF(out_aligned)(grad) &&
+    if (!stream)
+        return VF(bcel_plain)(x, t, w, pw, loss, grad, hess, gscale, n, want);
+    /* outputs streamed only where every one is aligned: the loop is never
+       split, so a loss sum adds the same values in the same lanes either way */
+    if ((loss || grad || hess) && VF(out_aligned)(loss) && VF(out_aligned)(grad) &&
         VF(out_aligned)(hess)) {
         double s = VF(bcel_streamed)(x, t, w, pw, loss, grad, hess, gscale, n, want);
         fl_stream_fence();
         return s;
     }
-    return VF(bcel_plain)(x, t, w, pw, loss, grad, hess, gscale, n, want);
+    return VF(bcel_big)(x, t, w, pw, loss, grad, hess, gscale, n, want);
 }
 
 /* ---------------- binary cross-entropy on probabilities --------------- */
@@ -293,7 +308,8 @@ static double FN(bcel)(const T *x, const T *t, const T *w, const T *pw, T *loss,
  * grad = w (p - t) / max((1 - p) p, 1e-12)
  */
 FL_INLINE double VF(bce_body)(const T *p, const T *t, const T *w, T *loss, T *grad,
-                              double gscale, ptrdiff_t n, ptrdiff_t *first_bad, int st)
+                              double gscale, ptrdiff_t n, ptrdiff_t *first_bad, int pf,
+                              int st)
 {
     vf64 acc = fl_splat_f64(0.0);
     const T gs = (T)gscale;
@@ -304,6 +320,11 @@ FL_INLINE double VF(bce_body)(const T *p, const T *t, const T *w, T *loss, T *gr
         ptrdiff_t m = n - i < L ? n - i : L;
         V vp, vt, vw = VF(fl_splat)((T)1);
         if (m == L) {
+            if (pf) {
+                fl_prefetch_ahead(p + i, sizeof(T) * L);
+                fl_prefetch_ahead(t + i, sizeof(T) * L);
+                if (w) fl_prefetch_ahead(w + i, sizeof(T) * L);
+            }
             vp = VF(fl_load)(p + i);
             vt = VF(fl_load)(t + i);
             if (w) vw = VF(fl_load)(w + i);
@@ -343,27 +364,27 @@ FL_INLINE double VF(bce_body)(const T *p, const T *t, const T *w, T *loss, T *gr
     return fl_hsum_f64(acc);
 }
 
-static double VF(bce_plain)(const T *p, const T *t, const T *w, T *loss, T *grad,
-                            double gscale, ptrdiff_t n, ptrdiff_t *first_bad)
-{
-    return VF(bce_body)(p, t, w, loss, grad, gscale, n, first_bad, 0);
-}
-
-static double VF(bce_streamed)(const T *p, const T *t, const T *w, T *loss, T *grad,
-                               double gscale, ptrdiff_t n, ptrdiff_t *first_bad)
-{
-    return VF(bce_body)(p, t, w, loss, grad, gscale, n, first_bad, 1);
-}
+#define FL_BCE_FORM(form, PF, ST)                                              \
+    static double VF(bce_##form)(const T *p, const T *t, const T *w, T *loss, T *grad, \
+                                 double gscale, ptrdiff_t n, ptrdiff_t *first_bad) \
+    {                                                                          \
+        return VF(bce_body)(p, t, w, loss, grad, gscale, n, first_bad, PF, ST); \
+    }
+FL_BCE_FORM(plain, 0, 0)
+FL_BCE_FORM(big, 1, 0)
+FL_BCE_FORM(streamed, 1, 1)
 
 static double FN(bce)(const T *p, const T *t, const T *w, T *loss, T *grad,
                       double gscale, ptrdiff_t n, ptrdiff_t *first_bad, int stream)
 {
-    if (stream && (loss || grad) && VF(out_aligned)(loss) && VF(out_aligned)(grad)) {
+    if (!stream)
+        return VF(bce_plain)(p, t, w, loss, grad, gscale, n, first_bad);
+    if ((loss || grad) && VF(out_aligned)(loss) && VF(out_aligned)(grad)) {
         double s = VF(bce_streamed)(p, t, w, loss, grad, gscale, n, first_bad);
         fl_stream_fence();
         return s;
     }
-    return VF(bce_plain)(p, t, w, loss, grad, gscale, n, first_bad);
+    return VF(bce_big)(p, t, w, loss, grad, gscale, n, first_bad);
 }
 
 static void FN(fill)(fl_table *tb)
