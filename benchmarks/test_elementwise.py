@@ -17,3 +17,17 @@ def test_elementwise(benchmark, function, impl, n, dtype):
 def test_sigmoid_threads(benchmark, threads, impl):
     """Thread scaling at N = 1e7 (the 2-vs-1-thread target)."""
     run_case(benchmark, "sigmoid", impl, (10**7,), "float64", threads)
+
+
+@pytest.mark.parametrize("stream", ["default", "never"])
+@pytest.mark.parametrize("function", ["sigmoid", "bce_logits", "bce_logits_loss_and_grad"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_streaming_stores(benchmark, function, dtype, stream):
+    """N = 1e6, beyond the stream threshold: outputs streamed and inputs
+    prefetched (default) against plain loads and stores (threshold -1)."""
+    import fastlogistic as fl
+    fl.set_stream_threshold(None if stream == "default" else -1)
+    try:
+        run_case(benchmark, function, "fastlogistic", (10**6,), dtype)
+    finally:
+        fl.set_stream_threshold(None)
