@@ -238,7 +238,7 @@ ctypedef struct Job:
     Py_ssize_t n
     Py_ssize_t nchunks
     int need_buf         # some operand is not contiguous: gather/scatter
-    int stream           # outputs written with streaming stores (big calls)
+    int stream           # big call: inputs prefetched, outputs streamed
     double *partial      # per-chunk loss sums (reductions), or NULL
     Py_ssize_t *bad      # per-chunk first bad index (JOB_BCE), or NULL
 
@@ -320,23 +320,21 @@ cdef void _chunk(Job *job, Py_ssize_t c, real *buf) noexcept nogil:
     cdef real *y2 = _outptr(&job.o[2], i0, buf + 6 * CHUNK)
     cdef double s = 0.0
     cdef Py_ssize_t bad = -1
-    # never stream into the chunk buffer: _scatter reads it straight back
-    cdef int st = job.stream and not job.need_buf
     if job.kind == JOB_UNARY:
         if real is double:
-            TABLE.unary_f64[job.op](x, y0, m, st)
+            TABLE.unary_f64[job.op](x, y0, m, job.stream)
         else:
-            TABLE.unary_f32[job.op](x, y0, m, st)
+            TABLE.unary_f32[job.op](x, y0, m, job.stream)
     elif job.kind == JOB_BCEL:
         if real is double:
-            s = TABLE.bcel_f64(x, t, w, pw, y0, y1, y2, job.gscale, m, job.want_sum, st)
+            s = TABLE.bcel_f64(x, t, w, pw, y0, y1, y2, job.gscale, m, job.want_sum, job.stream)
         else:
-            s = TABLE.bcel_f32(x, t, w, pw, y0, y1, y2, job.gscale, m, job.want_sum, st)
+            s = TABLE.bcel_f32(x, t, w, pw, y0, y1, y2, job.gscale, m, job.want_sum, job.stream)
     else:
         if real is double:
-            s = TABLE.bce_f64(x, t, w, y0, y1, job.gscale, m, &bad, st)
+            s = TABLE.bce_f64(x, t, w, y0, y1, job.gscale, m, &bad, job.stream)
         else:
-            s = TABLE.bce_f32(x, t, w, y0, y1, job.gscale, m, &bad, st)
+            s = TABLE.bce_f32(x, t, w, y0, y1, job.gscale, m, &bad, job.stream)
     if job.need_buf:
         _scatter(&job.o[0], i0, m, <const real *>(buf + 4 * CHUNK))
         _scatter(&job.o[1], i0, m, <const real *>(buf + 5 * CHUNK))
@@ -360,7 +358,9 @@ cdef int _run(Job *job, int nthreads) except -1 nogil:
         nops += job.a[k].present
     for k in range(3):
         nops += job.o[k].present
-    job.stream = (_stream_bytes >= 0 and
+    # (never into the chunk buffer of a gathered call: _scatter reads it
+    # straight back)
+    job.stream = (_stream_bytes >= 0 and not job.need_buf and
                   job.n * (8 if job.is_f64 else 4) * nops >= _stream_bytes)
     if job.nchunks <= 1:
         nthreads = 1

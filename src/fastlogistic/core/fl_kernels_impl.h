@@ -279,25 +279,42 @@ FL_BCEL_FORM(plain, 0, 0)
 FL_BCEL_FORM(big, 1, 0)
 FL_BCEL_FORM(streamed, 1, 1)
 
-/* an output that is absent or starts on a vector boundary */
+/*
+ * Which form a kernel with outputs runs: 0 plain, 1 big (inputs prefetched),
+ * 2 big with the outputs streamed.  Streamed only where every present output
+ * starts on a vector boundary: the loop is never split, so a loss sum adds
+ * the same values in the same lanes whatever the form.
+ */
+#ifndef FL_FORMS
+#define FL_FORMS
+enum { FL_FORM_PLAIN = 0, FL_FORM_BIG = 1, FL_FORM_STREAMED = 2 };
+#endif
 FL_INLINE int VF(out_aligned)(const T *p) { return p == NULL || fl_stream_head(p, sizeof(T)) == 0; }
+FL_INLINE int VF(form)(int stream, const T *o0, const T *o1, const T *o2)
+{
+    if (!stream)
+        return FL_FORM_PLAIN;
+    if ((o0 || o1 || o2) && VF(out_aligned)(o0) && VF(out_aligned)(o1) && VF(out_aligned)(o2))
+        return FL_FORM_STREAMED;
+    return FL_FORM_BIG;
+}
 
 static double FN(bcel)(const T *x, const T *t, const T *w, const T *pw, T *loss,
                        T *grad, T *hess, double gscale, ptrdiff_t n, int want_sum, int stream)
 {
     int want = (loss != NULL || want_sum ? BCEL_LOSS : 0) | (grad != NULL ? BCEL_GRAD : 0) |
                (hess != NULL ? BCEL_HESS : 0);
-    if (!stream)
-        return VF(bcel_plain)(x, t, w, pw, loss, grad, hess, gscale, n, want);
-    /* outputs streamed only where every one is aligned: the loop is never
-       split, so a loss sum adds the same values in the same lanes either way */
-    if ((loss || grad || hess) && VF(out_aligned)(loss) && VF(out_aligned)(grad) &&
-        VF(out_aligned)(hess)) {
-        double s = VF(bcel_streamed)(x, t, w, pw, loss, grad, hess, gscale, n, want);
+    double s;
+    switch (VF(form)(stream, loss, grad, hess)) {
+    case FL_FORM_STREAMED:
+        s = VF(bcel_streamed)(x, t, w, pw, loss, grad, hess, gscale, n, want);
         fl_stream_fence();
         return s;
+    case FL_FORM_BIG:
+        return VF(bcel_big)(x, t, w, pw, loss, grad, hess, gscale, n, want);
+    default:
+        return VF(bcel_plain)(x, t, w, pw, loss, grad, hess, gscale, n, want);
     }
-    return VF(bcel_big)(x, t, w, pw, loss, grad, hess, gscale, n, want);
 }
 
 /* ---------------- binary cross-entropy on probabilities --------------- */
@@ -377,14 +394,17 @@ FL_BCE_FORM(streamed, 1, 1)
 static double FN(bce)(const T *p, const T *t, const T *w, T *loss, T *grad,
                       double gscale, ptrdiff_t n, ptrdiff_t *first_bad, int stream)
 {
-    if (!stream)
-        return VF(bce_plain)(p, t, w, loss, grad, gscale, n, first_bad);
-    if ((loss || grad) && VF(out_aligned)(loss) && VF(out_aligned)(grad)) {
-        double s = VF(bce_streamed)(p, t, w, loss, grad, gscale, n, first_bad);
+    double s;
+    switch (VF(form)(stream, loss, grad, NULL)) {
+    case FL_FORM_STREAMED:
+        s = VF(bce_streamed)(p, t, w, loss, grad, gscale, n, first_bad);
         fl_stream_fence();
         return s;
+    case FL_FORM_BIG:
+        return VF(bce_big)(p, t, w, loss, grad, gscale, n, first_bad);
+    default:
+        return VF(bce_plain)(p, t, w, loss, grad, gscale, n, first_bad);
     }
-    return VF(bce_big)(p, t, w, loss, grad, gscale, n, first_bad);
 }
 
 static void FN(fill)(fl_table *tb)

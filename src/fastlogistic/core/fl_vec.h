@@ -452,7 +452,7 @@ FL_INLINE ptrdiff_t fl_stream_head(const void *p, size_t size)
         for (int j = 0; j < FL_NV; j++)                                        \
             fl_nstream_##S(p + j * (L / FL_NV), u.p[j]);                       \
     }                                                                          \
-    /* store or stream (st is a constant where the kernels call it) */        \
+    /* store or stream (st a constant in the loops: one copy of each) */     \
     FL_INLINE void fl_put_##S(T *p, V v, int st)                               \
     {                                                                          \
         if (st)                                                                \
@@ -731,8 +731,9 @@ FL_INLINE vi32 fl_split_f32(vf32 u, vf32 *f)
 
 /*
  * log1p(e) for e in [0, 1] (or NaN): the softplus case, e = exp(-|x|).
- * Elsewhere than AVX-512 float64 (below), fdlibm's formula log1p(f) = f - (hfsq - s (hfsq + R(s^2))), s = f / (2 + f),
- * applied to f = e directly (exact: no 1 + e is ever rounded, no range
+ * Except for AVX-512 float64 (the table form just below), fdlibm's formula
+ * log1p(f) = f - (hfsq - s (hfsq + R(s^2))), s = f / (2 + f), applied to
+ * f = e directly (exact: no 1 + e is ever rounded, no range
  * reduction, no special value but NaN, which propagates).  s^2 <= 1/9, so R
  * needs a longer polynomial than fdlibm's (fitted with mpmath's chebyfit;
  * its error moves the result by < 1e-17 relative in float64, 4e-10 in float32).
@@ -755,7 +756,6 @@ FL_INLINE vi32 fl_split_f32(vf32 u, vf32 *f)
 static const double fl_lt_invc[16] __attribute__((aligned(64))) = {0x1.0000000000000p+0, 0x1.e000000000000p-1, 0x1.c000000000000p-1, 0x1.b000000000000p-1, 0x1.9000000000000p-1, 0x1.8000000000000p-1, 0x1.7000000000000p-1, 0x1.6000000000000p-1, 0x1.5000000000000p-1, 0x1.4000000000000p-1, 0x1.3000000000000p-1, 0x1.3000000000000p-1, 0x1.2000000000000p-1, 0x1.1000000000000p-1, 0x1.1000000000000p-1, 0x1.0000000000000p-1};
 static const double fl_lt_lchi[16] __attribute__((aligned(64))) = {0x0.0p+0, 0x1.08598b59e3a07p-4, 0x1.1178e8227e47cp-3, 0x1.5bf406b543db2p-3, 0x1.f991c6cb3b379p-3, 0x1.269621134db92p-2, 0x1.522ae0738a3d8p-2, 0x1.7fafa3bd8151cp-2, 0x1.af5295248cdd0p-2, 0x1.e148a1a2726cep-2, 0x1.0ae76e2d054fap-1, 0x1.0ae76e2d054fap-1, 0x1.269621134db92p-1, 0x1.43d9ff2f923c5p-1, 0x1.43d9ff2f923c5p-1, 0x1.62e42fefa39efp-1};
 static const double fl_lt_lclo[16] __attribute__((aligned(64))) = {0x0.0p+0, -0x1.dd7009902bf32p-58, -0x1.0e63a5f01c691p-58, -0x1.1f5b44c0df7e7p-61, 0x1.f665066f980a2p-57, 0x1.e0efadd9db02bp-56, -0x1.8f7e9b38a6979p-57, -0x1.219024acd3b77p-58, 0x1.9d56c45dd3e86p-56, -0x1.ac81cc8a4dfb8p-56, 0x1.0d710fcfc4e0dp-55, 0x1.0d710fcfc4e0dp-55, 0x1.e0efadd9db02bp-55, -0x1.84f481051f71ap-56, -0x1.84f481051f71ap-56, 0x1.abc9e3b39803fp-56};
-#define FL_LT_DEG 8
 #define FL_LT_C0 -0x1.0000000000000p-1
 #define FL_LT_C1 0x1.55555555553c0p-2
 #define FL_LT_C2 -0x1.00000000026cfp-2
