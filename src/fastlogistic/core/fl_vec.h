@@ -547,8 +547,12 @@ FL_INLINE vf32 fl_recip_corr_f32(vf32 d, vf32 dlo)
  * chains), then 2^n applied as two factors 2^(n>>1) * 2^(n - (n>>1)) so that
  * subnormal results are rounded once and exp(709.78) does not overflow early.
  */
-/* exp of an argument already in range (see fl_exp_f64) */
-FL_INLINE vf64 fl_exp_inrange_f64(vf64 xc)
+/* exp of an argument already in range (see fl_exp_f64); one_step (a
+   constant at each call site) where |xc| <= FL_EXP_NORMAL_f64, so that 2^n
+   and the result are normal and 2^n is applied as one factor: the same
+   value, a few integer operations fewer below AVX-512 */
+#define FL_EXP_NORMAL_f64 708.0
+FL_INLINE vf64 fl_exp_scaled_f64(vf64 xc, int one_step)
 {
 #if FL_X86_LEVEL >= 3
     /* AVX-512: clamp +-inf to finite (NaN stays NaN), round with
@@ -572,8 +576,14 @@ FL_INLINE vf64 fl_exp_inrange_f64(vf64 xc)
     vf64 q = (p01 + r2 * p23) + r4 * ((p45 + r2 * p67) + r4 * p89);
     vf64 p = 1.0 + (r + r2 * q);
 #if FL_X86_LEVEL >= 3
+    (void)one_step;
     return fl_scalef_f64(p, nd);
 #else
+    /* t holds n in its low mantissa bits and 1.5 * 2^52 above them: shifted
+       to the exponent field, only n remains (mod 2^12), and adding the bits
+       of 1.0 biases it */
+    if (one_step)
+        return p * (vf64)(((vi64)t << 52) + (vi64)fl_splat_f64(1.0));
     /* n in [-1077, 1025]; floor(n / 2) with a logical shift of n + 2048,
        since AVX2 has no 64-bit arithmetic shift */
     vi64 n1 = (vi64)((vu64)(n + 2048) >> 1) - 1024;
@@ -585,8 +595,9 @@ FL_INLINE vf64 fl_exp_inrange_f64(vf64 xc)
 }
 
 /* exp(x), float32: same scheme, q of degree 5 (relative error below 2^-32). */
-/* exp of an argument already in range (see fl_exp_f32) */
-FL_INLINE vf32 fl_exp_inrange_f32(vf32 xc)
+/* exp of an argument already in range (see fl_exp_f32); one_step as for float64 */
+#define FL_EXP_NORMAL_f32 87.0f
+FL_INLINE vf32 fl_exp_scaled_f32(vf32 xc, int one_step)
 {
 #if FL_X86_LEVEL >= 3
     vf32 nd = fl_round_f32(xc * 0x1.715476p0f);
@@ -605,8 +616,11 @@ FL_INLINE vf32 fl_exp_inrange_f32(vf32 xc)
     vf32 q = (p01 + r2 * p23) + (r2 * r2) * p45;
     vf32 p = 1.0f + (r + r2 * q);
 #if FL_X86_LEVEL >= 3
+    (void)one_step;
     return fl_scalef_f32(p, nd);
 #else
+    if (one_step)
+        return p * (vf32)(((vi32)t << 23) + (vi32)fl_splat_f32(1.0f));
     vi32 n1 = n >> 1;
     vi32 n2 = n - n1;
     vf32 s1 = (vf32)((n1 + 127) << 23);
@@ -625,9 +639,21 @@ FL_INLINE vf32 fl_exp_inrange_f32(vf32 xc)
 #define FL_EXP_RANGE_f32 -104.0f, 89.0f
 #endif
 #define FL_CALL3(m, x, range) m(x, range) /* range expands to two arguments */
+/* below AVX-512, a vector with every |x| <= FL_EXP_NORMAL (no NaN) takes the
+   one-step scaling: the same values, fewer operations */
+#if FL_X86_LEVEL >= 3
+#define FL_EXP_ALL_NORMAL(S, x) 0
+#else
+#define FL_EXP_ALL_NORMAL(S, x) __builtin_expect(!fl_above_##S(fl_abs_##S(x), FL_EXP_NORMAL_##S), 1)
+#endif
 #define FL_DEFINE_EXP(S, V)                                                    \
+    FL_INLINE V fl_exp_inrange_##S(V xc) { return fl_exp_scaled_##S(xc, 0); } \
+    /* exp(x) for |x| <= FL_EXP_NORMAL_S */                                    \
+    FL_INLINE V fl_exp_normal_##S(V x) { return fl_exp_scaled_##S(x, 1); }     \
     FL_INLINE V fl_exp_##S(V x)                                                \
     {                                                                          \
+        if (FL_EXP_ALL_NORMAL(S, x))                                           \
+            return fl_exp_normal_##S(x);                                       \
         return fl_exp_inrange_##S(FL_CALL3(FL_CLAMP_##S, x, FL_EXP_RANGE_##S)); \
     }
 FL_DEFINE_EXP(f64, vf64)
@@ -882,14 +908,14 @@ FL_DEFINE_LOGS(f32, i32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
     /* s(x) for |x| <= FAR (exp needs no clamp there) */                      \
     FL_INLINE V fl_sigmoid_##S(V x)                                            \
     {                                                                          \
-        V E = fl_exp_inrange_##S(-x);                                          \
+        V E = fl_exp_normal_##S(-x);                                           \
         V one = fl_splat_##S((T)1);                                            \
         V d = one + E;                                                         \
         V dlo = FL_MINV_##S(one, E) - (d - FL_MAXV_##S(one, E));               \
         return fl_recip_corr_##S(d, dlo);                                      \
     }
 
-#define FL_SIGMOID_FAR_f64 700.0
-#define FL_SIGMOID_FAR_f32 80.0f
+#define FL_SIGMOID_FAR_f64 700.0 /* <= FL_EXP_NORMAL_f64 */
+#define FL_SIGMOID_FAR_f32 80.0f /* <= FL_EXP_NORMAL_f32 */
 FL_DEFINE_LOGISTIC(f64, double, vf64, vi64)
 FL_DEFINE_LOGISTIC(f32, float, vf32, vi32)
