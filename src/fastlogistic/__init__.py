@@ -23,20 +23,19 @@ __all__ = list(_api_all) + list(_mc_all) + [
     "get_num_threads", "set_num_threads", "get_stream_threshold", "set_stream_threshold",
     "show_config", "__version__"]
 
-_simd = _os.environ.get("FASTLOGISTIC_SIMD", "").strip().lower()
-if _simd:
-    try:
-        _kernels.set_simd_level(_simd)
-    except ValueError as _exc:   # a typo must not make the package unimportable
-        import warnings as _warnings
-        _warnings.warn(f"FASTLOGISTIC_SIMD ignored: {_exc}", RuntimeWarning, stacklevel=2)
-del _simd
 
-_stream = _os.environ.get("FASTLOGISTIC_STREAM_BYTES", "").strip()
-if _stream:
-    try:
-        _kernels.set_stream_threshold(int(_stream))
-    except ValueError as _exc:
-        import warnings as _warnings
-        _warnings.warn(f"FASTLOGISTIC_STREAM_BYTES ignored: {_exc}", RuntimeWarning, stacklevel=2)
-del _stream
+def _from_env(name, apply):
+    """apply(value) for a set environment variable; a bad value warns
+    instead of raising (a typo must not make the package unimportable)."""
+    value = _os.environ.get(name, "").strip()
+    if value:
+        try:
+            apply(value)
+        except ValueError as exc:
+            import warnings
+            warnings.warn(f"{name} ignored: {exc}", RuntimeWarning, stacklevel=3)
+
+
+_from_env("FASTLOGISTIC_SIMD", lambda v: _kernels.set_simd_level(v.lower()))
+_from_env("FASTLOGISTIC_STREAM_BYTES", lambda v: _kernels.set_stream_threshold(int(v)))
+del _from_env

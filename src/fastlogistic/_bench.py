@@ -823,7 +823,7 @@ def parse_args(argv):
                    default=list(DEFAULT_IMPLS),
                    help="implementations to run (fastlogistic always runs); 'copy' adds a "
                         "memory-copy reference to the elementwise functions")
-    p.add_argument("--repeat", type=int, default=None,
+    p.add_argument("--repeat", type=int, default=9,
                    help="rounds per implementation (default 9)")
     p.add_argument("--memory", action="store_true",
                    help="also report peak allocation per call at N=1e7 float64 (tracemalloc)")
@@ -833,7 +833,7 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if any(k < 1 for k in args.threads):
         p.error("--threads must be positive")
-    if args.repeat is not None and args.repeat < 1:
+    if args.repeat < 1:
         p.error("--repeat must be at least 1")
     return args
 
@@ -852,13 +852,12 @@ def main(argv=None):
 
     if args.quick:
         cases, skipped = quick_cases()
-        rounds = args.repeat or 9
         memory = True
     else:
         cases, skipped = build_cases(args.functions, args.sizes, args.shapes, args.dtypes,
                                      args.threads, args.impls)
-        rounds = args.repeat or 9
         memory = args.memory
+    rounds = args.repeat
     for msg in skipped:
         print(f"  skipped {msg}", file=out)
     out.flush()

@@ -299,22 +299,30 @@ FL_INLINE int VF(form)(int stream, const T *o0, const T *o1, const T *o2)
     return FL_FORM_BIG;
 }
 
+/* call the form's loop (name##_plain / _big / _streamed, each returning the
+   loss sum) and fence the streamed stores before returning */
+#define FL_RUN_FORM(form, name, ...)                                           \
+    do {                                                                       \
+        double s_;                                                             \
+        switch (form) {                                                        \
+        case FL_FORM_STREAMED:                                                 \
+            s_ = VF(name##_streamed)(__VA_ARGS__);                             \
+            fl_stream_fence();                                                 \
+            return s_;                                                         \
+        case FL_FORM_BIG:                                                      \
+            return VF(name##_big)(__VA_ARGS__);                                \
+        default:                                                               \
+            return VF(name##_plain)(__VA_ARGS__);                              \
+        }                                                                      \
+    } while (0)
+
 static double FN(bcel)(const T *x, const T *t, const T *w, const T *pw, T *loss,
                        T *grad, T *hess, double gscale, ptrdiff_t n, int want_sum, int stream)
 {
     int want = (loss != NULL || want_sum ? BCEL_LOSS : 0) | (grad != NULL ? BCEL_GRAD : 0) |
                (hess != NULL ? BCEL_HESS : 0);
-    double s;
-    switch (VF(form)(stream, loss, grad, hess)) {
-    case FL_FORM_STREAMED:
-        s = VF(bcel_streamed)(x, t, w, pw, loss, grad, hess, gscale, n, want);
-        fl_stream_fence();
-        return s;
-    case FL_FORM_BIG:
-        return VF(bcel_big)(x, t, w, pw, loss, grad, hess, gscale, n, want);
-    default:
-        return VF(bcel_plain)(x, t, w, pw, loss, grad, hess, gscale, n, want);
-    }
+    FL_RUN_FORM(VF(form)(stream, loss, grad, hess), bcel, x, t, w, pw, loss, grad, hess,
+                gscale, n, want);
 }
 
 /* ---------------- binary cross-entropy on probabilities --------------- */
@@ -394,17 +402,8 @@ FL_BCE_FORM(streamed, 1, 1)
 static double FN(bce)(const T *p, const T *t, const T *w, T *loss, T *grad,
                       double gscale, ptrdiff_t n, ptrdiff_t *first_bad, int stream)
 {
-    double s;
-    switch (VF(form)(stream, loss, grad, NULL)) {
-    case FL_FORM_STREAMED:
-        s = VF(bce_streamed)(p, t, w, loss, grad, gscale, n, first_bad);
-        fl_stream_fence();
-        return s;
-    case FL_FORM_BIG:
-        return VF(bce_big)(p, t, w, loss, grad, gscale, n, first_bad);
-    default:
-        return VF(bce_plain)(p, t, w, loss, grad, gscale, n, first_bad);
-    }
+    FL_RUN_FORM(VF(form)(stream, loss, grad, NULL), bce, p, t, w, loss, grad, gscale, n,
+                first_bad);
 }
 
 static void FN(fill)(fl_table *tb)
