@@ -10,6 +10,11 @@
 #ifndef FL_NV_WIDE
 #define FL_NV_WIDE 1
 #endif
+/* exp(-|x|) by blocks of 256 elements in the kernels built on it (see
+   fl_kernels_impl.h; 64 to 256 measured alike, 512 slower) */
+#ifndef FL_EBLOCK
+#define FL_EBLOCK 256
+#endif
 #define FL_X86_LEVEL 2
 #define FL_ISA avx2
 #include "fl_isa_body.h"

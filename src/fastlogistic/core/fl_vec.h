@@ -769,7 +769,7 @@ FL_INLINE vi32 fl_split_f32(vf32 u, vf32 *f)
  * AVX-512, float64: table-driven, no reciprocal (about 10 % off the BCE
  * loss + gradient loop, and 0.66 ULP where the form below reaches 1.46 ULP
  * near e = 1).  d = 1 + e rounded and dlo = e - (d - 1) exactly (the same
- * expressions as fl_logistic_*_eval, so a kernel computing both shares
+ * expressions as fl_logistic_*_from_e, so a kernel computing both shares
  * them); i = round(FL_LT_S e) in 0..15 (shifter trick; vpermt2pd reads the
  * low 4 bits of each index), invc_i = n / 32 (invc_0 = 1, so tiny and
  * subnormal e come back exact), r = d invc_i - 1 exact in one FMA
@@ -858,7 +858,8 @@ FL_DEFINE_LOGS(f32, i32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
 /* ------------------------------------------------------------------ */
 
 /*
- * For a vector x: e = exp(-|x|) in (0, 1], d = 1 + e rounded and its exact
+ * For a vector x and e = exp(-|x|) in (0, 1] (computed by the caller, which
+ * may do it in a loop of its own: FL_EBLOCK), d = 1 + e rounded and its exact
  * rounding error dlo = e - (d - 1) (Fast2Sum: 1 >= e), rp = 1 / (1 + e)
  * with that error taken back out (rp - rp^2 dlo), and the two sigmoids
  * sp = s(x), sn = s(-x) = 1 - s(x) without any subtraction: for x >= 0,
@@ -870,10 +871,10 @@ FL_DEFINE_LOGS(f32, i32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
         V e, d, dlo, rp, sp, sn;                                               \
         VI neg;                                                                \
     } fl_logistic_##S;                                                         \
-    FL_INLINE fl_logistic_##S fl_logistic_##S##_eval(V x)                      \
+    FL_INLINE fl_logistic_##S fl_logistic_##S##_from_e(V x, V e)               \
     {                                                                          \
         fl_logistic_##S r;                                                     \
-        r.e = fl_exp_##S(-fl_abs_##S(x));                                      \
+        r.e = e;                                                               \
         r.d = (T)1 + r.e;                                                      \
         r.dlo = r.e - (r.d - (T)1);                                            \
         r.rp = fl_recip_corr_##S(r.d, r.dlo);                                  \
