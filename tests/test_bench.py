@@ -1,0 +1,108 @@
+"""The benchmark command (`python -m fastlogistic bench`): its arithmetic on
+made-up timings (paired ratios, quartiles, target verdicts), its output on a
+tiny real run (table, JSON, plot) and its answers to bad options.  No timing
+is asserted: only that the numbers it reports are the ones it measured."""
+import json
+import statistics
+import subprocess
+import sys
+
+import pytest
+
+from fastlogistic import _bench
+
+
+def _row(impl, rounds, function="sigmoid", shape=(10**6,), dtype="float64", threads=1):
+    return {"function": function, "implementation": impl, "dtype": dtype, "shape": list(shape),
+            "threads": threads, "n_elements": shape[0], "note": "",
+            "seconds_per_call": statistics.median(rounds),
+            "ns_per_element": statistics.median(rounds) * 1e9 / shape[0],
+            "rounds_seconds_per_call": list(rounds)}
+
+
+def test_paired_ratio_is_the_median_of_per_round_ratios():
+    torch = _row("torch", [4.0, 2.0, 9.0, 3.0, 5.0])
+    ours = _row("fastlogistic", [1.0, 1.0, 3.0, 2.0, 1.0])
+    # per round: 4, 2, 3, 1.5, 5 -> median 3; the ratio of medians would be 4 / 1 = 4
+    assert _bench.paired_ratios(torch, ours) == [4.0, 2.0, 3.0, 1.5, 5.0]
+    assert _bench.paired_ratio(torch, ours) == 3.0
+    assert _bench.quartiles([4.0, 2.0, 3.0, 1.5, 5.0]) == (2.0, 4.0)
+    assert _bench.quartiles([7.0]) == (7.0, 7.0)
+    # rounds that do not line up: the ratio of the medians
+    assert _bench.paired_ratios(_row("torch", [6.0, 6.0]), ours) == [6.0]
+
+
+def test_targets_pass_fail_skip_and_noise_flag():
+    rounds_fl = [1.0] * 8
+    results = [
+        _row("fastlogistic", rounds_fl),
+        _row("torch", [1.6] * 8),                               # sigmoid f64: 1.6x >= 1.5
+        _row("fastlogistic", rounds_fl, dtype="float32"),
+        _row("torch", [1.2, 1.3, 1.4, 1.45, 1.5, 1.6, 1.7, 1.8], dtype="float32"),
+        _row("fastlogistic", rounds_fl, function="bce_logits"),  # no torch row: skipped
+    ]
+    checks = {(c["target"].split(":")[0], c["dtype"]): c for c in _bench.check_targets(results)}
+    f64 = checks[("sigmoid, 1 thread, N=1e6", "float64")]
+    assert f64["pass"] is True and f64["ratio"] == pytest.approx(1.6)
+    assert not f64["within_noise"]
+    f32 = checks[("sigmoid, 1 thread, N=1e6", "float32")]
+    assert f32["pass"] is False and f32["ratio"] == pytest.approx(1.475)
+    assert f32["within_noise"] and f32["ratio_q1"] < 1.5 < f32["ratio_q3"]
+    bce = checks[("bce_logits mean, 1 thread, N=1e6", "float64")]
+    assert bce["pass"] is None and "torch not run" in bce["shown"]
+
+
+def test_time_ratio_target_is_an_upper_bound():
+    results = [_row("fastlogistic", [2.0, 2.0, 2.0], shape=(16,)),
+               _row("scipy", [1.0, 1.0, 1.0], shape=(16,))]
+    (check,) = [c for c in _bench.check_targets(results) if "N=16" in c["target"]]
+    assert check["ratio"] == 2.0 and check["pass"] is False    # 2x scipy's time > 1.5x
+
+
+def test_small_run_prints_table_and_writes_json_and_plot(tmp_path, capsys):
+    path = tmp_path / "b.json"
+    argv = ["--functions", "sigmoid", "--sizes", "100,1e3", "--dtypes", "float64",
+            "--impls", "numpy", "--repeat", "3", "--quiet", "--json", str(path)]
+    plot = tmp_path / "b.png"
+    have_mpl = _bench._import("matplotlib") is not None
+    if have_mpl:
+        argv += ["--plot", str(plot)]
+    assert _bench.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "sigmoid  float64  N=100" in out and "sigmoid  float64  N=1e3" in out
+    data = json.loads(path.read_text())
+    assert data["rounds"] == 3 and data["argv"] == argv
+    rows = data["results"]
+    assert {(r["implementation"], r["n_elements"]) for r in rows} == {
+        ("fastlogistic", 100), ("numpy", 100), ("fastlogistic", 1000), ("numpy", 1000)}
+    for r in rows:
+        assert len(r["rounds_seconds_per_call"]) == 3
+        assert r["seconds_per_call"] == statistics.median(r["rounds_seconds_per_call"]) > 0
+        assert r["ns_per_element"] == pytest.approx(r["seconds_per_call"] * 1e9 / r["n_elements"])
+        assert f"{r['ns_per_element']:.3f}" in out
+    if have_mpl:
+        assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--repeat", "0"], "--repeat must be at least 1"),
+    (["--threads", "0"], "--threads must be positive"),
+    (["--functions", "sigmoid,nope"], "nope"),
+    (["--sizes", "1.5"], "positive integer"),
+    (["--dtypes", "float16"], "float16"),
+])
+def test_bad_options_exit_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _bench.parse_args(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_module_command_runs():
+    """The command as the README writes it (a tiny case)."""
+    r = subprocess.run([sys.executable, "-m", "fastlogistic", "bench", "--functions", "sigmoid",
+                        "--sizes", "64", "--dtypes", "float32", "--impls", "numpy",
+                        "--repeat", "1", "--quiet"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "sigmoid  float32  N=64" in r.stdout and "fastlogistic" in r.stdout
