@@ -19,8 +19,9 @@
  * out-of-order scheduler fills with waiting instructions long before the
  * FMA ports do; two loops of half the chain each overlap more vectors.
  * Measured at AVX2, paired A/B, 1 thread, 4096 elements: float64 BCE mean
- * 1.16-1.26x, loss + grad 1.13-1.28x, float32 1.13-1.27x, softplus 1.24x,
- * sigmoid_grad 1.23-1.36x; N = 1e6: BCE mean and loss + grad 1.18x.  With
+ * 1.11-1.26x, loss + grad 1.13-1.30x, float32 1.13-1.27x, softplus
+ * 1.21-1.28x, sigmoid_grad 1.23-1.36x; N = 1e6: BCE mean and loss + grad
+ * 1.18x.  With
  * several native vectors per math vector (AVX-512, SSE2) the pieces already
  * overlap and the second pass costs more than it gains (AVX-512:
  * 0.87-0.92x), so FL_EBLOCK is 0 there and e is computed in the same loop.
