@@ -10,7 +10,7 @@ first file; the target ranges from all of them.
 import json
 import sys
 
-from fastlogistic._bench import paired_ratio
+from fastlogistic._bench import find_row, paired_ratio
 
 IMPLS = ["fastlogistic", "numpy", "scipy", "torch", "sklearn"]
 ROWS = [  # label, function, shape, dtype, threads, per call
@@ -33,12 +33,8 @@ def _num(v):
 
 
 def table(results):
-    def find(function, shape, dtype, impl, threads):
-        for r in results:
-            if (r["function"], r["shape"], r["dtype"], r["implementation"], r["threads"]) == (
-                    function, shape, dtype, impl, threads):
-                return r
-        return None
+    def find(*key):
+        return find_row(results, *key)
 
     lines = ["| case (1 thread unless said) | " + " | ".join(
         ["fastlogistic", "NumPy", "SciPy", "PyTorch", "scikit-learn"]) + " |",

@@ -619,13 +619,19 @@ def quartiles(values):
     return q[0], q[2]
 
 
+def find_row(results, function, shape, dtype, impl, threads):
+    """The result row of one implementation at one case and thread count, or None."""
+    key = (function, tuple(shape), dtype, impl, threads)
+    for r in results:
+        if (r["function"], tuple(r["shape"]), r["dtype"], r["implementation"],
+                r["threads"]) == key:
+            return r
+    return None
+
+
 def check_targets(results):
-    def find(function, shape, dtype, impl, threads):
-        for r in results:
-            if (r["function"], tuple(r["shape"]), r["dtype"], r["implementation"],
-                    r["threads"]) == (function, shape, dtype, impl, threads):
-                return r
-        return None
+    def find(*key):
+        return find_row(results, *key)
 
     checks = []
     for tg in TARGETS:

@@ -21,31 +21,28 @@
  * Measured at AVX2, paired A/B, 1 thread, 4096 elements: float64 BCE mean
  * 1.11-1.26x, loss + grad 1.13-1.30x, float32 1.13-1.27x, softplus
  * 1.21-1.28x, sigmoid_grad 1.23-1.36x; N = 1e6: BCE mean and loss + grad
- * 1.18x.  With
- * several native vectors per math vector (AVX-512, SSE2) the pieces already
- * overlap and the second pass costs more than it gains (AVX-512:
- * 0.87-0.92x), so FL_EBLOCK is 0 there and e is computed in the same loop.
+ * 1.18x.  With several native vectors per math vector (AVX-512, SSE2) the
+ * pieces already overlap and the second pass costs more than it gains
+ * (AVX-512: 0.87-0.92x), so FL_EBLOCK is 0 there and e is computed in the
+ * same loop.
  * sigmoid's chain is shorter: by blocks it was 0.86-0.95x, so it has none.
  * The same arithmetic either way: the same values.
  */
 #ifndef FL_EBLOCK
 #define FL_EBLOCK 0
 #endif
-FL_INLINE V VF(e_of)(V x) { return VF(fl_exp)(-VF(fl_abs)(x)); }
 /* eb[0 .. n) = exp(-|x|), n <= FL_EBLOCK; a padded last vector */
 FL_INLINE void VF(e_fill)(T *eb, const T *x, ptrdiff_t n)
 {
-    if (!FL_EBLOCK)
-        return;
     for (ptrdiff_t i = 0; i < n; i += L) {
         V vx = n - i < L ? VF(fl_load_part)(x + i, n - i, (T)0) : VF(fl_load)(x + i);
-        VF(fl_store)(eb + i, VF(e_of)(vx));
+        VF(fl_store)(eb + i, VF(fl_exp_negabs)(vx));
     }
 }
 /* e of the vector x at offset j of the block */
 FL_INLINE V VF(e_at)(const T *eb, ptrdiff_t j, V x)
 {
-    return FL_EBLOCK ? VF(fl_load)(eb + j) : VF(e_of)(x);
+    return FL_EBLOCK ? VF(fl_load)(eb + j) : VF(fl_exp_negabs)(x);
 }
 /* run SPAN, a statement over the elements [i0, iend) of x that reads e
    through VF(e_at)(eb, i - i0, x), on all of [0, n): in one piece where

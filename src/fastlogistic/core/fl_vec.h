@@ -867,6 +867,8 @@ FL_DEFINE_LOGS(f32, i32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
  * of them; x = +-inf gives e = 0 and exact 0/1.
  */
 #define FL_DEFINE_LOGISTIC(S, T, V, VI)                                        \
+    /* e = exp(-|x|) in (0, 1], the quantity every logistic kernel builds on */ \
+    FL_INLINE V fl_exp_negabs_##S(V x) { return fl_exp_##S(-fl_abs_##S(x)); }  \
     typedef struct {                                                           \
         V e, d, dlo, rp, sp, sn;                                               \
         VI neg;                                                                \
@@ -889,7 +891,7 @@ FL_DEFINE_LOGS(f32, i32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
        where s(x) = e^x is subnormal */                                       \
     FL_INLINE V fl_sigmoid_signed_##S(V x)                                     \
     {                                                                          \
-        V e = fl_exp_##S(-fl_abs_##S(x));                                      \
+        V e = fl_exp_negabs_##S(x);                                            \
         V d = (T)1 + e;                                                        \
         V dlo = e - (d - (T)1);                                                \
         VI neg = fl_lt_##S(x, (V){0});                                                        \
