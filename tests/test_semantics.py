@@ -365,6 +365,31 @@ def test_bce_out_and_aliasing():
     tt = t.copy()
     fl.binary_cross_entropy_with_logits(x, tt, reduction="none", out=tt)
     np.testing.assert_allclose(tt, exp, rtol=1e-14)
+    # in place next to non-finite logits (the kernels' rare per-lane path)
+    xs = x.copy()
+    xs[::7] = np.resize([np.inf, -np.inf, np.nan], xs[::7].shape)
+    want = fl.binary_cross_entropy_with_logits(xs, t, reduction="none")
+    y = xs.copy()
+    fl.binary_cross_entropy_with_logits(y, t, reduction="none", out=y)
+    np.testing.assert_array_equal(y, want)
+    y = xs.copy()
+    fl.binary_cross_entropy_with_logits_loss_and_grad(y, t, reduction="none", out=(y, None))
+    np.testing.assert_array_equal(y, want)
+    # the mean next to x = +-inf whose limits are 0 (t = 1 at +inf, 0 at
+    # -inf): finite, also with the gradient written over the input
+    xi, ti = xs.copy(), t.copy()
+    xi[::7] = np.resize([np.inf, -np.inf], xi[::7].shape)
+    ti[::7] = (xi[::7] > 0)
+    per = fl.binary_cross_entropy_with_logits(xi, ti, reduction="none")
+    assert np.isfinite(per).all() and (per[::7] == 0).all()
+    m = fl.binary_cross_entropy_with_logits(xi, ti)
+    np.testing.assert_allclose(m, per.mean(), rtol=1e-14)
+    lm, gm = fl.binary_cross_entropy_with_logits_loss_and_grad(xi, ti)
+    assert lm == m
+    y = xi.copy()
+    lm2, g2 = fl.binary_cross_entropy_with_logits_loss_and_grad(y, ti, out=(None, y))
+    assert g2 is y and lm2 == m
+    np.testing.assert_array_equal(g2, gm)
     # loss and grad into given arrays (one of them the input)
     y = x.copy()
     g_out = np.empty_like(x)
@@ -501,8 +526,11 @@ def test_bce_logits_values_do_not_depend_on_neighbours_or_position(dt):
         loss = fl.binary_cross_entropy_with_logits(x, t, w, pos_weight=pw, reduction="none")
         g, h = fl.binary_cross_entropy_with_logits_grad_hess(x, t, w, pos_weight=pw,
                                                              reduction="none")
-        _, g2 = fl.binary_cross_entropy_with_logits_loss_and_grad(x, t, reduction="none")
-        return [loss, g, h, g2]
+        # without pos_weight the loss takes its short form, with a per-lane
+        # fall-back where that is not finite (the inf entries)
+        l2, g2 = fl.binary_cross_entropy_with_logits_loss_and_grad(x, t, reduction="none")
+        l3 = fl.binary_cross_entropy_with_logits(x, t, w, reduction="none")
+        return [loss, g, h, l2, g2, l3]
 
     whole = per_element(x, t, w, pw)
     alone = [np.concatenate(parts) for parts in zip(*(
@@ -515,6 +543,33 @@ def test_bce_logits_values_do_not_depend_on_neighbours_or_position(dt):
     fin = np.isfinite(x)
     np.testing.assert_allclose(whole[0][fin], ref_bcel(x[fin], t[fin], w[fin], pw[fin]),
                                **tol(dt))
+    np.testing.assert_allclose(whole[3][fin], ref_bcel(x[fin], t[fin]), **tol(dt))
+    np.testing.assert_allclose(whole[5][fin], ref_bcel(x[fin], t[fin], w[fin]), **tol(dt))
+    # x = +-inf: the exact limits (0 where the coefficient of the infinite
+    # softplus is 0, else +inf), with and without pos_weight
+    for k in np.flatnonzero(~np.isnan(x) & ~fin):
+        coef = (1 - t[k]) if x[k] > 0 else t[k]
+        want = 0.0 if coef == 0 else np.inf
+        assert whole[3][k] == want and whole[5][k] == want * (w[k] if want else 1)
     # the sum adds the same per-element values
     total = fl.binary_cross_entropy_with_logits(x[fin], t[fin], reduction="sum")
     np.testing.assert_allclose(total, ref_bcel(x[fin], t[fin]).sum(), rtol=1e-5 if dt == np.float32 else 1e-13)
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("pw", [None, 2.0])
+def test_bce_logits_targets_outside_0_1(dt, pw):
+    """Targets are not checked (soft labels are allowed): a finite target
+    outside [0, 1] gives the formula's value, a non-finite one gives NaN
+    (inf * softplus(-x) - inf * softplus(x)), never a silent +-inf, with or
+    without pos_weight and whichever form the kernel computes the loss in."""
+    x = np.array([-30.0, -3.0, -0.5, 0.0, 0.5, 3.0, 30.0] * 4, dt)
+    t = np.repeat(np.array([2.0, -1.0, 1.5, 1e3], dt), 7)
+    y = fl.binary_cross_entropy_with_logits(x, t, pos_weight=pw, reduction="none")
+    np.testing.assert_allclose(y, ref_bcel(x, t, pw=pw), rtol=1e-5 if dt == np.float32 else 1e-12)
+    l2, _ = fl.binary_cross_entropy_with_logits_loss_and_grad(x, t, pos_weight=pw, reduction="none")
+    np.testing.assert_array_equal(l2, y)
+    for bad in (np.inf, -np.inf, np.nan):
+        tb = np.full(x.shape, bad, dt)
+        assert np.isnan(fl.binary_cross_entropy_with_logits(x, tb, pos_weight=pw, reduction="none")).all()
+        assert np.isnan(fl.binary_cross_entropy_with_logits(x, tb, pos_weight=pw))

@@ -247,6 +247,21 @@ FL_INLINE V VF(v_bcel_loss)(V x, V a, V b, V e)
     return la + lb;
 }
 
+/*
+ * The same loss without pos_weight (a = t, b = 1 - t), in fewer operations:
+ * t softplus(-x) + (1 - t) softplus(x) = max(x, 0) - t x + log1p(e)
+ *                                      = max((1 - t) x, -(t x)) + log1p(e),
+ * an identity for every real t.  Each product is rounded once and the max
+ * takes one of them whole, so nothing cancels (with t in [0, 1] both terms
+ * are non-negative).  Equal to the form above to rounding wherever x and t
+ * are finite; where it is not finite (x = +-inf, where a product is 0 * inf,
+ * or t = +-inf), the kernels take the form above instead (see v_bcel).
+ */
+FL_INLINE V VF(v_bcel_loss_t)(V x, V b, V t, V e)
+{
+    return VF(fl_maxv)(b * x, -(t * x)) + VF(fl_log1p_unit)(e);
+}
+
 #ifndef FL_BCEL_WANT
 #define FL_BCEL_WANT
 enum { BCEL_LOSS = 1, BCEL_GRAD = 2, BCEL_HESS = 4 };
@@ -254,22 +269,34 @@ enum { BCEL_LOSS = 1, BCEL_GRAD = 2, BCEL_HESS = 4 };
 
 /* one vector; `want` (BCEL_* bits) is a constant at each call site, so each
    loop computes only what it stores: no sigmoid or division for the loss
-   alone, no log1p for the gradient alone */
+   alone, no log1p for the gradient alone.  Without pos_weight the loss
+   takes the short form (v_bcel_loss_t); with `check`, in the rare vector
+   where a lane of it is not finite, those lanes take the two-term form: a
+   choice made by each lane's own value, so an element's loss does not
+   depend on its neighbours. */
 FL_INLINE void VF(v_bcel)(V x, V e, V t, V w, V pw, int has_w, int has_pw, int want,
-                          V *loss, V *grad, V *hess)
+                          int check, V *loss, V *grad, V *hess)
 {
     V a = has_pw ? pw * t : t;
     V b = (T)1 - t;
     V l = x, gr = x, h = x;
+    if (want & BCEL_LOSS) {
+        if (has_pw) {
+            l = VF(v_bcel_loss)(x, a, b, e);
+        } else {
+            l = VF(v_bcel_loss_t)(x, b, t, e);
+            if (check) {
+                VI bad = VF(fl_ne)(l - l, VF(fl_splat)((T)0)); /* +-inf or NaN */
+                if (__builtin_expect(VF(fl_any)(bad), 0))
+                    l = VF(fl_sel)(bad, VF(v_bcel_loss)(x, a, b, e), l);
+            }
+        }
+    }
     if (want & (BCEL_GRAD | BCEL_HESS)) {
         LOGISTIC g = LOGISTIC_FROM_E(x, e);
-        if (want & BCEL_LOSS)
-            l = VF(v_bcel_loss)(x, a, b, e);
         gr = b * g.sp - a * g.sn;
         if (want & BCEL_HESS)
             h = (a + b) * (g.sp * g.sn);
-    } else {
-        l = VF(v_bcel_loss)(x, a, b, e);
     }
     if (has_w) {
         l = l * w;
@@ -283,7 +310,8 @@ FL_INLINE void VF(v_bcel)(V x, V e, V t, V w, V pw, int has_w, int has_pw, int w
 
 FL_INLINE vf64 VF(bcel_span)(const T *x, const T *t, const T *w, const T *pw, T *loss,
                               T *grad, T *hess, T gs, ptrdiff_t i0, ptrdiff_t iend,
-                              const T *eb, vf64 acc, int want, int pf, int st)
+                              const T *eb, vf64 acc, int want, int check, int pf,
+                              int st)
 {
     const int has_w = w != NULL, has_pw = pw != NULL;
     V one = VF(fl_splat)((T)1);
@@ -307,7 +335,8 @@ FL_INLINE vf64 VF(bcel_span)(const T *x, const T *t, const T *w, const T *pw, T 
             if (has_w) vw = VF(fl_load_part)(w + i, m, 1);
             if (has_pw) vp = VF(fl_load_part)(pw + i, m, 1);
         }
-        VF(v_bcel)(vx, VF(e_at)(eb, i - i0, vx), vt, vw, vp, has_w, has_pw, want, &l, &g, &h);
+        VF(v_bcel)(vx, VF(e_at)(eb, i - i0, vx), vt, vw, vp, has_w, has_pw, want, check, &l, &g,
+                   &h);
         if (m == L) {
             if ((want & BCEL_LOSS) && loss) VF(fl_put)(loss + i, l, st);
             if (want & BCEL_GRAD) VF(fl_put)(grad + i, g * gs, st);
@@ -324,13 +353,25 @@ FL_INLINE vf64 VF(bcel_span)(const T *x, const T *t, const T *w, const T *pw, T 
     return acc;
 }
 
+/*
+ * The loop over a chunk.  `lazy` (see FN(bcel)): the loss is summed, not
+ * stored, and no output is an input; then the vectors skip v_bcel's check
+ * and a span whose sum comes out non-finite runs again with it (nothing it
+ * reads has been overwritten): the same values, at no cost per vector.
+ */
 FL_INLINE double VF(bcel_body)(const T *x, const T *t, const T *w, const T *pw, T *loss,
                                T *grad, T *hess, double gscale, ptrdiff_t n, int want,
-                               int pf, int st)
+                               int lazy, int pf, int st)
 {
     vf64 acc = fl_splat_f64(0.0);
-    FL_BY_EBLOCKS(n, x, acc = VF(bcel_span)(x, t, w, pw, loss, grad, hess, (T)gscale, i0, iend,
-                                            eb, acc, want, pf, st));
+    FL_BY_EBLOCKS(n, x, {
+        vf64 a = VF(bcel_span)(x, t, w, pw, loss, grad, hess, (T)gscale, i0, iend, eb, acc,
+                               want, !lazy, pf, st);
+        if (lazy && __builtin_expect(fl_any_f64(fl_ne_f64(a - a, fl_splat_f64(0.0))), 0))
+            a = VF(bcel_span)(x, t, w, pw, loss, grad, hess, (T)gscale, i0, iend, eb, acc,
+                              want, 1, 0, st);
+        acc = a;
+    });
     return fl_hsum_f64(acc);
 }
 
@@ -340,24 +381,24 @@ FL_INLINE double VF(bcel_body)(const T *x, const T *t, const T *w, const T *pw, 
     switch (want) {                                                            \
     case BCEL_GRAD | BCEL_HESS:                                                \
         return VF(bcel_body)(x, t, w, pw, NULL, grad, hess, gscale, n,         \
-                             BCEL_GRAD | BCEL_HESS, PF, ST);                   \
+                             BCEL_GRAD | BCEL_HESS, lazy, PF, ST);                   \
     case BCEL_GRAD:                                                            \
         return VF(bcel_body)(x, t, w, pw, NULL, grad, NULL, gscale, n,         \
-                             BCEL_GRAD, PF, ST);                               \
+                             BCEL_GRAD, lazy, PF, ST);                               \
     case BCEL_LOSS | BCEL_GRAD:                                                \
         return VF(bcel_body)(x, t, w, pw, loss, grad, NULL, gscale, n,         \
-                             BCEL_LOSS | BCEL_GRAD, PF, ST);                   \
+                             BCEL_LOSS | BCEL_GRAD, lazy, PF, ST);                   \
     case BCEL_LOSS | BCEL_GRAD | BCEL_HESS:                                    \
         return VF(bcel_body)(x, t, w, pw, loss, grad, hess, gscale, n,         \
-                             BCEL_LOSS | BCEL_GRAD | BCEL_HESS, PF, ST);       \
+                             BCEL_LOSS | BCEL_GRAD | BCEL_HESS, lazy, PF, ST);       \
     default:                                                                   \
         return VF(bcel_body)(x, t, w, pw, loss, NULL, NULL, gscale, n,         \
-                             BCEL_LOSS, PF, ST);                               \
+                             BCEL_LOSS, lazy, PF, ST);                               \
     }
 #define FL_BCEL_FORM(form, PF, ST)                                             \
     static double VF(bcel_##form)(const T *x, const T *t, const T *w, const T *pw, \
                                   T *loss, T *grad, T *hess, double gscale,    \
-                                  ptrdiff_t n, int want)                       \
+                                  ptrdiff_t n, int want, int lazy)             \
     {                                                                          \
         FL_BCEL_CASES(PF, ST)                                                  \
     }
@@ -407,8 +448,15 @@ static double FN(bcel)(const T *x, const T *t, const T *w, const T *pw, T *loss,
 {
     int want = (loss != NULL || want_sum ? BCEL_LOSS : 0) | (grad != NULL ? BCEL_GRAD : 0) |
                (hess != NULL ? BCEL_HESS : 0);
+    /* outputs alias inputs only exactly (the Python layer copies any other
+       overlap) */
+#define FL_IS_INPUT(p) ((p) != NULL && ((const T *)(p) == x || (const T *)(p) == t || \
+                                       (const T *)(p) == w))
+    int lazy = (want & BCEL_LOSS) && loss == NULL && pw == NULL && !FL_IS_INPUT(grad) &&
+               !FL_IS_INPUT(hess);
+#undef FL_IS_INPUT
     FL_RUN_FORM(VF(form)(stream, loss, grad, hess), bcel, x, t, w, pw, loss, grad, hess,
-                gscale, n, want);
+                gscale, n, want, lazy);
 }
 
 /* ---------------- binary cross-entropy on probabilities --------------- */
