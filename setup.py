@@ -22,6 +22,7 @@ from setuptools.command.build_ext import build_ext
 CORE = [
     "fl_dispatch.c",
     "fl_isa_avx512.c",
+    "fl_isa_avx512s.c",
     "fl_isa_avx2.c",
     "fl_isa_baseline.c",
     "fl_isa_avx512_mc.c",

@@ -149,6 +149,45 @@ def test_simd_env_variable_forces_a_lower_level():
     assert out == levels[0]
 
 
+def test_simd_level_names_and_the_avx512_layouts():
+    """Both AVX-512 layouts are listed where the CPU has AVX-512 (the one for
+    this CPU's kind first), "avx512" picks that one, every listed level can
+    be set, a level the CPU lacks falls to the best below it, and both
+    layouts give the same values, bit for bit."""
+    levels = _kernels.cpu_simd_levels()
+    assert levels[-1] == "baseline" and len(set(levels)) == len(levels)
+    assert set(levels) <= {"avx512-split", "avx512-wide", "avx2", "baseline"}
+    has512 = [lv for lv in levels if lv.startswith("avx512")]
+    assert len(has512) in (0, 2) and levels[:len(has512)] == has512
+    before = _kernels.get_simd_level()
+    try:
+        for lv in levels:
+            assert _kernels.set_simd_level(lv) == lv
+        below = levels[len(has512)] if len(levels) > len(has512) else "baseline"
+        for name in ("avx512", "avx512-wide", "avx512-split"):
+            want = (levels[0] if name == "avx512" else name) if has512 else below
+            assert _kernels.set_simd_level(name) == want
+        with pytest.raises(ValueError, match="'avx512-split'"):
+            _kernels.set_simd_level("avx512-narrow")
+        x = np.random.default_rng(2).normal(0, 8, 5003)
+        t = (x > 0.5).astype(np.float64)
+        got = []
+        for lv in has512:
+            _kernels.set_simd_level(lv)
+            got.append((fl.sigmoid(x), fl.softplus(x), fl.log_sigmoid(x.astype(np.float32)),
+                        fl.binary_cross_entropy_with_logits(x, t, reduction="none"),
+                        *fl.binary_cross_entropy_with_logits_grad_hess(x, t)))
+        if has512:   # the same arithmetic in another order of loops: the same bits
+            for a, b in zip(got[0], got[1]):
+                np.testing.assert_array_equal(a, b)
+    finally:
+        _kernels.set_simd_level(before)
+    if has512:
+        out = _run_py("import fastlogistic as fl; print(fl._kernels.get_simd_level())",
+                      FASTLOGISTIC_SIMD=has512[1])
+        assert out == has512[1]
+
+
 def test_concurrent_calls_from_python_threads():
     rng = np.random.default_rng(5)
     xs = [rng.normal(0, 5, 60_000 + 1000 * i) for i in range(8)]

@@ -54,8 +54,9 @@ cdef extern from "core/fl_core.h" nogil:
         int level
     enum:
         FL_SIGMOID, FL_LOG_SIGMOID, FL_SOFTPLUS, FL_SIGMOID_GRAD, FL_LOGIT, FL_N_UNARY
-        FL_LEVEL_BASELINE, FL_LEVEL_AVX2, FL_LEVEL_AVX512, FL_N_LEVELS
+        FL_LEVEL_BASELINE, FL_LEVEL_AVX2, FL_LEVEL_AVX512, FL_LEVEL_AVX512_SPLIT, FL_N_LEVELS
     int fl_cpu_max_level()
+    int fl_cpu_levels(int *order)
     int fl_fill_table(fl_table *t, int level)
     const char *fl_level_name(int level)
     const char *fl_compiler_name()
@@ -77,24 +78,37 @@ SOFTPLUS = FL_SOFTPLUS
 SIGMOID_GRAD = FL_SIGMOID_GRAD
 LOGIT = FL_LOGIT
 
-LEVEL_NAMES = {FL_LEVEL_AVX512: "avx512", FL_LEVEL_AVX2: "avx2",
-               FL_LEVEL_BASELINE: "baseline"}
+LEVEL_NAMES = {FL_LEVEL_AVX512_SPLIT: "avx512-split", FL_LEVEL_AVX512: "avx512-wide",
+               FL_LEVEL_AVX2: "avx2", FL_LEVEL_BASELINE: "baseline"}
 
 
 def cpu_simd_levels():
-    """Names of the SIMD levels this CPU and build can run, best first."""
-    return [LEVEL_NAMES[lv] for lv in range(fl_cpu_max_level(), -1, -1)]
+    """Names of the SIMD levels (kernel sets) this CPU and build can run, best
+    first.  The two AVX-512 ones differ in layout: "avx512-wide" works on
+    four zmm registers per step, "avx512-split" on one, with exp(-|x|) by
+    blocks; the first listed is the faster on this CPU's kind."""
+    cdef int order[FL_N_LEVELS]
+    cdef int n = fl_cpu_levels(order)
+    return [LEVEL_NAMES[order[i]] for i in range(n)]
 
 
 def set_simd_level(name):
-    """Use the kernels of SIMD level `name` (or lower, if the CPU lacks it).
-    Returns the name of the level now in use."""
+    """Use the kernels of SIMD level `name` (or the best below it, if the CPU
+    lacks it); "avx512" is the better AVX-512 layout for this CPU.  Returns
+    the name of the level now in use."""
     cdef int want
+    if name == "avx512":
+        want = FL_LEVEL_AVX512
+        for nm in cpu_simd_levels():
+            if nm.startswith("avx512"):
+                want = FL_LEVEL_AVX512 if nm == "avx512-wide" else FL_LEVEL_AVX512_SPLIT
+                break
+        return LEVEL_NAMES[fl_fill_table(&TABLE, want)]
     for want, nm in LEVEL_NAMES.items():
         if nm == name:
             break
     else:
-        raise ValueError(f"unknown SIMD level {name!r}; valid levels: "
+        raise ValueError(f"unknown SIMD level {name!r}; valid levels: 'avx512', "
                          f"{', '.join(repr(v) for v in LEVEL_NAMES.values())}")
     return LEVEL_NAMES[fl_fill_table(&TABLE, want)]
 

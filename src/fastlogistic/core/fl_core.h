@@ -21,7 +21,14 @@ enum {
     FL_N_UNARY
 };
 
-enum { FL_LEVEL_BASELINE = 0, FL_LEVEL_AVX2 = 1, FL_LEVEL_AVX512 = 2, FL_N_LEVELS = 3 };
+/* kernel sets; the two AVX-512 ones differ only in layout (fl_isa_avx512s.c) */
+enum {
+    FL_LEVEL_BASELINE = 0,
+    FL_LEVEL_AVX2 = 1,
+    FL_LEVEL_AVX512 = 2,       /* "avx512-wide": four zmm per step */
+    FL_LEVEL_AVX512_SPLIT = 3, /* "avx512-split": one zmm, exp(-|x|) by blocks */
+    FL_N_LEVELS = 4
+};
 
 typedef void (*fl_unary_f64_fn)(const double *x, double *y, ptrdiff_t n, int stream);
 typedef void (*fl_unary_f32_fn)(const float *x, float *y, ptrdiff_t n, int stream);
@@ -71,9 +78,14 @@ typedef struct {
     int level;
 } fl_table;
 
-/* highest level this CPU and this build support */
+/* highest instruction set this CPU and this build support (FL_LEVEL_AVX512
+   for both AVX-512 layouts) */
 int fl_cpu_max_level(void);
-/* fill t for min(level, fl_cpu_max_level()); returns the level used */
+/* the kernel sets this CPU can run, best first, into order[FL_N_LEVELS];
+   returns how many */
+int fl_cpu_levels(int *order);
+/* fill t with kernel set `level`, or the best one this CPU runs where it
+   cannot (or for FL_N_LEVELS); returns the level used */
 int fl_fill_table(fl_table *t, int level);
 const char *fl_level_name(int level);
 const char *fl_compiler_name(void);

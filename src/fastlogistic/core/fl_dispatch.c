@@ -1,13 +1,15 @@
 /*
  * fl_dispatch.c -- choose the math core's instruction-set level at run time.
  * One build carries every level its compiler can target; the CPU is asked
- * once which it can run (AVX-512F, AVX2+FMA, or the baseline).
+ * once which it can run (AVX-512F, AVX2+FMA, or the baseline) and, for
+ * AVX-512, which of its two layouts suits it.
  */
 #include "fl_core.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define FL_HAVE_X86_LEVELS 1
 void fl_fill_avx512(fl_table *tb);
+void fl_fill_avx512s(fl_table *tb);
 void fl_fill_avx2(fl_table *tb);
 void fl_fill_mc_avx512(fl_softmax_table *tb);
 void fl_fill_mc_avx2(fl_softmax_table *tb);
@@ -28,15 +30,57 @@ int fl_cpu_max_level(void)
     return FL_LEVEL_BASELINE;
 }
 
+/* AVX-512 cores that run a 512-bit operation as two 256-bit halves, with a
+   large out-of-order window (AMD Zen 4) run the split layout faster; the
+   others (Intel) the wide one.  Measured on Zen 4 and Cascade Lake only. */
+static int fl_avx512_prefers_split(void)
+{
+#ifdef FL_HAVE_X86_LEVELS
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amd");
+#else
+    return 0;
+#endif
+}
+
+int fl_cpu_levels(int *order)
+{
+    int n = 0;
+    if (fl_cpu_max_level() >= FL_LEVEL_AVX512) {
+        int split = fl_avx512_prefers_split();
+        order[n++] = split ? FL_LEVEL_AVX512_SPLIT : FL_LEVEL_AVX512;
+        order[n++] = split ? FL_LEVEL_AVX512 : FL_LEVEL_AVX512_SPLIT;
+    }
+    if (fl_cpu_max_level() >= FL_LEVEL_AVX2)
+        order[n++] = FL_LEVEL_AVX2;
+    order[n++] = FL_LEVEL_BASELINE;
+    return n;
+}
+
+/* the instruction set a kernel set needs */
+static int fl_isa_of(int level)
+{
+    return level == FL_LEVEL_AVX512_SPLIT ? FL_LEVEL_AVX512 : level;
+}
+
 int fl_fill_table(fl_table *tb, int level)
 {
-    int max = fl_cpu_max_level();
-    if (level > max)
-        level = max;
-    if (level < FL_LEVEL_BASELINE)
-        level = FL_LEVEL_BASELINE;
+    int order[FL_N_LEVELS];
+    int n = fl_cpu_levels(order), i;
+    /* the level itself where this CPU runs it; else the best one that needs
+       no more than it (the best of all for FL_N_LEVELS), else the baseline */
+    for (i = 0; i < n && order[i] != level; i++)
+        ;
+    if (i == n)
+        for (i = 0; i < n - 1 && fl_isa_of(order[i]) > fl_isa_of(level); i++)
+            ;
+    level = order[i];
     switch (level) {
 #ifdef FL_HAVE_X86_LEVELS
+    case FL_LEVEL_AVX512_SPLIT:
+        fl_fill_avx512s(tb);
+        fl_fill_mc_avx512(&tb->softmax);
+        break;
     case FL_LEVEL_AVX512:
         fl_fill_avx512(tb);
         fl_fill_mc_avx512(&tb->softmax);
@@ -59,7 +103,9 @@ const char *fl_level_name(int level)
 {
     switch (level) {
     case FL_LEVEL_AVX512:
-        return "avx512";
+        return "avx512 (4 zmm per step)";
+    case FL_LEVEL_AVX512_SPLIT:
+        return "avx512 (1 zmm per step, exp(-|x|) by blocks)";
     case FL_LEVEL_AVX2:
         return "avx2";
     default:

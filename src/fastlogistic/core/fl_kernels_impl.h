@@ -11,7 +11,8 @@
 
 /*
  * e = exp(-|x|) by blocks.  Where a math vector is one native vector
- * (FL_EBLOCK set by the ISA file: AVX2), the kernels built on e compute it
+ * (FL_EBLOCK set by the ISA file: AVX2 and "avx512-split"), the kernels
+ * built on e compute it
  * for a block of FL_EBLOCK elements into a stack buffer first, then the rest
  * (log1p, reciprocal, loss, gradient) in a second loop.  One loop with both
  * is one long dependency chain per vector (exp, then a division, then a
@@ -21,10 +22,11 @@
  * Measured at AVX2, paired A/B, 1 thread, 4096 elements: float64 BCE mean
  * 1.11-1.26x, loss + grad 1.13-1.30x, float32 1.13-1.27x, softplus
  * 1.21-1.28x, sigmoid_grad 1.23-1.36x; N = 1e6: BCE mean and loss + grad
- * 1.18x.  With several native vectors per math vector (AVX-512, SSE2) the
- * pieces already overlap and the second pass costs more than it gains
- * (AVX-512: 0.87-0.92x), so FL_EBLOCK is 0 there and e is computed in the
- * same loop.
+ * 1.18x.  With several native vectors per math vector ("avx512-wide",
+ * SSE2) the pieces already overlap and the second pass costs more than it
+ * gains (AVX-512 on Intel Cascade Lake: 0.87-0.92x), so FL_EBLOCK is 0 there
+ * and e is computed in the same loop.  On AMD Zen 4, one zmm with blocks
+ * beats four without (fl_isa_avx512s.c).
  * sigmoid's chain is shorter: by blocks it was 0.86-0.95x, so it has none.
  * The same arithmetic either way: the same values.
  */
