@@ -632,13 +632,24 @@ FL_INLINE vf32 fl_exp_scaled_f32(vf32 xc, int one_step)
 /* exp(x) for any x: +-inf clamped to finite first (NaN stays NaN); the
    range is what each level's scaling step handles exactly */
 #if FL_X86_LEVEL >= 3
-#define FL_EXP_RANGE_f64 -800.0, 800.0
-#define FL_EXP_RANGE_f32 -200.0f, 200.0f
+#define FL_EXP_LO_f64 -800.0
+#define FL_EXP_LO_f32 -200.0f
+#define FL_EXP_RANGE_f64 FL_EXP_LO_f64, 800.0
+#define FL_EXP_RANGE_f32 FL_EXP_LO_f32, 200.0f
 #else
 #define FL_EXP_RANGE_f64 -746.0, 710.0
 #define FL_EXP_RANGE_f32 -104.0f, 89.0f
 #endif
 #define FL_CALL3(m, x, range) m(x, range) /* range expands to two arguments */
+/* exp(-|x|): at AVX-512, -|x| is x with its sign bit set (one or) and, being
+   <= 0 or NaN, needs only the lower clamp (max(lo, NaN) is NaN) */
+#if FL_X86_LEVEL >= 3
+#define FL_EXP_NEGABS(S, V, VI, T, x)                                          \
+    fl_exp_inrange_##S(fl_maxv_##S(fl_splat_##S(FL_EXP_LO_##S),                \
+                                   (V)((VI)(x) | (VI)fl_splat_##S((T)-0.0))))
+#else
+#define FL_EXP_NEGABS(S, V, VI, T, x) fl_exp_##S(-fl_abs_##S(x))
+#endif
 /* below AVX-512, a vector with every |x| <= FL_EXP_NORMAL (no NaN) takes the
    one-step scaling: the same values, fewer operations */
 #if FL_X86_LEVEL >= 3
@@ -868,7 +879,7 @@ FL_DEFINE_LOGS(f32, i32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
  */
 #define FL_DEFINE_LOGISTIC(S, T, V, VI)                                        \
     /* e = exp(-|x|) in (0, 1], the quantity every logistic kernel builds on */ \
-    FL_INLINE V fl_exp_negabs_##S(V x) { return fl_exp_##S(-fl_abs_##S(x)); }  \
+    FL_INLINE V fl_exp_negabs_##S(V x) { return FL_EXP_NEGABS(S, V, VI, T, x); } \
     typedef struct {                                                           \
         V e, d, dlo, rp, sp, sn;                                               \
         VI neg;                                                                \
