@@ -14,5 +14,6 @@
  */
 #define FL_NV_WIDE 1
 #define FL_EBLOCK 256
+#define FL_SIGMOID_K 4
 #define FL_ISA avx512s
 #include "fl_isa_avx512.c"
