@@ -153,7 +153,7 @@ def test_simd_level_names_and_the_avx512_layouts():
     """Both AVX-512 layouts are listed where the CPU has AVX-512 (the one for
     this CPU's kind first), "avx512" picks that one, every listed level can
     be set, a level the CPU lacks falls to the best below it, and both
-    layouts give the same values, bit for bit."""
+    layouts agree (bit for bit where they do the same arithmetic)."""
     levels = _kernels.cpu_simd_levels()
     assert levels[-1] == "baseline" and len(set(levels)) == len(levels)
     assert set(levels) <= {"avx512-split", "avx512-wide", "avx2", "baseline"}
@@ -177,9 +177,14 @@ def test_simd_level_names_and_the_avx512_layouts():
             got.append((fl.sigmoid(x), fl.softplus(x), fl.log_sigmoid(x.astype(np.float32)),
                         fl.binary_cross_entropy_with_logits(x, t, reduction="none"),
                         *fl.binary_cross_entropy_with_logits_grad_hess(x, t)))
-        if has512:   # the same arithmetic in another order of loops: the same bits
-            for a, b in zip(got[0], got[1]):
-                np.testing.assert_array_equal(a, b)
+        if has512:
+            # float32 and the float64 loss: the same arithmetic in another
+            # order of loops, the same bits; float64 sigmoid and gradients:
+            # avx512-split's exp and 1/d (table, vdivpd) differ in the last bit
+            np.testing.assert_array_equal(got[0][2], got[1][2])
+            np.testing.assert_array_equal(got[0][3], got[1][3])
+            for k in (0, 1, 4, 5):
+                np.testing.assert_allclose(got[0][k], got[1][k], rtol=5e-16, atol=1e-300)
     finally:
         _kernels.set_simd_level(before)
     if has512:

@@ -15,5 +15,9 @@
 #define FL_NV_WIDE 1
 #define FL_EBLOCK 256
 #define FL_SIGMOID_K 4
+/* float64: the table exp everywhere and the sigmoid's 1/(1 + E) by vdivpd
+   (fl_vec.h): sigmoid 1.12x on Zen 4 */
+#define FL_EXP_TABLE_F64 1
+#define FL_SIGMOID_DIV64 1
 #define FL_ISA avx512s
 #include "fl_isa_avx512.c"
