@@ -70,10 +70,12 @@ FL_INLINE V VF(e_at)(const T *eb, ptrdiff_t j, V x)
 
 
 /* the kernels below built on e = exp(-|x|) take it as an argument */
+/* s(x) s(-x) = sp sn: the pair {sp, sn} is {e rp, rp} whatever the sign of
+   x, so the product is (e rp) rp, the same bits without the two selects */
 FL_INLINE V VF(v_sigmoid_grad)(V x, V e)
 {
     LOGISTIC g = LOGISTIC_FROM_E(x, e);
-    return g.sp * g.sn;
+    return (g.e * g.rp) * g.rp;
 }
 
 /* softplus(x) = max(x, 0) + log1p(exp(-|x|)) */
@@ -309,7 +311,7 @@ FL_INLINE void VF(v_bcel)(V x, V e, V t, V w, V pw, int has_w, int has_pw, int w
         LOGISTIC g = LOGISTIC_FROM_E(x, e);
         gr = b * g.sp - a * g.sn;
         if (want & BCEL_HESS)
-            h = (a + b) * (g.sp * g.sn);
+            h = (a + b) * ((g.e * g.rp) * g.rp); /* sp sn: see v_sigmoid_grad */
     }
     if (has_w) {
         l = l * w;
