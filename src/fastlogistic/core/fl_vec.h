@@ -946,6 +946,35 @@ FL_INLINE vf32 fl_log1p_unit_f32(vf32 e)
 FL_DEFINE_LOGS(f64, i64, double, vf64, vi64, 54, 0x1p-1022, 0x1p54, 54)
 FL_DEFINE_LOGS(f32, i32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
 
+/* x < 0 ? a : b, lane by lane (NaN: b).  At AVX-512, one compare into a
+   mask register and one blend; through fl_sel(fl_lt(..)) GCC turns the mask
+   into a vector and back, two more instructions per use */
+#if FL_X86_LEVEL >= 3
+FL_INLINE nf64 fl_nsel_neg_f64(nf64 x, nf64 a, nf64 b)
+{
+    return (nf64)_mm512_mask_blend_pd(_mm512_cmp_pd_mask((__m512d)x, _mm512_setzero_pd(), _CMP_LT_OQ),
+                                      (__m512d)b, (__m512d)a);
+}
+FL_INLINE nf32 fl_nsel_neg_f32(nf32 x, nf32 a, nf32 b)
+{
+    return (nf32)_mm512_mask_blend_ps(_mm512_cmp_ps_mask((__m512)x, _mm512_setzero_ps(), _CMP_LT_OQ),
+                                      (__m512)b, (__m512)a);
+}
+#define FL_DEFINE_SEL_NEG(S, V)                                                \
+    FL_INLINE V fl_sel_neg_##S(V x, V a, V b)                                  \
+    {                                                                          \
+        FL_U(V) ux = {x}, ua = {a}, ub = {b}, ur;                              \
+        for (int j = 0; j < FL_NV; j++)                                        \
+            ur.p[j] = fl_nsel_neg_##S(ux.p[j], ua.p[j], ub.p[j]);              \
+        return ur.w;                                                           \
+    }
+#else
+#define FL_DEFINE_SEL_NEG(S, V)                                                \
+    FL_INLINE V fl_sel_neg_##S(V x, V a, V b) { return fl_sel_##S(fl_lt_##S(x, (V){0}), a, b); }
+#endif
+FL_DEFINE_SEL_NEG(f64, vf64)
+FL_DEFINE_SEL_NEG(f32, vf32)
+
 /* ------------------------------------------------------------------ */
 /* the logistic building block shared by every kernel                   */
 /* ------------------------------------------------------------------ */
@@ -964,7 +993,6 @@ FL_DEFINE_LOGS(f32, i32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
     FL_INLINE V fl_exp_negabs_##S(V x) { return FL_EXP_NEGABS(S, V, VI, T, x); } \
     typedef struct {                                                           \
         V e, d, dlo, rp, sp, sn;                                               \
-        VI neg;                                                                \
     } fl_logistic_##S;                                                         \
     FL_INLINE fl_logistic_##S fl_logistic_##S##_from_e(V x, V e)               \
     {                                                                          \
@@ -974,9 +1002,8 @@ FL_DEFINE_LOGS(f32, i32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
         r.dlo = r.e - (r.d - (T)1);                                            \
         r.rp = fl_recip_corr_##S(r.d, r.dlo);                                  \
         V small = r.e * r.rp;                                                  \
-        r.neg = fl_lt_##S(x, (V){0});                                                         \
-        r.sp = fl_sel_##S(r.neg, small, r.rp);                                 \
-        r.sn = fl_sel_##S(r.neg, r.rp, small);                                 \
+        r.sp = fl_sel_neg_##S(x, small, r.rp);                                 \
+        r.sn = fl_sel_neg_##S(x, r.rp, small);                                 \
         return r;                                                              \
     }                                                                          \
     /* s(x) for any x, from e = exp(-|x|) <= 1: (x < 0 ? e : 1) / (1 + e), \
@@ -987,9 +1014,8 @@ FL_DEFINE_LOGS(f32, i32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
         V e = fl_exp_negabs_##S(x);                                            \
         V d = (T)1 + e;                                                        \
         V dlo = e - (d - (T)1);                                                \
-        VI neg = fl_lt_##S(x, (V){0});                                                        \
-        V s = fl_sel_##S(neg, e, fl_splat_##S((T)1)) / d;                      \
-        V inv_d = fl_sel_##S(neg, (T)1 - s, s);                                \
+        V s = fl_sel_neg_##S(x, e, fl_splat_##S((T)1)) / d;                    \
+        V inv_d = fl_sel_neg_##S(x, (T)1 - s, s);                              \
         return s - s * (inv_d * dlo);                                          \
     }                                                                          \
     /* s(x): 1 / (1 + E), E = exp(-x), with the rounding error of 1 + E      \
