@@ -508,6 +508,41 @@ def test_value_does_not_depend_on_neighbours_or_position(name, dt):
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_sigmoid_rare_far_lanes_in_a_long_input(dt):
+    """The sigmoid first reads x by scans of 1024 elements for a lane outside
+    its fast form's range (far tails, inf, NaN), then computes the scan with
+    no test per vector.  A far lane in one scan only (at a scan's first or
+    last element, or inside it) gives the bits of the element computed
+    alone, in a new output and written over the input, and the lanes around
+    it keep theirs."""
+    rng = np.random.default_rng(5)
+    n = 5000
+    x = rng.normal(0, 8, n).astype(dt)
+    tiny = -100.0 if dt == np.float32 else -720.0    # s(x) = e^x, subnormal
+    far = np.array([tiny, -tiny, np.nan, -np.inf, np.inf, 1e30], dt)
+    pos = np.array([1024, 2047, 3000, 3001, 4095, 4999])
+    x[pos] = far
+    whole = fl.sigmoid(x)
+    alone = np.array([fl.sigmoid(x[i:i + 1])[0] for i in range(n)], dt)
+    bits = f"u{x.itemsize}"
+    np.testing.assert_array_equal(whole.view(bits), alone.view(bits))
+    clean = x.copy()
+    clean[pos] = 0.0
+    keep = np.ones(n, bool)
+    keep[pos] = False
+    np.testing.assert_array_equal(whole[keep].view(bits), fl.sigmoid(clean)[keep].view(bits))
+    inplace = x.copy()
+    assert fl.sigmoid(inplace, out=inplace) is inplace
+    np.testing.assert_array_equal(inplace.view(bits), whole.view(bits))
+    # the far lanes' values: e^x rounded (subnormal), 1, NaN, 0, 1, 1
+    ref_tiny = np.array(np.exp(np.longdouble(tiny)), dt)
+    assert whole[pos[0]] == ref_tiny and ref_tiny > 0
+    assert whole[pos[1]] == 1 and np.isnan(whole[pos[2]])
+    assert whole[pos[3]] == 0 and whole[pos[4]] == 1 and whole[pos[5]] == 1
+    check_unary("sigmoid", x[keep], whole[keep])
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
 def test_bce_logits_values_do_not_depend_on_neighbours_or_position(dt):
     """Per-element loss, gradient and hessian are the same computed alone, at
     any offset, over 600 elements (past the 256-element blocks in which the

@@ -353,6 +353,39 @@ FL_GENERIC_OPS(f32, float, vf32, vi32, FL_L32)
 FL_INLINE vf64 fl_mulnz_f64(vf64 a, vf64 v) { return fl_sel_f64(fl_ne_f64(a, (vf64){0}), a * v, (vf64){0}); }
 FL_INLINE vf32 fl_mulnz_f32(vf32 a, vf32 v) { return fl_sel_f32(fl_ne_f32(a, (vf32){0}), a * v, (vf32){0}); }
 #endif
+/* the running maximum of |x| as integer bits, where NaN > inf > every
+   finite |x|: a scan for out-of-range or NaN lanes with no compare per
+   vector (fl_above on the result once at the end) */
+#if FL_X86_LEVEL >= 3
+FL_INLINE ni64 fl_nimax_i64(ni64 a, ni64 b) { return (ni64)_mm512_max_epi64((__m512i)a, (__m512i)b); }
+FL_INLINE ni32 fl_nimax_i32(ni32 a, ni32 b) { return (ni32)_mm512_max_epi32((__m512i)a, (__m512i)b); }
+#elif FL_X86_LEVEL == 2
+FL_INLINE ni64 fl_nimax_i64(ni64 a, ni64 b)
+{
+    return (ni64)_mm256_blendv_pd((__m256d)b, (__m256d)a, (__m256d)(a > b));
+}
+FL_INLINE ni32 fl_nimax_i32(ni32 a, ni32 b) { return (ni32)_mm256_max_epi32((__m256i)a, (__m256i)b); }
+#endif
+#define FL_DEFINE_ABSMAX(S, V, VI, IS, SMAX)                                   \
+    FL_INLINE VI fl_absmax_##S(VI acc, V x)                                    \
+    {                                                                          \
+        VI ab = (VI)x & (SMAX);                                                \
+        FL_ABSMAX_BODY(IS, VI)                                                 \
+    }
+#if FL_X86_LEVEL >= 2
+#define FL_ABSMAX_BODY(IS, VI)                                                 \
+    FL_U(VI) ua = {acc}, ub = {ab};                                            \
+    for (int j = 0; j < FL_NV; j++)                                            \
+        ua.p[j] = fl_nimax_##IS(ua.p[j], ub.p[j]);                             \
+    return ua.w;
+#else
+#define FL_ABSMAX_BODY(IS, VI)                                                 \
+    VI gt = ab > acc;                                                          \
+    return (ab & gt) | (acc & ~gt);
+#endif
+FL_DEFINE_ABSMAX(f64, vf64, vi64, i64, INT64_MAX)
+FL_DEFINE_ABSMAX(f32, vf32, vi32, i32, INT32_MAX)
+
 /* names used by the kernels */
 #define FL_MULNZ_f64 fl_mulnz_f64
 #define FL_MULNZ_f32 fl_mulnz_f32
@@ -492,55 +525,73 @@ FL_INLINE double fl_hsum_f64(vf64 v)
 }
 
 /*
- * 1 / (d + dlo) for d in [1, inf) and a tiny dlo (the rounding error of d).
- * fl_recip_div_corr: a division, then the first-order dlo correction.
- * fl_recip_corr: the same below AVX-512; at AVX-512, vrcp14 (14 bits) and
- * Newton steps, the last one folding dlo in: about 0.6 ULP, and much cheaper
- * than vdivpd/vdivps on a 512-bit vector on Intel.
+ * Reciprocals.  y0(d) ~ 1/d: vrcp14 (14 bits) at AVX-512, and for float64 a
+ * Newton step (28 bits); a division below AVX-512.  The sigmoid's float64
+ * y0 in "avx512-split" (FL_SIGMOID_DIV64) is a division: Zen 4's divider
+ * works beside the FMA pipes (about 9 cycles a zmm), sigmoid 1.07x; in
+ * sigmoid_grad, whose loop is shorter, it was 0.96x, so not there.
  */
-FL_INLINE vf64 fl_recip_div_corr_f64(vf64 d, vf64 dlo)
-{
-    vf64 s = 1.0 / d;
-    return s - (s * s) * dlo;
-}
-FL_INLINE vf32 fl_recip_div_corr_f32(vf32 d, vf32 dlo)
-{
-    vf32 s = 1.0f / d;
-    return s - (s * s) * dlo;
-}
 #if FL_X86_LEVEL >= 3
-FL_INLINE vf64 fl_recip_corr_f64(vf64 d, vf64 dlo)
+FL_INLINE vf64 fl_rcp_nr_f64(vf64 d)
 {
     vf64 y = fl_rcp_f64(d);
-    y = y + y * (1.0 - d * y);
-    vf64 e = (1.0 - d * y) - dlo * y;
-    return y + y * e;
+    return y + y * (1.0 - d * y);
 }
-FL_INLINE vf32 fl_recip_corr_f32(vf32 d, vf32 dlo)
-{
-    vf32 y = fl_rcp_f32(d);
-    vf32 e = (1.0f - d * y) - dlo * y;
-    return y + y * e;
-}
-/* a / b for b in [1, 3] where ~1 ULP is enough (log1p's s) */
-FL_INLINE vf64 fl_div_f64(vf64 a, vf64 b) { return a * fl_recip_corr_f64(b, (vf64){0}); }
-FL_INLINE vf32 fl_div_f32(vf32 a, vf32 b) { return a * fl_recip_corr_f32(b, (vf32){0}); }
+#define FL_RECIP_Y0_f64(d) fl_rcp_nr_f64(d)
+#define FL_RECIP_Y0_f32(d) fl_rcp_f32(d)
+#ifdef FL_SIGMOID_DIV64
+#define FL_SIGMOID_Y0_f64(d) (1.0 / (d))
 #else
+#define FL_SIGMOID_Y0_f64(d) fl_rcp_nr_f64(d)
+#endif
+/* a / b for b in [1, 3] where ~1 ULP is enough (log1p's s) */
+FL_INLINE vf64 fl_div_f64(vf64 a, vf64 b)
+{
+    vf64 y = fl_rcp_nr_f64(b);
+    return a * (y + y * (1.0 - b * y));
+}
+FL_INLINE vf32 fl_div_f32(vf32 a, vf32 b)
+{
+    vf32 y = fl_rcp_f32(b);
+    return a * (y + y * (1.0f - b * y));
+}
+#else
+#define FL_RECIP_Y0_f64(d) (1.0 / (d))
+#define FL_RECIP_Y0_f32(d) (1.0f / (d))
+#define FL_SIGMOID_Y0_f64 FL_RECIP_Y0_f64
 FL_INLINE vf64 fl_div_f64(vf64 a, vf64 b) { return a / b; }
 FL_INLINE vf32 fl_div_f32(vf32 a, vf32 b) { return a / b; }
-#define fl_recip_corr_f64 fl_recip_div_corr_f64
-#define fl_recip_corr_f32 fl_recip_div_corr_f32
 #endif
-/* the sigmoid's 1/(1 + E): FL_SIGMOID_DIV64 ("avx512-split") divides for
-   float64 (AMD's divider works beside the FMA pipes: 1.07x on Zen 4; in
-   sigmoid_grad and BCE, which use fl_recip_corr, it gained 1-2 % and cost
-   an ULP of sigmoid_grad, so not there) */
-#ifdef FL_SIGMOID_DIV64
-#define FL_SIGMOID_RECIP_f64 fl_recip_div_corr_f64
-#else
-#define FL_SIGMOID_RECIP_f64 fl_recip_corr_f64
-#endif
-#define FL_SIGMOID_RECIP_f32 fl_recip_corr_f32
+/*
+ * 1 / (1 + E) for E >= 0, from y = y0(1 + E rounded) and one Newton step on
+ * the exact 1 + E, whose residual 1 - (1 + E) y is computed with a single
+ * rounding of a tiny value, so that the rounding of 1 + E (and of a
+ * quotient) is corrected with no Fast2Sum of 1 and E:
+ *  - fl_recip1pe, E = e <= 1 (y ~ 1/(1 + e) in [1/2, 1]): (1 - y) - e y,
+ *    1 - y exact (Sterbenz; a y a hair below 1/2, where 1 + e is within
+ *    2^-14 of 2, rounds it by at most 2^-54).  Result within 0.5 ULP +
+ *    2^-28 relative.
+ *  - fl_recip1p, any E (the sigmoid's E = exp(-x)): (1 - E y) - y, the FMA
+ *    rounding a value near y (which moves the result by at most y/2 ULP),
+ *    the subtraction exact.
+ * Where a Fast2Sum dlo of 1 + E fed two FMAs, these take 4 operations after
+ * y instead of 6 to 8.  The sigmoid's worst case seen, float64: 1.95 ->
+ * 1.66 ULP (most of it exp's 0.77).
+ */
+#define FL_DEFINE_RECIP1P(S, T, V)                                             \
+    FL_INLINE V fl_recip1pe_##S(V e)                                           \
+    {                                                                          \
+        V y = FL_RECIP_Y0_##S((T)1 + e);                                       \
+        return y + y * (((T)1 - y) - e * y);                                   \
+    }                                                                          \
+    FL_INLINE V fl_recip1p_##S(V E)                                            \
+    {                                                                          \
+        V y = FL_SIGMOID_Y0_##S((T)1 + E);                                     \
+        return y + y * (((T)1 - E * y) - y);                                   \
+    }
+#define FL_SIGMOID_Y0_f32 FL_RECIP_Y0_f32
+FL_DEFINE_RECIP1P(f64, double, vf64)
+FL_DEFINE_RECIP1P(f32, float, vf32)
 
 /* ------------------------------------------------------------------ */
 /* exp                                                                 */
@@ -598,21 +649,39 @@ FL_INLINE nf64 fl_nexp_poly_f64(nf64 r)
     return r + r2 * q;
 }
 FL_INLINE nf32 fl_nexp_poly_f32(nf32 r) { return r + (r * r) * (FL_ETf32_C2 + FL_ETf32_C3 * r); }
-/* one native vector; SH: 1.5 * 2^(mantissa bits), so that t's low bits hold n */
-#define FL_DEFINE_EXP_TAB(S, T, NV, SH, INV16)                                 \
+/* one native vector; SH: 1.5 * 2^(mantissa bits), so that t's low bits hold
+   n; m = T (1 + p(r)) in [0.97, 2), still to be scaled by 2^floor(n/16).
+   fl_nexp_tab_*: by vscalefpd/ps, for any clamped x (subnormal and overflowing
+   results included).  fl_nexp_tab_normal_*: for |x| <= FL_EXP_NORMAL, where
+   2^floor(n/16) and the result are normal, by adding floor(n/16) to m's
+   exponent field: n's low bits shifted to the top of the word, the 4 index
+   bits masked off, one integer add.  Same value; on Zen 4 vscalefps takes
+   an FMA pipe and two cycles of the add pipes, and the multiply by 1/16
+   goes too: sigmoid about 1.01x */
+#define FL_EXP_TAB_CORE(S, T, NV, SH, INV16)                                   \
+    NV t = x * (T)(INV16) + (T)(SH);                                           \
+    NV nd = t - (T)(SH);                                                       \
+    NV r = x - nd * FL_ET##S##_LN2HI;                                          \
+    r = r - nd * FL_ET##S##_LN2LO;                                             \
+    NV hi = fl_nexp_tab16_##S(fl_et_hi##S, t), lo = fl_nexp_tab16_##S(fl_et_lo##S, t); \
+    NV m = hi + (hi * fl_nexp_poly_##S(r) + lo);
+#define FL_DEFINE_EXP_TAB(S, T, NV, NI, SH, INV16, KSHIFT, KMASK)              \
     FL_INLINE NV fl_nexp_tab_##S(NV x)                                         \
     {                                                                          \
-        NV t = x * (T)(INV16) + (T)(SH);                                       \
-        NV nd = t - (T)(SH);                                                   \
-        NV r = x - nd * FL_ET##S##_LN2HI;                                      \
-        r = r - nd * FL_ET##S##_LN2LO;                                         \
-        NV hi = fl_nexp_tab16_##S(fl_et_hi##S, t), lo = fl_nexp_tab16_##S(fl_et_lo##S, t); \
-        return fl_nscalef_##S(hi + (hi * fl_nexp_poly_##S(r) + lo), nd * (T)0.0625); \
+        FL_EXP_TAB_CORE(S, T, NV, SH, INV16)                                   \
+        return fl_nscalef_##S(m, nd * (T)0.0625);                              \
+    }                                                                          \
+    FL_INLINE NV fl_nexp_tab_normal_##S(NV x)                                  \
+    {                                                                          \
+        FL_EXP_TAB_CORE(S, T, NV, SH, INV16)                                   \
+        return (NV)((NI)m + (((NI)t << (KSHIFT)) & (KMASK)));            \
     }
-FL_DEFINE_EXP_TAB(f64, double, nf64, 0x1.8p52, 0x1.71547652b82fep4)
-FL_DEFINE_EXP_TAB(f32, float, nf32, 0x1.8p23f, 0x1.715476p4f)
+FL_DEFINE_EXP_TAB(f64, double, nf64, ni64, 0x1.8p52, 0x1.71547652b82fep4, 48, (int64_t)0xfff0000000000000ull)
+FL_DEFINE_EXP_TAB(f32, float, nf32, ni32, 0x1.8p23f, 0x1.715476p4f, 19, (int32_t)0xff800000u)
 FL_LIFT1(exp_tab, f64, vf64)
 FL_LIFT1(exp_tab, f32, vf32)
+FL_LIFT1(exp_tab_normal, f64, vf64)
+FL_LIFT1(exp_tab_normal, f32, vf32)
 #endif
 
 /*
@@ -632,8 +701,7 @@ FL_LIFT1(exp_tab, f32, vf32)
 FL_INLINE vf64 fl_exp_scaled_f64(vf64 xc, int one_step)
 {
 #if FL_X86_LEVEL >= 3 && defined(FL_EXP_TABLE_F64)
-    (void)one_step;
-    return fl_exp_tab_f64(xc);
+    return one_step ? fl_exp_tab_normal_f64(xc) : fl_exp_tab_f64(xc);
 #else
 #if FL_X86_LEVEL >= 3
     /* AVX-512: clamp +-inf to finite (NaN stays NaN), round with
@@ -682,8 +750,7 @@ FL_INLINE vf64 fl_exp_scaled_f64(vf64 xc, int one_step)
 FL_INLINE vf32 fl_exp_scaled_f32(vf32 xc, int one_step)
 {
 #if FL_X86_LEVEL >= 3
-    (void)one_step;
-    return fl_exp_tab_f32(xc);
+    return one_step ? fl_exp_tab_normal_f32(xc) : fl_exp_tab_f32(xc);
 #else
     const float SH = 0x1.8p23f;
     vf32 t = xc * 0x1.715476p0f + SH;
@@ -977,32 +1044,15 @@ FL_DEFINE_SEL_NEG(f32, vf32)
 /* ------------------------------------------------------------------ */
 
 /*
- * For a vector x and e = exp(-|x|) in (0, 1] (computed by the caller, which
- * may do it in a loop of its own: FL_EBLOCK), d = 1 + e rounded and its exact
- * rounding error dlo = e - (d - 1) (Fast2Sum: 1 >= e), rp = 1 / (1 + e)
- * with that error taken back out (rp - rp^2 dlo), and the two sigmoids
- * sp = s(x), sn = s(-x) = 1 - s(x) without any subtraction: for x >= 0,
- * s(x) = rp and s(-x) = e rp; mirrored for x < 0.  NaN propagates into all
- * of them; x = +-inf gives e = 0 and exact 0/1.
+ * The kernels build on e = exp(-|x|) in (0, 1] (computed by the caller, which
+ * may do it in a loop of its own: FL_EBLOCK) and rp = 1 / (1 + e)
+ * (fl_recip1pe): the two sigmoids are s(x) = rp, s(-x) = e rp for x >= 0,
+ * mirrored for x < 0, with no subtraction.  NaN propagates; x = +-inf gives
+ * e = 0 and exact 0/1.
  */
 #define FL_DEFINE_LOGISTIC(S, T, V, VI)                                        \
     /* e = exp(-|x|) in (0, 1], the quantity every logistic kernel builds on */ \
     FL_INLINE V fl_exp_negabs_##S(V x) { return FL_EXP_NEGABS(S, V, VI, T, x); } \
-    typedef struct {                                                           \
-        V e, d, dlo, rp, sp, sn;                                               \
-    } fl_logistic_##S;                                                         \
-    FL_INLINE fl_logistic_##S fl_logistic_##S##_from_e(V x, V e)               \
-    {                                                                          \
-        fl_logistic_##S r;                                                     \
-        r.e = e;                                                               \
-        r.d = (T)1 + r.e;                                                      \
-        r.dlo = r.e - (r.d - (T)1);                                            \
-        r.rp = fl_recip_corr_##S(r.d, r.dlo);                                  \
-        V small = r.e * r.rp;                                                  \
-        r.sp = fl_sel_neg_##S(x, small, r.rp);                                 \
-        r.sn = fl_sel_neg_##S(x, r.rp, small);                                 \
-        return r;                                                              \
-    }                                                                          \
     /* s(x) for any x, from e = exp(-|x|) <= 1: (x < 0 ? e : 1) / (1 + e), \
        corrected for the rounding of 1 + e; exact in the far negative tail  \
        where s(x) = e^x is subnormal */                                       \
@@ -1028,10 +1078,7 @@ FL_DEFINE_SEL_NEG(f32, vf32)
     FL_INLINE V fl_sigmoid_##S(V x)                                            \
     {                                                                          \
         V E = fl_exp_normal_##S(-x);                                           \
-        V one = fl_splat_##S((T)1);                                            \
-        V d = one + E;                                                         \
-        V dlo = FL_MINV_##S(one, E) - (d - FL_MAXV_##S(one, E));               \
-        return FL_SIGMOID_RECIP_##S(d, dlo);                                   \
+        return fl_recip1p_##S(E);                                              \
     }
 
 #define FL_SIGMOID_FAR_f64 700.0 /* <= FL_EXP_NORMAL_f64 */
