@@ -281,6 +281,35 @@ _LD = np.finfo(np.longdouble).nmant >= 63
 
 
 @pytest.mark.skipif(not _LD, reason="needs an x87 80-bit long double reference")
+@pytest.mark.parametrize("case", ["soft", "tiny_positive", "zeros", "tiny_negative"])
+def test_bce_with_logits_sum_of_long_inputs(case):
+    """A float64 summed loss with neither weight nor pos_weight adds the
+    log1p(exp(-|x|)) terms of a block as log1p of a running product (see
+    bcel_span in fl_kernels_impl.h): over many blocks and vectors cut short,
+    with tiny terms (which must count in full), terms of ln 2 (the product
+    at its largest) and subnormal ones, within 1e-13 of a long double sum."""
+    rng = np.random.default_rng(17)
+    if case == "soft":
+        x, t = rng.normal(0, 4, 100_003), rng.uniform(0, 1, 100_003)
+    elif case == "tiny_positive":      # loss e^-x, down to 1e-304
+        x, t = rng.uniform(30, 700, 50_001), np.ones(50_001)
+    elif case == "zeros":              # ln 2 each
+        x, t = np.zeros(40_961), rng.integers(0, 2, 40_961).astype(np.float64)
+    else:                              # log1p(e^x), some subnormal
+        x, t = rng.uniform(-745, -30, 50_001), np.zeros(50_001)
+    xl, tl = x.astype(np.longdouble), t.astype(np.longdouble)
+    per = np.maximum((1 - tl) * xl, -(tl * xl)) + np.log1p(np.exp(-np.abs(xl)))
+    ref = float(np.sum(per, dtype=np.longdouble))
+    got = fl.binary_cross_entropy_with_logits(x, t, reduction="sum")
+    assert ref > 0 and abs(float(got) - ref) <= 1e-13 * ref, (got, ref)
+    mean = fl.binary_cross_entropy_with_logits(x, t, reduction="mean")
+    assert abs(float(mean) - ref / x.size) <= 1e-13 * ref / x.size
+    loss, grad = fl.binary_cross_entropy_with_logits_loss_and_grad(x, t, reduction="sum")
+    assert abs(float(loss) - ref) <= 1e-13 * ref
+    np.testing.assert_array_equal(grad, fl.binary_cross_entropy_with_logits_grad(x, t, reduction="sum"))
+
+
+@pytest.mark.skipif(not _LD, reason="needs an x87 80-bit long double reference")
 @pytest.mark.parametrize("dt", DTYPES, ids=DT_IDS)
 def test_dense_sweep_long_double(dt):
     """60 000 random points per function around the worst region (|x| < 30),
