@@ -357,16 +357,31 @@ FL_INLINE void VF(v_bcel)(V x, V e, V t, V w, V pw, int has_w, int has_pw, int w
 }
 
 /*
- * `prod` (float64, a summed loss without weight or pos_weight, in the lazy
- * mode of bcel_body): the span's sum of log1p(e) is log1p(Q) with
- * 1 + Q = prod (1 + e), Q kept lane by lane as Q + e + Q e (one add, one
- * FMA: no rounding of 1 + Q, so tiny e count in full), where a log1p per
- * element took about 25 operations.  Error of a lane's sum: a few units
- * of m 2^-53 relative for m elements per lane (32 in a 256-element block of
- * 8 lanes), the order of the summation's own.  A Q that overflows (every e
- * near 1 over more than ~1000 elements a lane) makes the sum inf, and the
- * span runs again per element.
+ * `prod` (a summed loss without weight or pos_weight, in the lazy mode of
+ * bcel_body): the span's sum of log1p(e) is log1p(Q) with
+ * 1 + Q = prod (1 + e), Q kept lane by lane in float64 as Q + e + Q e (one
+ * add, one FMA: no rounding of 1 + Q, so tiny e count in full; float32 e
+ * widened, its two halves in two Q), where a log1p per element took about
+ * 25 operations (float64) or 15 (float32).  Error of a lane's sum: a few
+ * units of m 2^-53 relative for m elements per lane (32 in a 256-element
+ * block of 8 lanes), the order of the summation's own.  A Q that overflows
+ * (every e near 1 over more than ~1000 elements a lane) makes the sum inf,
+ * and the span runs again per element.
  */
+FL_INLINE void VF(prod_acc)(vf64 *q, vf64 *q2, V e)
+{
+#if FL_T == 64
+    (void)q2;
+    *q = (*q + e) + *q * e;
+#else
+    vf32h lo, hi;
+    memcpy(&lo, &e, sizeof lo);
+    memcpy(&hi, (const char *)&e + sizeof lo, sizeof hi);
+    vf64 a = __builtin_convertvector(lo, vf64), b = __builtin_convertvector(hi, vf64);
+    *q = (*q + a) + *q * a;
+    *q2 = (*q2 + b) + *q2 * b;
+#endif
+}
 FL_INLINE vf64 VF(bcel_span)(const T *x, const T *t, const T *w, const T *pw, T *loss,
                               T *grad, T *hess, T gs, ptrdiff_t i0, ptrdiff_t iend,
                               const T *eb, vf64 acc, int want, int check, int prod,
@@ -374,7 +389,7 @@ FL_INLINE vf64 VF(bcel_span)(const T *x, const T *t, const T *w, const T *pw, T 
 {
     const int has_w = w != NULL, has_pw = pw != NULL;
     V one = VF(fl_splat)((T)1);
-    V q = VF(fl_splat)((T)0), msum = q;
+    vf64 q = fl_splat_f64(0.0), q2 = q, msum = q;
     for (ptrdiff_t i = i0; i < iend; i += L) {
         ptrdiff_t m = iend - i < L ? iend - i : L;
         V vx, vt, vw = one, vp = one, l, g, h;
@@ -411,15 +426,15 @@ FL_INLINE vf64 VF(bcel_span)(const T *x, const T *t, const T *w, const T *pw, T 
         }
         if (want & BCEL_LOSS) {
             if (prod) {
-                msum = msum + l;
-                q = (q + e) + q * e;
+                msum = VF(fl_acc)(msum, l);
+                VF(prod_acc)(&q, &q2, e);
             } else {
                 acc = VF(fl_acc)(acc, l);
             }
         }
     }
     if (prod && (want & BCEL_LOSS))
-        acc = VF(fl_acc)(acc, msum + VF(fl_log1p)(q));
+        acc = acc + (msum + (fl_log1p_f64(q) + fl_log1p_f64(q2)));
     return acc;
 }
 
@@ -436,7 +451,7 @@ FL_INLINE double VF(bcel_body)(const T *x, const T *t, const T *w, const T *pw, 
     vf64 acc = fl_splat_f64(0.0);
     FL_BY_EBLOCKS(n, x, {
         vf64 a;
-        if (FL_T == 64 && lazy && !w && !pw)
+        if (lazy && !w && !pw)
             a = VF(bcel_span)(x, t, NULL, NULL, loss, grad, hess, (T)gscale, i0, iend, eb, acc,
                               want, 0, 1, pf, st);
         else
