@@ -71,6 +71,8 @@ def test_small_run_prints_table_and_writes_json_and_plot(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "sigmoid  float64  N=100" in out and "sigmoid  float64  N=1e3" in out
     data = json.loads(path.read_text())
+    if sys.platform.startswith("linux") and data["machine"]["malloc"] is not None:
+        assert "malloc: glibc mmap threshold 32 MiB, trim threshold 128 MiB" in out
     assert data["rounds"] == 3 and data["argv"] == argv
     rows = data["results"]
     assert {(r["implementation"], r["n_elements"]) for r in rows} == {

@@ -19,6 +19,7 @@ name: factory}), the one timing helper (`time_case`), the memory probe, the
 targets, and the report (table, JSON, plot).
 """
 import argparse
+import ctypes
 import dataclasses
 import gc
 import json
@@ -725,6 +726,39 @@ def machine_info():
             "torch_threads_default": _TORCH_DEFAULT_THREADS}
 
 
+MALLOC_MMAP_BYTES = 32 << 20
+MALLOC_TRIM_BYTES = 128 << 20
+
+
+def steady_malloc():
+    """Fix glibc's mmap and trim thresholds where its dynamic scheme settles
+    (mmap threshold up to 32 MiB, trim threshold twice that or more), and
+    return a description, or None where this is not glibc.
+
+    With the defaults, whether an output of a few MB comes from recycled heap
+    memory or from fresh pages that the kernel clears first (~0.4 ns per
+    float64 element at N = 1e6) depends on what the process freed just
+    before: a round of the NumPy formula frees its temporaries, the heap is
+    trimmed, and the next round, whichever implementation it is, pays for
+    fresh pages.  Fixed thresholds take that out of the comparison; outputs
+    above 32 MiB (N = 1e7 float64) are still fresh pages on every call, as
+    in any process."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return None
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    if mallopt(m_mmap_threshold, MALLOC_MMAP_BYTES) != 1 or \
+            mallopt(m_trim_threshold, MALLOC_TRIM_BYTES) != 1:
+        return None
+    return (f"glibc mmap threshold {MALLOC_MMAP_BYTES >> 20} MiB, trim threshold "
+            f"{MALLOC_TRIM_BYTES >> 20} MiB (fixed where its dynamic thresholds settle, so that "
+            f"which round pays for fresh pages does not depend on the order of rounds; "
+            f"--malloc-default keeps the defaults)")
+
+
 def print_header(info, file):
     v = info["versions"]
     cfg = info["fastlogistic_config"]
@@ -737,6 +771,8 @@ def print_header(info, file):
     if load is not None:
         print(f"  1-minute load average before the run: {load:.2f} (other work on the cores "
               f"disturbs the timings, multi-threaded ones most)", file=file)
+    if info.get("malloc"):
+        print(f"  malloc: {info['malloc']}", file=file)
     print(f"  median of rounds alternating implementations, ~{ROUND_SECONDS * 1e3:.0f} ms per "
           f"round; speed-up = median over rounds of other's time / fastlogistic's in the same "
           f"round, at the same thread count", file=file)
@@ -856,6 +892,10 @@ def parse_args(argv):
     p.add_argument("--json", metavar="PATH", help="write raw results and machine info as JSON")
     p.add_argument("--plot", metavar="PATH", help="write ns/element vs N (needs matplotlib)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--malloc-default", action="store_true",
+                   help="keep glibc's dynamic mmap/trim thresholds (by default the bench fixes "
+                        "them at their steady state, 32 MiB / 128 MiB, so that fresh-page costs "
+                        "do not depend on the order of rounds)")
     args = p.parse_args(argv)
     if any(k < 1 for k in args.threads):
         p.error("--threads must be positive")
@@ -867,9 +907,11 @@ def parse_args(argv):
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    malloc = None if args.malloc_default else steady_malloc()
     init()
     out = sys.stdout
     info = machine_info()
+    info["malloc"] = malloc
     print(f"$ python -m fastlogistic bench {' '.join(argv)}".rstrip(), file=out)
     print_header(info, out)
     missing = LIBS.missing()
