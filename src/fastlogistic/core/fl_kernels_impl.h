@@ -296,13 +296,14 @@ FL_INLINE V VF(v_bcel_loss)(V x, V a, V b, V e)
  * are finite; where it is not finite (x = +-inf, where a product is 0 * inf,
  * or t = +-inf), the kernels take the form above instead (see v_bcel).
  */
+/* max((1 - t) x, -(t x)), with 0 - t x: one FMA-unit operation (vfnmadd)
+   where -(t x) is a multiply and a sign flip; it differs only in giving +0
+   for -(+0), and a zero max is followed by + log1p(e) > 0 (e = 0 only for
+   |x| past ~745, where b x or t x is not zero) */
+FL_INLINE V VF(v_bcel_max_t)(V x, V b, V t) { return VF(fl_maxv)(b * x, (T)0 - t * x); }
 FL_INLINE V VF(v_bcel_loss_t)(V x, V b, V t, V e)
 {
-    /* 0 - t x: one FMA-unit operation (vfnmadd) where -(t x) is a multiply
-       and a sign flip; it differs only in giving +0 for -(+0), and a zero
-       max here is followed by + log1p(e) > 0 (e = 0 only for |x| past ~745,
-       where b x or t x is not zero) */
-    return VF(fl_maxv)(b * x, (T)0 - t * x) + VF(fl_log1p_unit)(e);
+    return VF(v_bcel_max_t)(x, b, t) + VF(fl_log1p_unit)(e);
 }
 
 #ifndef FL_BCEL_WANT
@@ -325,7 +326,7 @@ FL_INLINE void VF(v_bcel)(V x, V e, V t, V w, V pw, int has_w, int has_pw, int w
     V l = x, gr = x, h = x;
     if (want & BCEL_LOSS) {
         if (prod) {
-            l = VF(fl_maxv)(b * x, (T)0 - t * x); /* log1p(e): see bcel_span */
+            l = VF(v_bcel_max_t)(x, b, t); /* + log1p(e): see bcel_span */
         } else if (has_pw) {
             l = VF(v_bcel_loss)(x, a, b, e);
         } else {
