@@ -8,6 +8,7 @@ streams.  The streamed result must equal the unstreamed one bit for bit and
 an mpmath reference to the accuracy bound of the accuracy tests.
 """
 import os
+import platform
 import subprocess
 import sys
 
@@ -150,9 +151,25 @@ def test_big_outputs_start_on_a_cache_line():
     np.testing.assert_allclose(h, 1 / (1 + np.exp(-x)) * (1 - 1 / (1 + np.exp(-x))), rtol=1e-12)
 
 
+def _cpu_is_amd():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("vendor_id") and "AuthenticAMD" in line for line in f)
+    except OSError:
+        return None
+
+
+def test_default_stream_threshold_by_vendor():
+    """6 MiB, but never on AMD CPUs (measured faster with normal stores)."""
+    amd = _cpu_is_amd()
+    if amd is None or platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("needs /proc/cpuinfo on x86-64")
+    assert _kernels.DEFAULT_STREAM_BYTES == (-1 if amd else 6 << 20)
+
+
 def test_set_stream_threshold_checks_and_restores():
     default = fl.get_stream_threshold()
-    assert default == 6 << 20
+    assert default == _kernels.DEFAULT_STREAM_BYTES in (-1, 6 << 20)
     import io
     shown = io.StringIO()
     assert fl.show_config(file=shown)["stream_threshold"] == default
@@ -189,5 +206,5 @@ def test_stream_env_variable(simd_level):
     assert _import_with_env("0")[0] == "0"
     assert _import_with_env("-1")[0] == "-1"
     out, err = _import_with_env("lots")
-    assert out == str(6 << 20)
+    assert out == str(_kernels.DEFAULT_STREAM_BYTES)
     assert "FASTLOGISTIC_STREAM_BYTES ignored" in err

@@ -88,6 +88,8 @@ int fl_cpu_levels(int *order);
    cannot (or for FL_N_LEVELS); returns the level used */
 int fl_fill_table(fl_table *t, int level);
 const char *fl_level_name(int level);
+/* 1 on an AMD x86 CPU (picks defaults measured there), else 0 */
+int fl_cpu_is_amd(void);
 const char *fl_compiler_name(void);
 
 #endif

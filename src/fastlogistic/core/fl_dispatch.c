@@ -30,10 +30,7 @@ int fl_cpu_max_level(void)
     return FL_LEVEL_BASELINE;
 }
 
-/* AVX-512 cores that run a 512-bit operation as two 256-bit halves, with a
-   large out-of-order window (AMD Zen 4) run the split layout faster; the
-   others (Intel) the wide one.  Measured on Zen 4 and Cascade Lake only. */
-static int fl_avx512_prefers_split(void)
+int fl_cpu_is_amd(void)
 {
 #ifdef FL_HAVE_X86_LEVELS
     __builtin_cpu_init();
@@ -42,6 +39,11 @@ static int fl_avx512_prefers_split(void)
     return 0;
 #endif
 }
+
+/* AVX-512 cores that run a 512-bit operation as two 256-bit halves, with a
+   large out-of-order window (AMD Zen 4) run the split layout faster; the
+   others (Intel) the wide one.  Measured on Zen 4 and Cascade Lake only. */
+static int fl_avx512_prefers_split(void) { return fl_cpu_is_amd(); }
 
 int fl_cpu_levels(int *order)
 {
