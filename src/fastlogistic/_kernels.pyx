@@ -99,12 +99,7 @@ def set_simd_level(name):
     the name of the level now in use."""
     cdef int want
     if name == "avx512":
-        want = FL_LEVEL_AVX512
-        for nm in cpu_simd_levels():
-            if nm.startswith("avx512"):
-                want = FL_LEVEL_AVX512 if nm == "avx512-wide" else FL_LEVEL_AVX512_SPLIT
-                break
-        return LEVEL_NAMES[fl_fill_table(&TABLE, want)]
+        name = next((nm for nm in cpu_simd_levels() if nm.startswith("avx512")), "avx512-wide")
     for want, nm in LEVEL_NAMES.items():
         if nm == name:
             break

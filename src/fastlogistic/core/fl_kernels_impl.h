@@ -252,8 +252,9 @@ FL_INLINE void VF(sigmoid_run)(const T *x, T *y, ptrdiff_t n, int st)
         i += m;
     }
 #endif
-    VF(sigmoid_each)(x + i, y + i, (n - i) / L * L, st);
-    i += (n - i) / L * L;
+    ptrdiff_t whole = (n - i) / L * L;
+    VF(sigmoid_each)(x + i, y + i, whole, st);
+    i += whole;
     if (i < n) {
         V a = VF(fl_load_part)(x + i, n - i, (T)0);
         if (VF(fl_sigmoid_far)(a))
@@ -452,7 +453,7 @@ FL_INLINE double VF(bcel_body)(const T *x, const T *t, const T *w, const T *pw, 
     vf64 acc = fl_splat_f64(0.0);
     FL_BY_EBLOCKS(n, x, {
         vf64 a;
-        if (lazy && !w && !pw)
+        if (lazy && !w) /* (lazy: no pos_weight) */
             a = VF(bcel_span)(x, t, NULL, NULL, loss, grad, hess, (T)gscale, i0, iend, eb, acc,
                               want, 0, 1, pf, st);
         else

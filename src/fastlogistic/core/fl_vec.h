@@ -531,12 +531,10 @@ FL_INLINE double fl_hsum_f64(vf64 v)
  * works beside the FMA pipes (about 9 cycles a zmm), sigmoid 1.07x; in
  * sigmoid_grad, whose loop is shorter, it was 0.96x, so not there.
  */
+/* y after one Newton step toward 1/d */
+#define FL_NEWTON(y, d) ((y) + (y) * (1 - (d) * (y)))
 #if FL_X86_LEVEL >= 3
-FL_INLINE vf64 fl_rcp_nr_f64(vf64 d)
-{
-    vf64 y = fl_rcp_f64(d);
-    return y + y * (1.0 - d * y);
-}
+FL_INLINE vf64 fl_rcp_nr_f64(vf64 d) { return FL_NEWTON(fl_rcp_f64(d), d); }
 #define FL_RECIP_Y0_f64(d) fl_rcp_nr_f64(d)
 #define FL_RECIP_Y0_f32(d) fl_rcp_f32(d)
 #ifdef FL_SIGMOID_DIV64
@@ -545,16 +543,8 @@ FL_INLINE vf64 fl_rcp_nr_f64(vf64 d)
 #define FL_SIGMOID_Y0_f64(d) fl_rcp_nr_f64(d)
 #endif
 /* a / b for b in [1, 3] where ~1 ULP is enough (log1p's s) */
-FL_INLINE vf64 fl_div_f64(vf64 a, vf64 b)
-{
-    vf64 y = fl_rcp_nr_f64(b);
-    return a * (y + y * (1.0 - b * y));
-}
-FL_INLINE vf32 fl_div_f32(vf32 a, vf32 b)
-{
-    vf32 y = fl_rcp_f32(b);
-    return a * (y + y * (1.0f - b * y));
-}
+FL_INLINE vf64 fl_div_f64(vf64 a, vf64 b) { return a * FL_NEWTON(fl_rcp_nr_f64(b), b); }
+FL_INLINE vf32 fl_div_f32(vf32 a, vf32 b) { return a * FL_NEWTON(fl_rcp_f32(b), b); }
 #else
 #define FL_RECIP_Y0_f64(d) (1.0 / (d))
 #define FL_RECIP_Y0_f32(d) (1.0f / (d))
@@ -1053,22 +1043,18 @@ FL_DEFINE_SEL_NEG(f32, vf32)
 #define FL_DEFINE_LOGISTIC(S, T, V, VI)                                        \
     /* e = exp(-|x|) in (0, 1], the quantity every logistic kernel builds on */ \
     FL_INLINE V fl_exp_negabs_##S(V x) { return FL_EXP_NEGABS(S, V, VI, T, x); } \
-    /* s(x) for any x, from e = exp(-|x|) <= 1: (x < 0 ? e : 1) / (1 + e), \
-       corrected for the rounding of 1 + e; exact in the far negative tail  \
-       where s(x) = e^x is subnormal */                                       \
+    /* s(x) for any x, from e = exp(-|x|) <= 1 as the kernels build it: rp \
+       or e rp; exact in the far negative tail, where rp = 1 and s(x) = e^x \
+       is subnormal */                                                        \
     FL_INLINE V fl_sigmoid_signed_##S(V x)                                     \
     {                                                                          \
         V e = fl_exp_negabs_##S(x);                                            \
-        V d = (T)1 + e;                                                        \
-        V dlo = e - (d - (T)1);                                                \
-        V s = fl_sel_neg_##S(x, e, fl_splat_##S((T)1)) / d;                    \
-        V inv_d = fl_sel_neg_##S(x, (T)1 - s, s);                              \
-        return s - s * (inv_d * dlo);                                          \
+        V rp = fl_recip1pe_##S(e);                                             \
+        return fl_sel_neg_##S(x, e * rp, rp);                                  \
     }                                                                          \
-    /* s(x): 1 / (1 + E), E = exp(-x), with the rounding error of 1 + E      \
-       (Fast2Sum of max and min) taken back out of the quotient: one         \
-       division, no select.  Where E would overflow (s(x) below ~e^-700, or  \
-       subnormal), callers take the signed form above instead. */            \
+    /* s(x) = 1 / (1 + E), E = exp(-x), by fl_recip1p: no select.  Where E   \
+       would overflow (s(x) below ~e^-700, or subnormal), callers take the   \
+       signed form above instead. */                                         \
     /* whether a vector needs the signed form: some |x| > FAR, or a NaN */    \
     FL_INLINE int fl_sigmoid_far_##S(V x)                                      \
     {                                                                          \
