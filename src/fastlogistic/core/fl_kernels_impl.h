@@ -245,9 +245,30 @@ FL_INLINE void VF(sigmoid_run)(const T *x, T *y, ptrdiff_t n, int st)
         if (__builtin_expect(VF(fl_above)((V)mx[0], FL_XCAT2(FL_SIGMOID_FAR, FL_S)), 0)) {
             VF(sigmoid_checked)(x + i, y + i, m, st);
         } else {
-            for (ptrdiff_t j = i; j < i + m; j += G)
-                for (int k = 0; k < FL_SIGMOID_K; k++)
-                    VF(fl_put)(y + j + k * L, VF(fl_sigmoid)(VF(fl_load)(x + j + k * L)), st);
+            /* fl_sigmoid's two halves, software-pipelined by one group:
+               vector by vector, E = exp(-x) of the next group is issued
+               next to 1 / (1 + E) of this one, whose E was computed an
+               iteration earlier.  In program order the halves of one
+               vector form a chain of ~65 cycles of latency, and the
+               out-of-order window filled up with its waiting operations.
+               Paired A/B (C harness, 1 thread), N = 4096 / 1e6:
+               avx512-split float64 1.12x / 1.07x, float32 1.07x / 1.07x;
+               AVX2 1.09x / 1.10x and 1.12x / 1.12x.  Same operations per
+               element, same bits.  Deeper pipelines (exp split in two,
+               or the division a stage of its own) gained less. */
+            V E[FL_SIGMOID_K];
+            for (int k = 0; k < FL_SIGMOID_K; k++)
+                E[k] = VF(fl_exp_normal)(-VF(fl_load)(x + i + k * L));
+            ptrdiff_t j = i;
+            for (; j + G < i + m; j += G) {
+                for (int k = 0; k < FL_SIGMOID_K; k++) {
+                    V En = VF(fl_exp_normal)(-VF(fl_load)(x + j + G + k * L));
+                    VF(fl_put)(y + j + k * L, VF(fl_recip1p)(E[k]), st);
+                    E[k] = En;
+                }
+            }
+            for (int k = 0; k < FL_SIGMOID_K; k++)
+                VF(fl_put)(y + j + k * L, VF(fl_recip1p)(E[k]), st);
         }
         i += m;
     }
