@@ -12,8 +12,8 @@ import os as _os
 from . import _kernels
 from ._api import *  # noqa: F401,F403
 from ._api import __all__ as _api_all
-from ._config import (get_num_threads, get_stream_threshold, set_num_threads,
-                      set_stream_threshold, show_config)
+from ._config import (get_num_threads, get_output_cache, get_stream_threshold,
+                      set_num_threads, set_output_cache, set_stream_threshold, show_config)
 from ._multiclass import *  # noqa: F401,F403
 from ._multiclass import __all__ as _mc_all
 
@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = list(_api_all) + list(_mc_all) + [
     "get_num_threads", "set_num_threads", "get_stream_threshold", "set_stream_threshold",
+    "get_output_cache", "set_output_cache",
     "show_config", "__version__"]
 
 
@@ -38,4 +39,5 @@ def _from_env(name, apply):
 
 _from_env("FASTLOGISTIC_SIMD", lambda v: _kernels.set_simd_level(v.lower()))
 _from_env("FASTLOGISTIC_STREAM_BYTES", lambda v: _kernels.set_stream_threshold(int(v)))
+_from_env("FASTLOGISTIC_OUTPUT_CACHE", lambda v: _kernels.set_output_cache(int(v)))
 del _from_env

@@ -115,20 +115,11 @@ def _check_out(out, shape, dtype, fname, argname="out"):
         raise ValueError(f"{fname}: {argname} is read-only")
 
 
-_ALIGN = 64             # bytes: a cache line, and the widest vector
-_ALIGN_MIN = 1 << 16    # outputs this big or bigger start on a cache line
-
-
 def _empty(shape, dtype):
-    """np.empty(shape, dtype), starting on a 64-byte boundary when it is big:
-    the binary cross-entropy kernels stream such outputs only when aligned."""
-    dtype = np.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes < _ALIGN_MIN:
-        return np.empty(shape, dtype)
-    buf = np.empty(nbytes + _ALIGN, np.uint8)
-    off = -buf.__array_interface__["data"][0] % _ALIGN
-    return buf[off:off + nbytes].view(dtype).reshape(shape)
+    """np.empty(shape, dtype); a big one starts on a 64-byte boundary (the
+    binary cross-entropy kernels stream only aligned outputs) and comes from
+    the output cache (set_output_cache)."""
+    return _k.empty(shape, dtype)
 
 
 class _Output:

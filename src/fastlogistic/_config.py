@@ -42,6 +42,29 @@ def get_stream_threshold():
     return _k.get_stream_threshold()
 
 
+def set_output_cache(nbytes):
+    """Set how many bytes of freed outputs the library keeps for reuse.
+
+    An output of 4 MiB or more that the library allocated (``out=None``) and
+    that the caller has let go of is kept, up to ``nbytes`` bytes in all
+    (newest kept, oldest released first), and the next call that needs an
+    output of about that size gets it back.  Big allocations otherwise come
+    fresh from the operating system every time, and clearing their pages
+    costs more than the function: float64 ``sigmoid`` at N = 1e7 runs about
+    twice as fast on a reused output (1.6 -> 0.8 ns/element on the CI VM).
+    Memory the caller still holds is never touched.  ``0`` keeps nothing (and
+    releases what is kept now), ``None`` restores the default, 256 MiB (or
+    ``FASTLOGISTIC_OUTPUT_CACHE`` at import).  ``show_config()`` shows what
+    is kept now.
+    """
+    _k.set_output_cache(nbytes)
+
+
+def get_output_cache():
+    """Bytes of freed outputs the library keeps for reuse at most (0: none)."""
+    return _k.get_output_cache()
+
+
 def config():
     """The build and run-time configuration as a dict."""
     from . import __version__
@@ -57,6 +80,8 @@ def config():
         "chunk_size": _k.CHUNK_SIZE,
         "parallel_threshold": _k.PARALLEL_THRESHOLD,
         "stream_threshold": _k.get_stream_threshold(),
+        "output_cache": _k.get_output_cache(),
+        "output_cache_held": _k.output_cache_held()[0],
     }
 
 

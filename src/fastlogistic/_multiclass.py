@@ -239,10 +239,10 @@ def _loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothing, r
         gscale = 1.0 / denom if denom != 0 else math.nan
     else:
         gscale = 1.0
-    loss_arr = np.empty(N, cdt) if want_loss and reduction == "none" else None
+    loss_arr = _k.empty((N,), cdt) if want_loss and reduction == "none" else None
     grad = gr = go = None
     if want_grad:
-        grad = np.empty(z.shape, cdt)
+        grad = _k.empty(z.shape, cdt)
         go = _RowsOut(grad, ax)
         gr = go.rows
     total, bad = _k.multiclass(kind, zr, tr, idx, gr, loss_arr, w, wall, ignore, eps,
