@@ -7,7 +7,10 @@ becomes a zero-argument callable that is warmed up once and calibrated so that
 one *round* of calls takes about ROUND_SECONDS.  Then the rounds alternate
 between the implementations (round-robin, starting one further along each
 time) so that every implementation sees the same machine load, and the median
-time per call over the rounds is reported.  Ratios between implementations of
+time per call over the rounds is reported.  Each round is preceded by
+WARM_SECONDS of untimed calls of the same implementation, so that a round does
+not pay for the state the previous one left (caches filled with other data,
+an idle second core of a virtual machine coming back).  Ratios between implementations of
 the same case are what the targets are about: a speed-up is the median over
 the rounds of the ratio of the two times measured in the same round, a few
 tens of milliseconds apart, so that a change of the machine's load between
@@ -36,6 +39,7 @@ import numpy as np
 import fastlogistic as fl
 
 ROUND_SECONDS = 0.03          # length of one round of calls of one implementation
+WARM_SECONDS = 0.01          # untimed calls of an implementation just before each of its rounds
 CALIBRATE_SECONDS = 0.005     # calls are repeated until this long to estimate one call
 SEED = 20240607
 
@@ -347,10 +351,11 @@ def time_case(entries, rounds):
 
     Each entry is warmed up once and calibrated to ROUND_SECONDS per round;
     the rounds then alternate between the entries, each round starting one
-    entry further along, and the median over the rounds is reported.
+    entry further along and preceded by WARM_SECONDS of untimed calls of its
+    entry, and the median over the rounds is reported.
     """
     keys = list(entries)
-    calls = {}
+    calls, warm = {}, {}
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
@@ -364,6 +369,7 @@ def time_case(entries, rounds):
                 n *= 4 if elapsed < CALIBRATE_SECONDS / 8 else 2
                 elapsed = _run(t.call, n)
             calls[key] = max(1, round(ROUND_SECONDS * n / elapsed))
+            warm[key] = max(1, round(WARM_SECONDS * n / elapsed))
         samples = {key: [] for key in keys}
         for r in range(rounds):
             for i in range(len(keys)):
@@ -371,6 +377,7 @@ def time_case(entries, rounds):
                 t = entries[key]
                 if t.before:
                     t.before()
+                _run(t.call, warm[key])
                 samples[key].append(_run(t.call, calls[key]) / calls[key])
     finally:
         if gc_was_on:
@@ -774,7 +781,7 @@ def print_header(info, file):
     if info.get("malloc"):
         print(f"  malloc: {info['malloc']}", file=file)
     print(f"  median of rounds alternating implementations, ~{ROUND_SECONDS * 1e3:.0f} ms per "
-          f"round; speed-up = median over rounds of other's time / fastlogistic's in the same "
+          f"round after ~{WARM_SECONDS * 1e3:.0f} ms of untimed calls; speed-up = median over rounds of other's time / fastlogistic's in the same "
           f"round, at the same thread count", file=file)
 
 
