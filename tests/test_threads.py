@@ -121,6 +121,27 @@ def test_threadpoolctl_limits():
     assert fl.get_num_threads() == before
 
 
+@needs_omp
+def test_torch_set_num_threads_lowers_the_default_in_a_shared_runtime():
+    """torch.set_num_threads sets the OpenMP thread count of the runtime both
+    libraries load (README, Threads); where torch brings a runtime of its own
+    (not GCC's libgomp shared with ours) the default does not move."""
+    torch = pytest.importorskip("torch")
+    if _kernels.omp_max_threads() < 2:
+        pytest.skip("needs an OpenMP default of 2 threads or more")
+    prev = torch.get_num_threads()
+    fl.set_num_threads(2)
+    try:
+        torch.set_num_threads(1)
+        shared = _kernels.omp_max_threads() == 1
+        assert fl.get_num_threads() == (1 if shared else 2)
+        torch.set_num_threads(prev)
+        assert fl.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(prev)
+        fl.set_num_threads(None)
+
+
 def _run_py(code, **env):
     e = dict(os.environ)
     e.pop("OMP_NUM_THREADS", None)

@@ -110,11 +110,18 @@ class Function:
     fl_name: str          # the fastlogistic attribute that must exist
 
 
-def _fl(fn_of_inputs):
-    """fastlogistic: the call a user writes; the thread count is the library
-    default, set before each round (as torch's is)."""
+def _fl(name, *args):
+    """fastlogistic: the call a user writes, fl.<name>(*inputs); the thread
+    count is the library default, set before each round (as torch's is), and
+    above one thread also passed as num_threads=k.  The default alone would
+    not do: it obeys a lower OpenMP thread count set after set_num_threads
+    (a threadpoolctl limit), and torch.set_num_threads sets that count in
+    the same OpenMP runtime, so after a round of torch at 1 thread our
+    2-thread round ran on one."""
     def factory(d, k):
-        return Timed(fn_of_inputs(d), before=lambda: fl.set_num_threads(k))
+        f, a = getattr(fl, name), [d[n] for n in args]
+        call = (lambda: f(*a)) if k == 1 else (lambda: f(*a, num_threads=k))
+        return Timed(call, before=lambda: fl.set_num_threads(k))
     return Impl("fastlogistic", factory, threaded=True)
 
 
@@ -219,13 +226,13 @@ def _torch_grad_hess(x, t):
 # "labels"/"y"} (NumPy arrays, or tensors for torch) and returns the call to time.
 FUNCTIONS = {
     "sigmoid": Function("unary", {
-        "fastlogistic": _fl(lambda d: lambda: fl.sigmoid(d["x"])),
+        "fastlogistic": _fl("sigmoid", "x"),
         "numpy": _plain("numpy", lambda d: lambda: _np_sigmoid(d["x"]), "1/(1+np.exp(-x))"),
         "scipy": _plain("scipy", lambda d: lambda: LIBS.scipy_special.expit(d["x"]), "expit"),
         "torch": _torch(lambda d: lambda: LIBS.torch.sigmoid(d["x"]), note="torch.sigmoid"),
     }, "sigmoid"),
     "log_sigmoid": Function("unary", {
-        "fastlogistic": _fl(lambda d: lambda: fl.log_sigmoid(d["x"])),
+        "fastlogistic": _fl("log_sigmoid", "x"),
         "numpy": _plain("numpy", lambda d: lambda: -np.logaddexp(0, -d["x"]),
                         "-np.logaddexp(0, -x)"),
         "scipy": _plain("scipy", lambda d: lambda: LIBS.scipy_special.log_expit(d["x"]),
@@ -233,7 +240,7 @@ FUNCTIONS = {
         "torch": _torch(lambda d: lambda: _F().logsigmoid(d["x"]), note="F.logsigmoid"),
     }, "log_sigmoid"),
     "softplus": Function("unary", {
-        "fastlogistic": _fl(lambda d: lambda: fl.softplus(d["x"])),
+        "fastlogistic": _fl("softplus", "x"),
         "numpy": _plain("numpy", lambda d: lambda: np.logaddexp(0, d["x"]),
                         "np.logaddexp(0, x)"),
         "scipy": _plain("scipy", lambda d: lambda: LIBS.scipy_special.softplus(d["x"]),
@@ -241,12 +248,12 @@ FUNCTIONS = {
         "torch": _torch(lambda d: lambda: _F().softplus(d["x"]), note="F.softplus"),
     }, "softplus"),
     "sigmoid_grad": Function("unary", {
-        "fastlogistic": _fl(lambda d: lambda: fl.sigmoid_grad(d["x"])),
+        "fastlogistic": _fl("sigmoid_grad", "x"),
         "numpy": _plain("numpy", lambda d: lambda: _np_sigmoid_grad(d["x"]), "s*(1-s)"),
         "torch": _torch(lambda d: lambda: _torch_sigmoid_grad(d["x"]), note="s*(1-s)"),
     }, "sigmoid_grad"),
     "bce_logits": Function("binary", {
-        "fastlogistic": _fl(lambda d: lambda: fl.binary_cross_entropy_with_logits(d["x"], d["t"])),
+        "fastlogistic": _fl("binary_cross_entropy_with_logits", "x", "t"),
         "numpy": _plain("numpy", lambda d: lambda: _np_bce_mean(d["x"], d["t"]),
                         "stable formula, mean"),
         "torch": _torch(lambda d: lambda: _F().binary_cross_entropy_with_logits(d["x"], d["t"]),
@@ -255,8 +262,7 @@ FUNCTIONS = {
                             note="HalfBinomialLoss()(y, x), mean"),
     }, "binary_cross_entropy_with_logits"),
     "bce_logits_loss_and_grad": Function("binary", {
-        "fastlogistic": _fl(lambda d: lambda: fl.binary_cross_entropy_with_logits_loss_and_grad(
-            d["x"], d["t"])),
+        "fastlogistic": _fl("binary_cross_entropy_with_logits_loss_and_grad", "x", "t"),
         "numpy": _plain("numpy", lambda d: lambda: (
             _np_bce_mean(d["x"], d["t"]), (_np_sigmoid(d["x"]) - d["t"]) / d["x"].size),
             "stable formula + (s-t)/n"),
@@ -267,15 +273,14 @@ FUNCTIONS = {
                             note="loss_gradient (per element, no mean)"),
     }, "binary_cross_entropy_with_logits_loss_and_grad"),
     "bce_logits_grad_hess": Function("binary", {
-        "fastlogistic": _fl(lambda d: lambda: fl.binary_cross_entropy_with_logits_grad_hess(
-            d["x"], d["t"])),
+        "fastlogistic": _fl("binary_cross_entropy_with_logits_grad_hess", "x", "t"),
         "numpy": _plain("numpy", lambda d: lambda: _np_grad_hess(d["x"], d["t"]), "s-t, s*(1-s)"),
         "torch": _torch(lambda d: lambda: _torch_grad_hess(d["x"], d["t"]), note="s-t, s*(1-s)"),
         "sklearn": _sklearn(_sklearn_call("HalfBinomialLoss", "gradient_hessian", "t"),
                             note="gradient_hessian"),
     }, "binary_cross_entropy_with_logits_grad_hess"),
     "log_softmax": Function("multiclass", {
-        "fastlogistic": _fl(lambda d: lambda: fl.log_softmax(d["x"])),
+        "fastlogistic": _fl("log_softmax", "x"),
         "numpy": _plain("numpy", lambda d: lambda: _np_log_softmax(d["x"]),
                         "z-m-log(sum(exp(z-m)))"),
         "scipy": _plain("scipy", lambda d: lambda: LIBS.scipy_special.log_softmax(d["x"], axis=1),
@@ -283,7 +288,7 @@ FUNCTIONS = {
         "torch": _torch(lambda d: lambda: _F().log_softmax(d["x"], dim=1), note="F.log_softmax"),
     }, "log_softmax"),
     "cross_entropy_loss_and_grad": Function("multiclass", {
-        "fastlogistic": _fl(lambda d: lambda: fl.cross_entropy_loss_and_grad(d["x"], d["labels"])),
+        "fastlogistic": _fl("cross_entropy_loss_and_grad", "x", "labels"),
         "numpy": _plain("numpy", lambda d: lambda: _np_cross_entropy_loss_and_grad(
             d["x"], d["labels"]), "log_softmax, mean, softmax-onehot"),
         "torch": _torch(_torch_fwd_bwd(lambda d: _F().cross_entropy(d["x"], d["labels"])),

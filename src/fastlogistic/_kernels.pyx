@@ -262,6 +262,11 @@ def set_num_threads(n):
     _user_threads = check_num_threads(n)
 
 
+def omp_max_threads():
+    """omp_get_max_threads() of the OpenMP runtime in use (1 without OpenMP)."""
+    return fl_omp_max_threads()
+
+
 def get_num_threads():
     """The number of threads a call with ``num_threads=None`` uses on large input."""
     return _default_threads() if fl_have_openmp() else 1
