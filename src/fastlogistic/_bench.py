@@ -24,6 +24,7 @@ targets, and the report (table, JSON, plot).
 import argparse
 import ctypes
 import dataclasses
+import functools
 import gc
 import json
 import math
@@ -119,8 +120,8 @@ def _fl(name, *args):
     the same OpenMP runtime, so after a round of torch at 1 thread our
     2-thread round ran on one."""
     def factory(d, k):
-        f, a = getattr(fl, name), [d[n] for n in args]
-        call = (lambda: f(*a)) if k == 1 else (lambda: f(*a, num_threads=k))
+        kw = {} if k == 1 else {"num_threads": k}
+        call = functools.partial(getattr(fl, name), *[d[n] for n in args], **kw)
         return Timed(call, before=lambda: fl.set_num_threads(k))
     return Impl("fastlogistic", factory, threaded=True)
 
