@@ -209,12 +209,10 @@ def output_cache_held():
     return fl_oc_held(), fl_oc_count()
 
 
-cdef cnp.ndarray _new_out(int nd, cnp.npy_intp *dims, int typenum, Py_ssize_t nbytes):
-    """PyArray_EMPTY for the elementwise fast path, from the output-cache
-    handler when it may be kept (below that, the handler's switch costs
-    about 2 % of a call at N = 1e5, and these kernels do not need the
-    alignment)."""
-    if nbytes < <Py_ssize_t>FL_OC_MIN:
+cdef cnp.ndarray _new_out(int nd, cnp.npy_intp *dims, int typenum, Py_ssize_t nbytes,
+                          Py_ssize_t from_bytes):
+    """PyArray_EMPTY, from the output-cache handler from `from_bytes` bytes up."""
+    if nbytes < from_bytes:
         return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
     old = cnp.PyDataMem_SetHandler(_oc_handler)
     try:
@@ -224,18 +222,19 @@ cdef cnp.ndarray _new_out(int nd, cnp.npy_intp *dims, int typenum, Py_ssize_t nb
 
 
 def empty(shape, dtype):
-    """np.empty(shape, dtype) (C order), from the output-cache handler when big."""
-    dtype = np.dtype(dtype)
-    cdef Py_ssize_t n = dtype.itemsize
-    for d in shape:
-        n *= d
-    if n < ALIGNED_MIN:
-        return np.empty(shape, dtype)
-    old = cnp.PyDataMem_SetHandler(_oc_handler)
-    try:
-        return np.empty(shape, dtype)
-    finally:
-        cnp.PyDataMem_SetHandler(old)
+    """np.empty(shape, dtype) (C order, float32 or float64), from the
+    output-cache handler from ALIGNED_MIN bytes up."""
+    cdef cnp.npy_intp dims[32]
+    shape = tuple(shape)
+    cdef int nd = len(shape), k
+    cdef cnp.dtype dt = np.dtype(dtype)
+    cdef Py_ssize_t n = dt.itemsize
+    if nd > 32:
+        raise ValueError(f"at most 32 dimensions, got {nd}")
+    for k in range(nd):
+        dims[k] = shape[k]
+        n *= dims[k]
+    return _new_out(nd, dims, dt.type_num, n, ALIGNED_MIN)
 
 
 cdef int _user_threads = 0                    # set_num_threads(); 0 = not set
@@ -582,7 +581,11 @@ def unary(int op, x, out=None, num_threads=None):
         typenum = cnp.PyArray_TYPE(a)
         if (typenum == cnp.NPY_DOUBLE or typenum == cnp.NPY_FLOAT) and _plain(a, typenum):
             if out is None:
-                r = _new_out(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), typenum, cnp.PyArray_NBYTES(a))
+                # the output cache from FL_OC_MIN up only: below it the handler's
+                # switch cost ~2 % of a call at N = 1e5, and these kernels do
+                # not need the alignment
+                r = _new_out(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), typenum,
+                             cnp.PyArray_NBYTES(a), FL_OC_MIN)
             elif type(out) is cnp.ndarray:
                 r = <cnp.ndarray>out
                 if not (_plain(r, typenum) and cnp.PyArray_ISWRITEABLE(r)
