@@ -184,3 +184,29 @@ def test_output_cache_env_variable():
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == expect
         assert ("FASTLOGISTIC_OUTPUT_CACHE ignored" in r.stderr) == warns
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork()")
+def test_a_forked_child_allocates_and_reuses(cache):
+    """The cache's lock is held across fork() and released on both sides."""
+    import time
+    x = np.linspace(-9, 9, BIG)
+    ref = fl.sigmoid(x, out=np.empty_like(x))
+    y = fl.sigmoid(x)
+    del y                                          # one block kept, inherited by the child
+    pid = os.fork()
+    if pid == 0:                                   # child: no pytest machinery, just a status
+        ok = all(np.array_equal(fl.sigmoid(x), ref) for _ in range(3))
+        os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 60
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung")
+        time.sleep(0.01)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    np.testing.assert_array_equal(fl.sigmoid(x), ref)

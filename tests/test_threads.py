@@ -142,6 +142,60 @@ def test_torch_set_num_threads_lowers_the_default_in_a_shared_runtime():
         fl.set_num_threads(None)
 
 
+def _wait(pid, seconds=60):
+    """The exit status of child pid; fails (and kills it) if it hangs."""
+    import time
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung")
+        time.sleep(0.01)
+
+
+@needs_omp
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork()")
+def test_a_child_forked_after_threads_ran_does_not_hang():
+    """libgomp's thread team does not survive fork(): a child forked after
+    the parent ran 2 threads would wait forever in its first parallel
+    region.  It runs on one thread instead, with the same values."""
+    x = np.linspace(-30, 30, 300_001)
+    ref = fl.sigmoid(x, num_threads=2)             # the parent starts a team
+    assert not _kernels.in_forked_child()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ok = (_kernels.in_forked_child() and fl.get_num_threads() == 1
+                  and np.array_equal(fl.sigmoid(x, num_threads=2), ref)
+                  and np.array_equal(fl.sigmoid(x), ref)
+                  and fl.binary_cross_entropy_with_logits(x, x > 0, num_threads=2)
+                  == fl.binary_cross_entropy_with_logits(x, x > 0, num_threads=1))
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    status = _wait(pid)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert not _kernels.in_forked_child()
+    np.testing.assert_array_equal(fl.sigmoid(x, num_threads=2), ref)
+
+
+@needs_omp
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork()")
+def test_multiprocessing_fork_pool_after_threads_ran():
+    import multiprocessing
+    x = np.linspace(-30, 30, 200_001)
+    ref = fl.sigmoid(x, num_threads=2)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2) as pool:
+        res = pool.map_async(fl.sigmoid, [x, -x]).get(timeout=60)
+    np.testing.assert_array_equal(res[0], ref)
+    np.testing.assert_array_equal(res[1], fl.sigmoid(-x))
+
+
 def _run_py(code, **env):
     e = dict(os.environ)
     e.pop("OMP_NUM_THREADS", None)

@@ -268,7 +268,7 @@ def omp_max_threads():
 
 def get_num_threads():
     """The number of threads a call with ``num_threads=None`` uses on large input."""
-    return _default_threads() if fl_have_openmp() else 1
+    return _default_threads() if fl_have_openmp() and not _forked_child else 1
 
 
 cpdef int check_num_threads(n) except -1:
@@ -279,9 +279,44 @@ cpdef int check_num_threads(n) except -1:
     return min(<long long>n, 1 << 16)
 
 
+# GNU libgomp is not fork-safe: in a child forked after the parent started a
+# thread team, the child's first parallel region waits forever for threads
+# that were not copied (multiprocessing's default "fork" start method hits
+# this).  Such a child runs every call on its calling thread, as PyTorch's
+# intra-op pool does after fork.
+cdef extern from *:
+    """
+    #ifdef _WIN32
+    static int fl_atfork_child(void (*cb)(void)) { (void)cb; return 0; }
+    #else
+    #include <pthread.h>
+    static int fl_atfork_child(void (*cb)(void)) { return pthread_atfork(NULL, NULL, cb); }
+    #endif
+    """
+    int fl_atfork_child(void (*cb)() noexcept nogil)
+
+cdef bint _team_started = False     # this process has started an OpenMP team
+cdef bint _forked_child = False     # forked after that: one thread from now on
+
+
+cdef void _after_fork_in_child() noexcept nogil:
+    global _forked_child
+    if _team_started:
+        _forked_child = True
+
+
+fl_atfork_child(_after_fork_in_child)
+
+
+def in_forked_child():
+    """True in a process forked after its parent ran OpenMP threads."""
+    return bool(_forked_child)
+
+
 cdef int _threads_for(object num_threads, Py_ssize_t n) except -1:
     """Threads to use for n elements: 1 without entering a parallel region for
-    small n, never more threads than chunks."""
+    small n (or in a forked child, above), never more threads than chunks."""
+    global _team_started
     cdef int t
     if num_threads is None:
         if n < PARALLEL_MIN or not fl_have_openmp():
@@ -291,7 +326,12 @@ cdef int _threads_for(object num_threads, Py_ssize_t n) except -1:
         t = check_num_threads(num_threads)
         if n < PARALLEL_MIN or not fl_have_openmp():
             return 1
-    return <int>min(<Py_ssize_t>t, (n + CHUNK - 1) // CHUNK)
+    t = <int>min(<Py_ssize_t>t, (n + CHUNK - 1) // CHUNK)
+    if t > 1:
+        if _forked_child:
+            return 1
+        _team_started = True
+    return t
 
 
 # ---------------------------------------------------------------------------

@@ -211,9 +211,20 @@ static PyDataMem_Handler fl_oc_handler = {
     {NULL, fl_oc_malloc, fl_oc_calloc, fl_oc_realloc, fl_oc_free},
 };
 
-/* the handler as the capsule PyDataMem_SetHandler takes (a new reference) */
+#ifndef _WIN32
+/* fork() while another thread holds the lock would leave the child's copy
+   locked: hold it across fork, release it on both sides */
+static void fl_oc_fork_prepare(void) { fl_oc_lock(&fl_oc.lock); }
+static void fl_oc_fork_release(void) { fl_oc_unlock(&fl_oc.lock); }
+#endif
+
+/* the handler as the capsule PyDataMem_SetHandler takes (a new reference);
+   called once, at import */
 static PyObject *fl_oc_capsule(void)
 {
+#ifndef _WIN32
+    pthread_atfork(fl_oc_fork_prepare, fl_oc_fork_release, fl_oc_fork_release);
+#endif
     return PyCapsule_New(&fl_oc_handler, "mem_handler", NULL);
 }
 
