@@ -150,7 +150,7 @@ class _Output:
                     flat = None
                     break
         if flat is None:
-            self._tmp = np.empty(shape, cdt)
+            self._tmp = _empty(shape, cdt)
             flat = self._tmp.reshape(-1)
         self.flat = flat
 
