@@ -31,3 +31,16 @@ def test_streaming_stores(benchmark, function, dtype, stream):
         run_case(benchmark, function, "fastlogistic", (10**6,), dtype)
     finally:
         fl.set_stream_threshold(None)
+
+
+@pytest.mark.parametrize("cache", ["default", "off"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_output_cache(benchmark, cache, threads):
+    """N = 1e7 float64 (an 80 MB output): the freed output reused (default)
+    against fresh pages from the kernel on every call (set_output_cache(0))."""
+    import fastlogistic as fl
+    fl.set_output_cache(None if cache == "default" else 0)
+    try:
+        run_case(benchmark, "sigmoid", "fastlogistic", (10**7,), "float64", threads)
+    finally:
+        fl.set_output_cache(None)
