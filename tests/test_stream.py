@@ -159,17 +159,29 @@ def _cpu_is_amd():
         return None
 
 
-def test_default_stream_threshold_by_vendor():
-    """6 MiB, but never on AMD CPUs (measured faster with normal stores)."""
+def test_default_stream_threshold_by_vendor_and_level(simd_level):
+    """6 MiB; on AMD CPUs 6 MiB from 2 threads at avx512-split (measured
+    faster streamed there, slower on one thread), never at other levels."""
     amd = _cpu_is_amd()
     if amd is None or platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip("needs /proc/cpuinfo on x86-64")
-    assert _kernels.DEFAULT_STREAM_BYTES == (-1 if amd else 6 << 20)
+    if not amd:
+        expect = (6 << 20, 1)
+    elif simd_level == "avx512-split":
+        expect = (6 << 20, 2)
+    else:
+        expect = (-1, 1)
+    assert _kernels.default_stream_threshold() == expect
+    assert (fl.get_stream_threshold(), _kernels.get_stream_min_threads()) == expect
+    fl.set_stream_threshold(0)                 # a value set by hand applies to 1 thread too
+    assert (fl.get_stream_threshold(), _kernels.get_stream_min_threads()) == (0, 1)
+    fl.set_stream_threshold(None)
+    assert (fl.get_stream_threshold(), _kernels.get_stream_min_threads()) == expect
 
 
 def test_set_stream_threshold_checks_and_restores():
     default = fl.get_stream_threshold()
-    assert default == _kernels.DEFAULT_STREAM_BYTES in (-1, 6 << 20)
+    assert default == _kernels.default_stream_threshold()[0] in (-1, 6 << 20)
     import io
     shown = io.StringIO()
     assert fl.show_config(file=shown)["stream_threshold"] == default
@@ -190,7 +202,8 @@ def test_set_stream_threshold_checks_and_restores():
 
 def _import_with_env(value):
     code = ("import warnings; warnings.simplefilter('always')\n"
-            "import fastlogistic as fl; print(fl.get_stream_threshold())")
+            "import fastlogistic as fl; print(fl.get_stream_threshold())\n"
+            "print(fl._kernels.default_stream_threshold()[0])")
     env = dict(os.environ, FASTLOGISTIC_STREAM_BYTES=value)
     src = os.path.dirname(os.path.dirname(fl.__file__))
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
@@ -203,8 +216,9 @@ def _import_with_env(value):
 def test_stream_env_variable(simd_level):
     if simd_level != _kernels.cpu_simd_levels()[0]:
         pytest.skip("a subprocess test: once is enough")
-    assert _import_with_env("0")[0] == "0"
-    assert _import_with_env("-1")[0] == "-1"
+    assert _import_with_env("0")[0].split()[0] == "0"
+    assert _import_with_env("-1")[0].split()[0] == "-1"
     out, err = _import_with_env("lots")
-    assert out == str(_kernels.DEFAULT_STREAM_BYTES)
+    threshold, default = out.split()
+    assert threshold == default        # the default of the level the subprocess starts at
     assert "FASTLOGISTIC_STREAM_BYTES ignored" in err

@@ -29,8 +29,12 @@ def set_stream_threshold(nbytes):
     traffic of an elementwise function).  Below it, normal stores keep the
     result in cache for whatever reads it next.  Results are identical
     either way.  ``0`` streams always, ``-1`` never, ``None`` restores the
-    default (6 MiB; never on AMD CPUs, where normal stores measured as fast or
-    faster; or ``FASTLOGISTIC_STREAM_BYTES`` at import).  Outputs
+    default: 6 MiB; on AMD CPUs at the ``avx512-split`` level 6 MiB for
+    calls on 2 or more threads only (there one thread is compute-bound and
+    measured as fast or faster with normal stores, two threads faster
+    streamed), and never at the other levels on AMD; or
+    ``FASTLOGISTIC_STREAM_BYTES`` at import.  ``show_config()`` shows the
+    threshold and the least thread count in effect.  Outputs
     of the binary cross-entropy functions are streamed only when they start
     on a 64-byte boundary, which the outputs the library allocates do.
     """
@@ -80,6 +84,7 @@ def config():
         "chunk_size": _k.CHUNK_SIZE,
         "parallel_threshold": _k.PARALLEL_THRESHOLD,
         "stream_threshold": _k.get_stream_threshold(),
+        "stream_min_threads": _k.get_stream_min_threads(),
         "output_cache": _k.get_output_cache(),
         "output_cache_held": _k.output_cache_held()[0],
     }

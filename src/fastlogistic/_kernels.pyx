@@ -107,7 +107,9 @@ def set_simd_level(name):
     else:
         raise ValueError(f"unknown SIMD level {name!r}; valid levels: 'avx512', "
                          f"{', '.join(repr(v) for v in LEVEL_NAMES.values())}")
-    return LEVEL_NAMES[fl_fill_table(&TABLE, want)]
+    level = LEVEL_NAMES[fl_fill_table(&TABLE, want)]
+    _stream_apply()         # the default depends on the level
+    return level
 
 
 def get_simd_level():
@@ -138,31 +140,64 @@ PARALLEL_THRESHOLD = PARALLEL_MIN
 # written with streaming (non-temporal) stores: they bypass the caches, which
 # saves the read of each output line from memory and evicts nothing.  Below
 # it, the data may still be in cache for the caller, and normal stores win.
-# 6 MiB: the point where streaming started to pay on an Intel Xeon (Cascade
-# Lake) cloud VM.  -1: never stream, the default on AMD CPUs: on the Zen 4
-# CI VM normal stores were as fast or faster at every size, e.g. float32
-# sigmoid N = 1e6 0.265 vs 0.285 ns/el, float64 N = 1e7 (fresh output)
-# 1.73-1.81 vs 1.90-1.92, 2 threads 0.94-0.95 vs 1.01-1.03; the BCE kernels
-# within +-3 %.
-DEFAULT_STREAM_BYTES = -1 if fl_cpu_is_amd() else 6 << 20
-cdef Py_ssize_t _stream_bytes = DEFAULT_STREAM_BYTES
+# The default, by CPU and SIMD level:
+#  - 6 MiB: where streaming started to pay on an Intel Xeon (Cascade Lake)
+#    cloud VM.
+#  - AMD at "avx512-split" (Zen 4 class, no software prefetch there): 6 MiB
+#    for calls on 2 or more threads only.  On the Zen 4 CI VM, N = 1e7, C
+#    harness: 2 threads float64 sigmoid 1.10x, loss + grad 1.08x, float32
+#    sigmoid 1.17x faster streamed; 1 thread 0.95-0.99x (the kernels are
+#    compute-bound there, and normal stores keep the result in cache).
+#  - other AMD levels: never (-1); on Zen 4 normal stores were as fast or
+#    faster, and the AVX2-only AMD machines these levels serve were not
+#    measured without the prefetch.
+DEFAULT_STREAM_BYTES = 6 << 20
+cdef Py_ssize_t _stream_user = -2      # set_stream_threshold's value; -2: the default
+cdef Py_ssize_t _stream_bytes = DEFAULT_STREAM_BYTES   # in effect
+cdef int _stream_min_threads = 1                       # in effect
+
+
+def default_stream_threshold():
+    """(bytes, least threads) of the default for this CPU at the level in use."""
+    if not fl_cpu_is_amd():
+        return DEFAULT_STREAM_BYTES, 1
+    if TABLE.level == FL_LEVEL_AVX512_SPLIT:
+        return DEFAULT_STREAM_BYTES, 2
+    return -1, 1
+
+
+cdef _stream_apply():
+    global _stream_bytes, _stream_min_threads
+    if _stream_user == -2:
+        _stream_bytes, _stream_min_threads = default_stream_threshold()
+    else:
+        _stream_bytes, _stream_min_threads = _stream_user, 1
+
+
+_stream_apply()
 
 
 def set_stream_threshold(nbytes):
     """Bytes moved by one call (inputs + outputs) from which outputs are streamed."""
-    global _stream_bytes
+    global _stream_user
     if nbytes is None:
-        _stream_bytes = DEFAULT_STREAM_BYTES
-        return
-    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, cnp.integer)):
+        _stream_user = -2
+    elif isinstance(nbytes, bool) or not isinstance(nbytes, (int, cnp.integer)):
         raise TypeError(f"stream threshold must be an int or None, got {type(nbytes).__name__}")
-    if nbytes < -1:
+    elif nbytes < -1:
         raise ValueError(f"stream threshold must be >= 0 bytes, or -1 for never, got {nbytes}")
-    _stream_bytes = nbytes if nbytes < PY_SSIZE_T_MAX else PY_SSIZE_T_MAX
+    else:
+        _stream_user = nbytes if nbytes < PY_SSIZE_T_MAX else PY_SSIZE_T_MAX
+    _stream_apply()
 
 
 def get_stream_threshold():
     return _stream_bytes
+
+
+def get_stream_min_threads():
+    """Calls on fewer threads than this never stream (the AMD default: 2)."""
+    return _stream_min_threads
 
 
 # ---------------------------------------------------------------------------
@@ -492,10 +527,10 @@ cdef int _run(Job *job, int nthreads) except -1 nogil:
         nops += job.o[k].present
     # (never into the chunk buffer of a gathered call: _scatter reads it
     # straight back)
-    job.stream = (_stream_bytes >= 0 and not job.need_buf and
-                  job.n * (8 if job.is_f64 else 4) * nops >= _stream_bytes)
     if job.nchunks <= 1:
         nthreads = 1
+    job.stream = (_stream_bytes >= 0 and not job.need_buf and nthreads >= _stream_min_threads
+                  and job.n * (8 if job.is_f64 else 4) * nops >= _stream_bytes)
     if bufsize:
         buf = <char *>malloc(bufsize * nthreads)
         if buf == NULL:

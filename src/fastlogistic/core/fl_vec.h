@@ -437,10 +437,19 @@ FL_INLINE void fl_stream_fence(void)
    float64 BCE 1.15x, sigmoid 1.18x faster with it; 512 bytes ahead or a
    non-temporal hint were slower). */
 #define FL_PREFETCH_AHEAD 2048
+/* a layout may turn it off (FL_SW_PREFETCH 0: "avx512-split", see there) */
+#ifndef FL_SW_PREFETCH
+#define FL_SW_PREFETCH 1
+#endif
 FL_INLINE void fl_prefetch_ahead(const void *p, size_t bytes)
 {
+#if FL_SW_PREFETCH
     for (size_t q = 0; q < bytes; q += 64)
         __builtin_prefetch((const char *)p + FL_PREFETCH_AHEAD + q, 0, 3);
+#else
+    (void)p;
+    (void)bytes;
+#endif
 }
 /* elements of size `size` before p reaches FL_NB alignment; -1 where p is
    not even aligned to its element size (then it never will be) */
