@@ -29,14 +29,14 @@ def set_stream_threshold(nbytes):
     traffic of an elementwise function).  Below it, normal stores keep the
     result in cache for whatever reads it next.  Results are identical
     either way.  ``0`` streams always, ``-1`` never, ``None`` restores the
-    default: 6 MiB; on AMD CPUs at the ``avx512-split`` level 6 MiB for
+    built-in default (``FASTLOGISTIC_STREAM_BYTES`` sets the value at
+    import): 6 MiB; on AMD CPUs at the ``avx512-split`` level 6 MiB for
     calls on 2 or more threads only (there one thread is compute-bound and
     measured as fast or faster with normal stores, two threads faster
-    streamed), and never at the other levels on AMD; or
-    ``FASTLOGISTIC_STREAM_BYTES`` at import.  ``show_config()`` shows the
-    threshold and the least thread count in effect.  Outputs
-    of the binary cross-entropy functions are streamed only when they start
-    on a 64-byte boundary, which the outputs the library allocates do.
+    streamed), and never at the other levels on AMD.  ``show_config()``
+    shows the threshold and the least thread count in effect.  Outputs of
+    the binary cross-entropy functions are streamed only when they start on
+    a 64-byte boundary, which the outputs the library allocates do.
     """
     _k.set_stream_threshold(nbytes)
 
@@ -57,9 +57,9 @@ def set_output_cache(nbytes):
     costs more than the function: float64 ``sigmoid`` at N = 1e7 runs about
     twice as fast on a reused output (1.6 -> 0.8 ns/element on the CI VM).
     Memory the caller still holds is never touched.  ``0`` keeps nothing (and
-    releases what is kept now), ``None`` restores the default, 256 MiB (or
-    ``FASTLOGISTIC_OUTPUT_CACHE`` at import).  ``show_config()`` shows what
-    is kept now.
+    releases what is kept now), ``None`` restores the built-in default, 256
+    MiB.  ``FASTLOGISTIC_OUTPUT_CACHE`` sets the value at import.
+    ``show_config()`` shows what is kept now.
     """
     _k.set_output_cache(nbytes)
 
