@@ -115,13 +115,6 @@ def _check_out(out, shape, dtype, fname, argname="out"):
         raise ValueError(f"{fname}: {argname} is read-only")
 
 
-def _empty(shape, dtype):
-    """np.empty(shape, dtype); a big one starts on a 64-byte boundary (the
-    binary cross-entropy kernels stream only aligned outputs) and comes from
-    the output cache (set_output_cache)."""
-    return _k.empty(shape, dtype)
-
-
 class _Output:
     """An output of a given shape: the user's `out` (written directly when it
     can be, else through a temporary that is copied in at the end) or a new
@@ -132,7 +125,7 @@ class _Output:
     def __init__(self, out, shape, cdt, rdt, fname, argname, inputs):
         self._tmp = None
         if out is None:
-            arr = _empty(shape, cdt)
+            arr = _k.empty(shape, cdt)   # aligned; reused when big (_outcache.h)
             self.result = arr if rdt == cdt else None
             self._tmp = None if rdt == cdt else arr
             self.flat = arr.reshape(-1)
@@ -150,7 +143,7 @@ class _Output:
                     flat = None
                     break
         if flat is None:
-            self._tmp = _empty(shape, cdt)
+            self._tmp = _k.empty(shape, cdt)
             flat = self._tmp.reshape(-1)
         self.flat = flat
 

@@ -10,8 +10,8 @@ time) so that every implementation sees the same machine load, and the median
 time per call over the rounds is reported.  Each round is preceded by
 WARM_SECONDS of untimed calls of the same implementation, so that a round does
 not pay for the state the previous one left (caches filled with other data,
-an idle second core of a virtual machine coming back).  Ratios between implementations of
-the same case are what the targets are about: a speed-up is the median over
+an idle second core of a virtual machine coming back).  Ratios between
+implementations of the same case are what the targets are about: a speed-up is the median over
 the rounds of the ratio of the two times measured in the same round, a few
 tens of milliseconds apart, so that a change of the machine's load between
 rounds (other virtual machines on the host, on a cloud runner) cancels out.
@@ -753,9 +753,10 @@ def steady_malloc():
     float64 element at N = 1e6) depends on what the process freed just
     before: a round of the NumPy formula frees its temporaries, the heap is
     trimmed, and the next round, whichever implementation it is, pays for
-    fresh pages.  Fixed thresholds take that out of the comparison; outputs
-    above 32 MiB (N = 1e7 float64) are still fresh pages on every call, as
-    in any process."""
+    fresh pages.  Fixed thresholds take that out of the comparison.  Above
+    32 MiB (N = 1e7 float64) the other libraries' outputs are fresh pages on
+    every call, as in any process; fastlogistic reuses its own (the output
+    cache, set_output_cache)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -787,8 +788,9 @@ def print_header(info, file):
     if info.get("malloc"):
         print(f"  malloc: {info['malloc']}", file=file)
     print(f"  median of rounds alternating implementations, ~{ROUND_SECONDS * 1e3:.0f} ms per "
-          f"round after ~{WARM_SECONDS * 1e3:.0f} ms of untimed calls; speed-up = median over rounds of other's time / fastlogistic's in the same "
-          f"round, at the same thread count", file=file)
+          f"round after ~{WARM_SECONDS * 1e3:.0f} ms of untimed calls; speed-up = median over "
+          f"rounds of other's time / fastlogistic's in the same round, at the same thread "
+          f"count", file=file)
 
 
 def plot(results, path):

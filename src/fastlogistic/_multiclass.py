@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _kernels as _k
 from ._api import (_F16, _F64, _as_compute, _asarray, _check_out, _check_reduction,
-                   _dtypes, _empty, _num_threads, _reduce)
+                   _dtypes, _num_threads, _reduce)
 
 __all__ = [
     "softmax", "log_softmax",
@@ -239,10 +239,10 @@ def _loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothing, r
         gscale = 1.0 / denom if denom != 0 else math.nan
     else:
         gscale = 1.0
-    loss_arr = _empty((N,), cdt) if want_loss and reduction == "none" else None
+    loss_arr = _k.empty((N,), cdt) if want_loss and reduction == "none" else None
     grad = gr = go = None
     if want_grad:
-        grad = _empty(z.shape, cdt)
+        grad = _k.empty(z.shape, cdt)
         go = _RowsOut(grad, ax)
         gr = go.rows
     total, bad = _k.multiclass(kind, zr, tr, idx, gr, loss_arr, w, wall, ignore, eps,

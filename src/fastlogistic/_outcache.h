@@ -71,25 +71,23 @@ static void *fl_oc_sys_alloc(size_t cap, int zero)
     void *base;
 #ifdef _WIN32
     base = _aligned_malloc(total, FL_OC_HEAD);
-    if (base != NULL && zero)
-        memset(base, 0, total);
 #else
     if (posix_memalign(&base, FL_OC_HEAD, total) != 0)
         base = NULL;
-    if (base != NULL && zero)
+#endif
+    if (base == NULL)
+        return NULL;
+    if (zero)
         memset(base, 0, total);
 #ifdef __linux__
     /* as NumPy's own allocator does for 4 MiB and more */
-    if (base != NULL && total >= FL_OC_MIN) {
+    if (total >= FL_OC_MIN) {
         size_t pg = 4096, a = ((size_t)base + pg - 1) & ~(pg - 1);
         size_t e = ((size_t)base + total) & ~(pg - 1);
         if (e > a)
             madvise((void *)a, e - a, MADV_HUGEPAGE);
     }
 #endif
-#endif
-    if (base == NULL)
-        return NULL;
     *(size_t *)base = cap;
     return (char *)base + FL_OC_HEAD;
 }
@@ -101,6 +99,16 @@ static void fl_oc_sys_free(void *data)
 #else
     free((char *)data - FL_OC_HEAD);
 #endif
+}
+
+/* take kept block i out of the list (lock held) */
+static void *fl_oc_remove_locked(int i)
+{
+    void *p = fl_oc.blk[i];
+    fl_oc.held -= fl_oc_cap(p);
+    memmove(fl_oc.blk + i, fl_oc.blk + i + 1, (size_t)(fl_oc.n - i - 1) * sizeof(void *));
+    fl_oc.n--;
+    return p;
 }
 
 /* a kept block for `size` bytes (capacity within 8/7 of it), or NULL */
@@ -116,12 +124,8 @@ static void *fl_oc_take(size_t size)
         if (c >= size && c - size <= size / 7 && (best < 0 || c < fl_oc_cap(fl_oc.blk[best])))
             best = i;
     }
-    if (best >= 0) {
-        got = fl_oc.blk[best];
-        fl_oc.held -= fl_oc_cap(got);
-        memmove(fl_oc.blk + best, fl_oc.blk + best + 1, (size_t)(fl_oc.n - best - 1) * sizeof(void *));
-        fl_oc.n--;
-    }
+    if (best >= 0)
+        got = fl_oc_remove_locked(best);
     fl_oc_unlock(&fl_oc.lock);
     return got;
 }
@@ -133,12 +137,8 @@ static void fl_oc_trim(size_t keep)
     void *drop[FL_OC_SLOTS];
     int nd = 0;
     fl_oc_lock(&fl_oc.lock);
-    while (fl_oc.n > 0 && fl_oc.held > keep) {
-        drop[nd++] = fl_oc.blk[0];
-        fl_oc.held -= fl_oc_cap(fl_oc.blk[0]);
-        memmove(fl_oc.blk, fl_oc.blk + 1, (size_t)(fl_oc.n - 1) * sizeof(void *));
-        fl_oc.n--;
-    }
+    while (fl_oc.n > 0 && fl_oc.held > keep)
+        drop[nd++] = fl_oc_remove_locked(0);
     fl_oc_unlock(&fl_oc.lock);
     for (int i = 0; i < nd; i++)
         fl_oc_sys_free(drop[i]);
@@ -174,12 +174,8 @@ static void fl_oc_free(void *ctx, void *ptr, size_t size)
     fl_oc_lock(&fl_oc.lock);
     if (cap >= FL_OC_MIN && cap <= fl_oc.limit) {
         /* make room: the oldest go first */
-        while (fl_oc.n > 0 && (fl_oc.n == FL_OC_SLOTS || fl_oc.held + cap > fl_oc.limit)) {
-            drop[nd++] = fl_oc.blk[0];
-            fl_oc.held -= fl_oc_cap(fl_oc.blk[0]);
-            memmove(fl_oc.blk, fl_oc.blk + 1, (size_t)(fl_oc.n - 1) * sizeof(void *));
-            fl_oc.n--;
-        }
+        while (fl_oc.n > 0 && (fl_oc.n == FL_OC_SLOTS || fl_oc.held + cap > fl_oc.limit))
+            drop[nd++] = fl_oc_remove_locked(0);
         fl_oc.blk[fl_oc.n++] = ptr;
         fl_oc.held += cap;
     } else {

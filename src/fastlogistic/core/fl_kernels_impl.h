@@ -397,10 +397,8 @@ FL_INLINE void VF(prod_acc)(vf64 *q, vf64 *q2, V e)
     (void)q2;
     *q = (*q + e) + *q * e;
 #else
-    vf32h lo, hi;
-    memcpy(&lo, &e, sizeof lo);
-    memcpy(&hi, (const char *)&e + sizeof lo, sizeof hi);
-    vf64 a = __builtin_convertvector(lo, vf64), b = __builtin_convertvector(hi, vf64);
+    vf64 a, b;
+    fl_widen_f32(e, &a, &b);
     *q = (*q + a) + *q * a;
     *q2 = (*q2 + b) + *q2 * b;
 #endif

@@ -115,11 +115,10 @@ FL_INLINE void VF(sm_dump2)(double *dst, vf64 a0, vf64 a1) { (void)a1; fl_store_
 #else
 FL_INLINE void VF(sm_acc2)(vf64 *a0, vf64 *a1, V v)
 {
-    vf32h lo, hi;
-    memcpy(&lo, &v, sizeof lo);
-    memcpy(&hi, (const char *)&v + sizeof lo, sizeof hi);
-    *a0 += __builtin_convertvector(lo, vf64);
-    *a1 += __builtin_convertvector(hi, vf64);
+    vf64 lo, hi;
+    fl_widen_f32(v, &lo, &hi);
+    *a0 += lo;
+    *a1 += hi;
 }
 FL_INLINE void VF(sm_dump2)(double *dst, vf64 a0, vf64 a1)
 {

@@ -517,13 +517,21 @@ FL_DEFINE_BASICS(f32, i32, float, vf32, vi32, FL_L32)
 
 /* float64 accumulation of losses: lanes summed in a fixed order */
 FL_INLINE vf64 fl_acc_f64(vf64 acc, vf64 v) { return acc + v; }
+/* a float32 vector widened to float64, its low and high halves */
+FL_INLINE void fl_widen_f32(vf32 v, vf64 *lo, vf64 *hi)
+{
+    vf32h l, h;
+    memcpy(&l, &v, sizeof l);
+    memcpy(&h, (const char *)&v + sizeof l, sizeof h);
+    *lo = __builtin_convertvector(l, vf64);
+    *hi = __builtin_convertvector(h, vf64);
+}
 FL_INLINE vf64 fl_acc_f32(vf64 acc, vf32 v)
 {
-    vf32h lo, hi;
-    memcpy(&lo, &v, sizeof lo);
-    memcpy(&hi, (const char *)&v + sizeof lo, sizeof hi);
+    vf64 lo, hi;
+    fl_widen_f32(v, &lo, &hi);
     /* (lo + hi) first: one add on the loop-carried chain, not two */
-    return acc + (__builtin_convertvector(lo, vf64) + __builtin_convertvector(hi, vf64));
+    return acc + (lo + hi);
 }
 FL_INLINE double fl_hsum_f64(vf64 v)
 {
