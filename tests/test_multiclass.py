@@ -58,8 +58,8 @@ def test_values_against_mpmath(level, dt):
     rng = np.random.default_rng(1)
     for z in _rows(dt, rng):
         ls_ref, sm_ref = _ref_rows(z)
-        ls = fl.log_softmax(z)
-        sm = fl.softmax(z)
+        ls = fl.log_softmax(z, axis=-1)
+        sm = fl.softmax(z, axis=-1)
         assert ls.dtype == dt and sm.dtype == dt
         scale = np.max(np.abs(ls_ref), axis=1, keepdims=True)
         assert np.all(np.abs(ls - ls_ref) <= 4 * _ulp(scale, dt)), (level, z)
@@ -86,8 +86,8 @@ def test_limits_no_warnings(level):
         warnings.simplefilter("error")
         for dt in DTYPES:
             x = z.astype(dt)
-            sm = fl.softmax(x)
-            ls = fl.log_softmax(x)
+            sm = fl.softmax(x, axis=-1)
+            ls = fl.log_softmax(x, axis=-1)
             np.testing.assert_array_equal(sm[0], [1, 0, 0])
             np.testing.assert_array_equal(ls[0], [0, -inf, -inf])
             assert np.all(np.isnan(sm[1:4])) and np.all(np.isnan(ls[1:4]))
@@ -175,8 +175,8 @@ def test_torch_parity(level):
                                                           ignore_index=ign,
                                                           label_smoothing=ls, reduction=red), g)
             zt = torch.tensor(z)
-            np.testing.assert_allclose(fl.softmax(z), F.softmax(zt, -1).numpy(), rtol=tol, atol=tol)
-            np.testing.assert_allclose(fl.log_softmax(z), F.log_softmax(zt, -1).numpy(),
+            np.testing.assert_allclose(fl.softmax(z, axis=-1), F.softmax(zt, -1).numpy(), rtol=tol, atol=tol)
+            np.testing.assert_allclose(fl.log_softmax(z, axis=-1), F.log_softmax(zt, -1).numpy(),
                                        rtol=tol, atol=tol)
             # categorical cross-entropy on probabilities = nll of log p
             p = F.softmax(zt, -1).numpy()
@@ -210,7 +210,7 @@ def test_thread_invariance_bitwise():
             for nt in (1, 2, 3):
                 res.append((fl.cross_entropy_loss_and_grad(z, y, num_threads=nt),
                             fl.cross_entropy(z, t, label_smoothing=0.1, num_threads=nt),
-                            fl.softmax(z, num_threads=nt), fl.log_softmax(z, num_threads=nt)))
+                            fl.softmax(z, -1, num_threads=nt), fl.log_softmax(z, -1, num_threads=nt)))
             for r in res[1:]:
                 assert r[0][0].tobytes() == res[0][0][0].tobytes()
                 assert r[0][1].tobytes() == res[0][0][1].tobytes()
@@ -270,7 +270,7 @@ def test_dtypes_and_empty():
     assert fl.softmax(z.astype(np.float16)).dtype == np.float16
     assert fl.cross_entropy(z.astype(np.float32), np.array([0, 1])).dtype == np.float32
     e = np.empty((0, 4))
-    assert fl.softmax(e).shape == (0, 4)
+    assert fl.softmax(e, axis=-1).shape == (0, 4)
     assert fl.cross_entropy(e, np.empty(0, np.int64), reduction="sum") == 0
     assert np.isnan(fl.cross_entropy(e, np.empty(0, np.int64)))
     # unbatched input
@@ -281,7 +281,7 @@ def test_dtypes_and_empty():
     assert np.isnan(l) and np.all(g == 0)
     x = np.array([[1.0, 2.0, 3.0]])
     before = x.copy()
-    fl.softmax(x)
+    fl.softmax(x, axis=-1)
     fl.cross_entropy_loss_and_grad(x, np.array([0]))
     np.testing.assert_array_equal(x, before)
 
@@ -301,13 +301,13 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match=r"label_smoothing must be in \[0.0, 1.0\], got 1.5"):
         fl.cross_entropy_loss_and_grad(z, np.array([0, 1]), label_smoothing=1.5)
     with pytest.raises(ValueError, match=r"class axis \(axis -1\) of z with shape \(2, 0\) is empty"):
-        fl.softmax(np.zeros((2, 0)))
+        fl.softmax(np.zeros((2, 0)), axis=-1)
     with pytest.raises(ValueError, match=r"class axis \(axis 0\) of input with shape \(0, 2\) is empty"):
         fl.cross_entropy(np.zeros((0, 2)), np.zeros(2, np.int64), axis=0)
     with pytest.raises(ValueError, match=r"axis 2 is out of bounds for z of shape \(2, 3\)"):
         fl.log_softmax(z, axis=2)
     with pytest.raises(ValueError, match="0-d"):
-        fl.softmax(np.float64(1.0))
+        fl.softmax(np.float64(1.0), axis=-1)
     with pytest.raises(ValueError, match=r"weight must have one entry per class, shape \(3,\); got shape \(2,\)"):
         fl.cross_entropy(z, np.array([0, 1]), weight=np.ones(2))
     with pytest.raises(ValueError, match="reduction must be one of"):

@@ -39,7 +39,8 @@ def _all_results(x, t, w, pw, nt):
     out = {}
     for f in (fl.sigmoid, fl.log_sigmoid, fl.softplus, fl.sigmoid_grad):
         out[f.__name__] = f(x, num_threads=nt)
-    out["logit"] = fl.logit(p, num_threads=nt)
+    with fl.use_threads(nt):       # logit is a ufunc: no num_threads keyword
+        out["logit"] = fl.logit(p)
     out["sigmoid_strided"] = fl.sigmoid(x[::-2], num_threads=nt)
     for red in ("none", "sum", "mean"):
         out["bcel_" + red] = fl.binary_cross_entropy_with_logits(

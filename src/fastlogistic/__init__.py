@@ -13,7 +13,8 @@ from . import _kernels
 from ._api import *  # noqa: F401,F403
 from ._api import __all__ as _api_all
 from ._config import (get_num_threads, get_output_cache, get_stream_threshold,
-                      set_num_threads, set_output_cache, set_stream_threshold, show_config)
+                      set_num_threads, set_output_cache, set_stream_threshold, show_config,
+                      use_threads)
 from ._multiclass import *  # noqa: F401,F403
 from ._multiclass import __all__ as _mc_all
 
@@ -21,7 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = list(_api_all) + list(_mc_all) + [
     "get_num_threads", "set_num_threads", "get_stream_threshold", "set_stream_threshold",
-    "get_output_cache", "set_output_cache",
+    "get_output_cache", "set_output_cache", "use_threads",
     "show_config", "__version__"]
 
 

@@ -169,6 +169,10 @@ _UNARY_NAMES = {
 def _unary_general(op, x, out, num_threads):
     """Every case the compiled fast path does not take."""
     fname = _UNARY_NAMES[op]
+    if type(out) is tuple or (type(x) is not np.ndarray and hasattr(x, "__array_ufunc__")
+                              and not isinstance(x, np.generic)):
+        # ndarray subclasses (masked arrays, ...) and other containers: the ufunc
+        return _via_ufunc(op, x, out, num_threads, {})
     x = _asarray(x, fname, "x")
     cdt, rdt = _dtypes(x.dtype, fname, "x")
     _num_threads(num_threads)
@@ -200,44 +204,73 @@ def _unary_general(op, x, out, num_threads):
 _k.register_unary_fallback(_unary_general)
 
 
-def sigmoid(x, out=None, *, num_threads=None):
+def _via_ufunc(op, x, out, num_threads, kwargs):
+    """The call through the library's ufunc for `op`: ufunc keywords (where,
+    dtype, casting, order, subok, a tuple out) and array containers
+    (``__array_ufunc__``: pandas, xarray, dask, masked arrays, ...)."""
+    uf = _k.LIB_UFUNCS[op]
+    if out is not None:
+        kwargs["out"] = out
+    if num_threads is None:
+        return uf(x, **kwargs)
+    _num_threads(num_threads)
+    old = _k.set_thread_override(num_threads)
+    try:
+        return uf(x, **kwargs)
+    finally:
+        _k.set_thread_override(old)
+
+
+def sigmoid(x, out=None, *, num_threads=None, **ufunc_kwargs):
     """Logistic sigmoid ``1 / (1 + exp(-x))``, elementwise (SciPy's ``expit``).
 
     Stable for every x: ``sigmoid(+inf) = 1``, ``sigmoid(-inf) = 0``, NaN in
     gives NaN out; at most 2 ULP from the exact value.  float32 in, float32
     out; float64 in, float64 out; integers and booleans compute in float64;
-    float16 computes in float32 and returns float16.
+    float16 computes in float32 and returns float16; long double computes
+    in long double.  Takes the ufunc keywords (``where``, ``dtype``,
+    ``casting``, ``order``, ``subok``, a tuple ``out``) and array containers
+    (pandas, xarray, dask, ...) as a NumPy ufunc does.
     """
+    if ufunc_kwargs:
+        return _via_ufunc(_k.SIGMOID, x, out, num_threads, ufunc_kwargs)
     return _k.unary(_k.SIGMOID, x, out, num_threads)
 
 
-def log_sigmoid(x, out=None, *, num_threads=None):
+def log_sigmoid(x, out=None, *, num_threads=None, **ufunc_kwargs):
     """``log(sigmoid(x)) = -softplus(-x)``, elementwise (SciPy's ``log_expit``,
-    PyTorch's ``logsigmoid``), accurate for large |x| in both tails."""
+    PyTorch's ``logsigmoid``), accurate for large |x| in both tails.  Ufunc
+    keywords and containers as :func:`sigmoid`."""
+    if ufunc_kwargs:
+        return _via_ufunc(_k.LOG_SIGMOID, x, out, num_threads, ufunc_kwargs)
     return _k.unary(_k.LOG_SIGMOID, x, out, num_threads)
 
 
-def softplus(x, out=None, *, num_threads=None):
+def softplus(x, out=None, *, num_threads=None, **ufunc_kwargs):
     """``log(1 + exp(x))``, elementwise, computed as
-    ``max(x, 0) + log1p(exp(-|x|))`` (NumPy's ``logaddexp(0, x)``)."""
+    ``max(x, 0) + log1p(exp(-|x|))`` (NumPy's ``logaddexp(0, x)``).  Ufunc
+    keywords and containers as :func:`sigmoid`."""
+    if ufunc_kwargs:
+        return _via_ufunc(_k.SOFTPLUS, x, out, num_threads, ufunc_kwargs)
     return _k.unary(_k.SOFTPLUS, x, out, num_threads)
 
 
-def sigmoid_grad(x, out=None, *, num_threads=None):
+def sigmoid_grad(x, out=None, *, num_threads=None, **ufunc_kwargs):
     """Derivative of the sigmoid evaluated from x:
     ``s'(x) = exp(-|x|) / (1 + exp(-|x|))**2``, never ``s (1 - s)``, so it
-    stays accurate (not 0) for large |x|."""
+    stays accurate (not 0) for large |x|.  Ufunc keywords and containers as
+    :func:`sigmoid`."""
+    if ufunc_kwargs:
+        return _via_ufunc(_k.SIGMOID_GRAD, x, out, num_threads, ufunc_kwargs)
     return _k.unary(_k.SIGMOID_GRAD, x, out, num_threads)
 
 
-def logit(p, out=None, *, num_threads=None):
-    """Inverse of the sigmoid, ``log(p / (1 - p))``, with SciPy's semantics:
-    ``logit(0) = -inf``, ``logit(1) = +inf``, outside [0, 1] gives NaN."""
-    return _k.unary(_k.LOGIT, p, out, num_threads)
-
-
-expit = sigmoid
-log_expit = log_sigmoid
+# SciPy's names are numpy.ufunc objects with SciPy's loops and types
+# (see _ufunc.pxi): integers and float16 compute in float64, long double in
+# long double; threads for one call through fastlogistic.use_threads()
+expit = _k.expit
+log_expit = _k.log_expit
+logit = _k.logit_ufunc
 
 
 # ---------------------------------------------------------------------------

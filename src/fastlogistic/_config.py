@@ -104,3 +104,30 @@ def show_config(file=None):
             v = "yes" if v else "no (single-threaded build)"
         print(f"{k:<{width}} : {v}", file=out)
     return cfg
+
+
+class use_threads:
+    """Context manager: every call made on this Python thread inside the block
+    uses `n` threads (where it is big enough to use more than one; None: the
+    library default), the
+    ufuncs ``expit``, ``log_expit`` and ``logit`` included, which take no
+    ``num_threads`` keyword.  Other Python threads are not affected; blocks
+    nest.  An explicit ``num_threads=`` on a call still wins.
+
+        with fl.use_threads(4):
+            p = fl.expit(x)
+    """
+
+    def __init__(self, n):
+        if n is not None:          # None: the library default inside the block
+            _k.check_num_threads(n)
+        self._n = n
+        self._saved = []
+
+    def __enter__(self):
+        self._saved.append(_k.set_thread_override(self._n))
+        return self
+
+    def __exit__(self, *exc):
+        _k.set_thread_override(self._saved.pop())
+        return False

@@ -276,7 +276,7 @@ cdef int _user_threads = 0                    # set_num_threads(); 0 = not set
 cdef int _omp_initial = fl_omp_max_threads()  # OMP_NUM_THREADS or the CPU count
 
 
-cdef int _default_threads() noexcept:
+cdef int _default_threads() noexcept nogil:
     cdef int m = fl_omp_max_threads()
     if _user_threads > 0:
         # a threadpoolctl limit (omp_set_num_threads) lowers omp_get_max_threads
@@ -303,7 +303,9 @@ def omp_max_threads():
 
 def get_num_threads():
     """The number of threads a call with ``num_threads=None`` uses on large input."""
-    return _default_threads() if fl_have_openmp() and not _forked_child else 1
+    if not fl_have_openmp() or _forked_child:
+        return 1
+    return fl_get_tls_threads() or _default_threads()
 
 
 cpdef int check_num_threads(n) except -1:
@@ -356,7 +358,9 @@ cdef int _threads_for(object num_threads, Py_ssize_t n) except -1:
     if num_threads is None:
         if n < PARALLEL_MIN or not fl_have_openmp():
             return 1
-        t = _default_threads()
+        t = fl_get_tls_threads()          # use_threads() on this thread
+        if t <= 0:
+            t = _default_threads()
     else:
         t = check_num_threads(num_threads)
         if n < PARALLEL_MIN or not fl_have_openmp():
@@ -602,7 +606,8 @@ cdef int _src_type(cnp.ndarray v, Py_ssize_t itemsize) except -1:
     raise TypeError(f"internal: operand of dtype {v.dtype} reached the kernels")
 
 
-cdef inline void _init_job(Job *job, int kind, int op, bint is_f64, Py_ssize_t n, double gscale) noexcept:
+cdef inline void _init_job(Job *job, int kind, int op, bint is_f64, Py_ssize_t n, double gscale) noexcept nogil:
+    cdef int i
     job.kind = kind
     job.op = op
     job.is_f64 = is_f64
@@ -762,3 +767,4 @@ def binary_loss(int kind, Py_ssize_t n, bint is_f64, tuple inputs, tuple periods
 
 
 include "_softmax.pxi"
+include "_ufunc.pxi"

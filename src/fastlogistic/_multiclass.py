@@ -136,22 +136,85 @@ def _softmax(kind, fname, z, axis, out, num_threads):
     return res
 
 
-def softmax(z, axis=-1, out=None, *, num_threads=None):
-    """``exp(z) / sum(exp(z))`` along `axis` (the class axis, last by default).
+def _axes(ndim, axis, fname):
+    """SciPy's axis argument (None: every axis; an int; a tuple of ints) as a
+    sorted tuple of distinct non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    items = axis if isinstance(axis, tuple) else (axis,)
+    axes = []
+    for a in items:
+        try:
+            ax = operator.index(a)
+        except TypeError:
+            raise TypeError(f"{fname}: axis must be None, an int or a tuple of ints, got "
+                            f"{type(a).__name__}") from None
+        if not -max(ndim, 1) <= ax < max(ndim, 1):
+            raise ValueError(f"{fname}: axis {a} is out of bounds for an array of "
+                             f"{ndim} dimensions")
+        axes.append(ax % max(ndim, 1))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{fname}: repeated axis in {axis!r}")
+    return tuple(sorted(axes))
 
-    Stable (the row maximum is subtracted) and within a few ULP of the exact
-    value.  A row with a single +inf gives the one-hot limit; a row whose
+
+def _softmax_scipy(kind, fname, x, axis, out, num_threads):
+    """SciPy's axis semantics on top of the one-class-axis kernel: the axes
+    are moved last and merged into one class axis (a copy when they are more
+    than one), the result moved back."""
+    if isinstance(axis, (int, np.integer)) and not isinstance(axis, (bool, np.bool_)):
+        return _softmax(kind, fname, x, axis, out, num_threads)
+    x = _asarray(x, fname, "x")
+    if x.ndim == 0 and axis is not None:
+        return _softmax(kind, fname, x, -1, out, num_threads)    # no axis to name: raises
+    axes = _axes(x.ndim, axis, fname)
+    if x.ndim == 0:
+        res = _softmax(kind, fname, x.reshape(1), -1, None, num_threads).reshape(())
+        if out is not None:
+            _check_out(out, (), res.dtype, fname)
+            out[...] = res
+            return out
+        return res[()]
+    if len(axes) == 1:
+        return _softmax(kind, fname, x, axes[0], out, num_threads)
+    for ax in axes:
+        if x.shape[ax] == 0:
+            raise ValueError(f"{fname}: axis {ax} of x with shape {x.shape} is empty; "
+                             f"softmax over it is undefined")
+    rest = [ax for ax in range(x.ndim) if ax not in axes]
+    perm = rest + list(axes)
+    moved = x.transpose(perm)
+    merged = np.ascontiguousarray(moved).reshape(moved.shape[:len(rest)] + (-1,))
+    res = _softmax(kind, fname, merged, -1, None, num_threads)
+    res = res.reshape(moved.shape).transpose(np.argsort(perm))
+    if out is not None:
+        _check_out(out, x.shape, res.dtype, fname)
+        np.copyto(out, res)
+        return out
+    return np.ascontiguousarray(res)
+
+
+def softmax(x, axis=None, out=None, *, num_threads=None):
+    """``exp(x) / sum(exp(x))`` over `axis`, with ``scipy.special.softmax``'s
+    semantics: ``axis=None`` (the default) normalises over every element,
+    an int over that axis, a tuple over those axes together; scalars and
+    array-likes are accepted.
+
+    Stable (the maximum is subtracted) and within a few ULP of the exact
+    value.  A slice with a single +inf gives the one-hot limit; one whose
     maximum is -inf (all -inf) or +inf more than once is indeterminate and
-    gives NaN, as does any NaN in the row.  dtype follows the input; `out`
-    may be `z` itself."""
-    return _softmax(_SOFTMAX, "softmax", z, axis, out, num_threads)
+    gives NaN, as does any NaN in it.  dtype follows the input; `out` may be
+    `x` itself.  For a class axis, PyTorch's ``softmax(z, dim=-1)``, pass
+    ``axis=-1``."""
+    return _softmax_scipy(_SOFTMAX, "softmax", x, axis, out, num_threads)
 
 
-def log_softmax(z, axis=-1, out=None, *, num_threads=None):
-    """``z - logsumexp(z)`` along `axis`, accurate to a few ULP of the row's
-    largest magnitude.  Limits as for :func:`softmax` (-inf where the
-    probability is 0)."""
-    return _softmax(_LOG_SOFTMAX, "log_softmax", z, axis, out, num_threads)
+def log_softmax(x, axis=None, out=None, *, num_threads=None):
+    """``x - logsumexp(x)`` over `axis` (``scipy.special.log_softmax``'s
+    semantics: ``axis=None`` by default, an int or a tuple of ints),
+    accurate to a few ULP of the largest magnitude in the slice.  Limits as
+    for :func:`softmax` (-inf where the probability is 0)."""
+    return _softmax_scipy(_LOG_SOFTMAX, "log_softmax", x, axis, out, num_threads)
 
 
 # ---------------------------------------------------------------------------
