@@ -22,6 +22,8 @@ __all__ = [
 _F64 = np.dtype(np.float64)
 _F32 = np.dtype(np.float32)
 _F16 = np.dtype(np.float16)
+# long double where it is wider than double (elementwise functions compute in it)
+_LONGDOUBLE = np.dtype(np.longdouble) if np.finfo(np.longdouble).nmant > 52 else None
 REDUCTIONS = ("mean", "sum", "none")
 
 
@@ -169,9 +171,11 @@ _UNARY_NAMES = {
 def _unary_general(op, x, out, num_threads):
     """Every case the compiled fast path does not take."""
     fname = _UNARY_NAMES[op]
-    if type(out) is tuple or (type(x) is not np.ndarray and hasattr(x, "__array_ufunc__")
-                              and not isinstance(x, np.generic)):
-        # ndarray subclasses (masked arrays, ...) and other containers: the ufunc
+    if (type(out) is tuple or (type(x) is not np.ndarray and hasattr(x, "__array_ufunc__")
+                               and not isinstance(x, np.generic))
+            or getattr(x, "dtype", None) == _LONGDOUBLE):
+        # ndarray subclasses (masked arrays, ...), other containers, and long
+        # double (computed in long double, as SciPy's): the ufunc
         return _via_ufunc(op, x, out, num_threads, {})
     x = _asarray(x, fname, "x")
     cdt, rdt = _dtypes(x.dtype, fname, "x")
