@@ -36,13 +36,12 @@ How it runs
   probability outside [0, 1], a class index out of range: torch raises its
   own error).
 
-Double backward: **not supported** on the fastlogistic path.  The backward is
-marked ``once_differentiable``: differentiating it again (``create_graph=True``
-and a second ``backward``/``torch.autograd.grad``, e.g. a gradient penalty or
-a Hessian-vector product) raises torch's ``RuntimeError`` "trying to
-differentiate twice a function that was marked with @once_differentiable".
-Use ``torch.nn.functional``'s function for those (a silent fallback is not
-possible: the forward cannot know that a second derivative will be asked).
+Double backward (``create_graph=True``, e.g. a gradient penalty or a
+Hessian-vector product) falls back to torch: a backward that runs with grad
+mode on differentiates torch's own function at the saved input instead of
+returning the saved gradient, so second derivatives are torch's and exact
+(``torch.autograd.gradgradcheck`` passes).  Plain ``backward()`` never pays
+for this.
 
 Differences from torch, all in the accurate direction:
 * ``softplus`` (threshold 20): torch returns ``x`` and gradient 1 for x > 20;
@@ -57,7 +56,6 @@ Differences from torch, all in the accurate direction:
 import numpy as np
 import torch
 import torch.nn.functional as _F
-from torch.autograd.function import once_differentiable
 from torch.nn import _reduction as _Reduction
 
 from . import _api, _multiclass
@@ -134,52 +132,68 @@ def _wants_grad(input):
 # autograd
 # ---------------------------------------------------------------------------
 
+def _torch_grad(torch_fn, input, grad_output):
+    """The gradient through torch's own function, differentiable (double
+    backward: create_graph=True makes the backward run with grad mode on)."""
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(torch_fn(input), input, grad_output, create_graph=True)
+    return g
+
+
 class _FusedLoss(torch.autograd.Function):
     """Loss whose gradient with respect to `input` is computed in the forward.
 
-    forward(input, compute, unsqueeze): `compute()` returns (loss, grad) as
-    NumPy arrays; the gradient is kept and the backward scales it by
+    forward(input, compute, unsqueeze, torch_fn): `compute()` returns (loss,
+    grad) as NumPy arrays; the gradient is kept and the backward scales it by
     grad_output (for reduction="none" grad_output has the loss's shape; with
-    `unsqueeze` (cross-entropy, class axis 1) it gets the class axis back)."""
+    `unsqueeze` (cross-entropy, class axis 1) it gets the class axis back).
+    A backward with create_graph=True (double backward) differentiates
+    `torch_fn(input)`, torch's own loss, instead."""
 
     @staticmethod
-    def forward(ctx, input, compute, unsqueeze):
+    def forward(ctx, input, compute, unsqueeze, torch_fn):
         loss, grad = compute()
+        ctx.save_for_backward(input)
         ctx.grad = torch.from_numpy(grad)
         ctx.unsqueeze = unsqueeze
+        ctx.torch_fn = torch_fn
         return _tensor(loss)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_output):
+        if torch.is_grad_enabled():
+            return _torch_grad(ctx.torch_fn, ctx.saved_tensors[0], grad_output), None, None, None
         grad = ctx.grad
         if grad_output.dim() == 0:
             if grad_output.item() == 1.0:
                 # loss.backward(): the saved gradient is the answer (autograd
                 # copies it where it must; it is never written to here)
-                return grad, None, None
-            return grad * grad_output, None, None
+                return grad, None, None, None
+            return grad * grad_output, None, None, None
         if ctx.unsqueeze:
             grad_output = grad_output.unsqueeze(1)
-        return grad * grad_output, None, None
+        return grad * grad_output, None, None, None
 
 
 class _Elementwise(torch.autograd.Function):
     """y = f(x) elementwise; the backward evaluates f' at the saved input
-    (accurate in the tails) and multiplies by grad_output."""
+    (accurate in the tails) and multiplies by grad_output; double backward
+    differentiates torch's own function (torch_fn)."""
 
     @staticmethod
-    def forward(ctx, input, f, fprime):
+    def forward(ctx, input, f, fprime, torch_fn):
         ctx.save_for_backward(input)
         ctx.fprime = fprime
+        ctx.torch_fn = torch_fn
         return _tensor(f(_np(input), num_threads=_threads()))
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_output):
         (input,) = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            return _torch_grad(ctx.torch_fn, input, grad_output), None, None, None
         d = torch.from_numpy(ctx.fprime(_np(input)))
-        return d.mul_(grad_output), None, None
+        return d.mul_(grad_output), None, None, None
 
 
 # ---------------------------------------------------------------------------
@@ -201,23 +215,23 @@ def _sigmoid(x):
     return _api.sigmoid(x, num_threads=_threads())
 
 
-def _unary(input, f, fprime, fallback):
+def _unary(input, f, fprime, torch_fn):
     if not (_ok(input) and _eager()):
-        return fallback()
+        return torch_fn(input)
     if _wants_grad(input):
-        return _Elementwise.apply(input, f, fprime)
+        return _Elementwise.apply(input, f, fprime, torch_fn)
     return _tensor(f(_np(input), num_threads=_threads()))
 
 
 def sigmoid(input):
     """``torch.sigmoid(input)``; the gradient is evaluated from the input
     (accurate where ``s (1 - s)`` underflows)."""
-    return _unary(input, _api.sigmoid, _sigmoid_grad, lambda: torch.sigmoid(input))
+    return _unary(input, _api.sigmoid, _sigmoid_grad, torch.sigmoid)
 
 
 def logsigmoid(input):
     """``torch.nn.functional.logsigmoid(input) = -softplus(-input)``."""
-    return _unary(input, _api.log_sigmoid, _dlogsigmoid, lambda: _F.logsigmoid(input))
+    return _unary(input, _api.log_sigmoid, _dlogsigmoid, _F.logsigmoid)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -226,7 +240,7 @@ def softplus(input, beta=1.0, threshold=20.0):
     threshold (the exact value, also for x > 20); other values go to torch."""
     if beta != 1 or threshold != 20:
         return _F.softplus(input, beta, threshold)
-    return _unary(input, _api.softplus, _sigmoid, lambda: _F.softplus(input, beta, threshold))
+    return _unary(input, _api.softplus, _sigmoid, _F.softplus)
 
 
 # ---------------------------------------------------------------------------
@@ -246,8 +260,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     softplus(x))`` (exact for soft targets too)."""
     reduction = _reduction(size_average, reduce, reduction)
 
-    def fallback():
-        return _F.binary_cross_entropy_with_logits(input, target, weight, reduction=reduction,
+    def fallback(x=input):
+        return _F.binary_cross_entropy_with_logits(x, target, weight, reduction=reduction,
                                                    pos_weight=pos_weight)
 
     if not _binary_args_ok(input, target, weight, pos_weight, reduction):
@@ -256,7 +270,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     try:
         if _wants_grad(input):
             return _FusedLoss.apply(input, lambda: _api.binary_cross_entropy_with_logits_loss_and_grad(
-                x, t, w, pw, reduction, num_threads=_threads()), False)
+                x, t, w, pw, reduction, num_threads=_threads()), False, fallback)
         return _tensor(_api.binary_cross_entropy_with_logits(x, t, w, pw, reduction,
                                                              num_threads=_threads()))
     except ValueError:
@@ -270,8 +284,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     torch).  A probability outside [0, 1] raises torch's own error."""
     reduction = _reduction(size_average, reduce, reduction)
 
-    def fallback():
-        return _F.binary_cross_entropy(input, target, weight, reduction=reduction)
+    def fallback(x=input):
+        return _F.binary_cross_entropy(x, target, weight, reduction=reduction)
 
     if not _binary_args_ok(input, target, weight, None, reduction):
         return fallback()
@@ -282,7 +296,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
             def compute():
                 loss = _api.binary_cross_entropy(p, t, w, reduction, num_threads=n)
                 return loss, _api.binary_cross_entropy_grad(p, t, w, reduction, num_threads=n)
-            return _FusedLoss.apply(input, compute, False)
+            return _FusedLoss.apply(input, compute, False, fallback)
         return _tensor(_api.binary_cross_entropy(p, t, w, reduction, num_threads=n))
     except ValueError:
         return fallback()
@@ -302,8 +316,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     from one pass over the rows."""
     reduction = _reduction(size_average, reduce, reduction)
 
-    def fallback():
-        return _F.cross_entropy(input, target, weight, ignore_index=ignore_index,
+    def fallback(x=input):
+        return _F.cross_entropy(x, target, weight, ignore_index=ignore_index,
                                 reduction=reduction, label_smoothing=label_smoothing)
 
     if not (_ok(input) and input.dim() >= 1 and isinstance(target, torch.Tensor)
@@ -330,7 +344,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if _wants_grad(input):
             return _FusedLoss.apply(
                 input, lambda: _multiclass.cross_entropy_loss_and_grad(z, t, **kw),
-                axis == 1 and reduction == "none")
+                axis == 1 and reduction == "none", fallback)
         return _tensor(_multiclass.cross_entropy(z, t, **kw))
     except ValueError:
         return fallback()
