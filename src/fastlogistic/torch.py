@@ -155,24 +155,28 @@ class _FusedLoss(torch.autograd.Function):
         loss, grad = compute()
         ctx.save_for_backward(input)
         ctx.grad = torch.from_numpy(grad)
+        ctx.compute = compute
         ctx.unsqueeze = unsqueeze
         ctx.torch_fn = torch_fn
         return _tensor(loss)
 
     @staticmethod
     def backward(ctx, grad_output):
+        (input,) = ctx.saved_tensors      # raises if input was modified in place
         if torch.is_grad_enabled():
-            return _torch_grad(ctx.torch_fn, ctx.saved_tensors[0], grad_output), None, None, None
-        grad = ctx.grad
+            return _torch_grad(ctx.torch_fn, input, grad_output), None, None, None
+        # hand the saved gradient over (so that autograd may keep it as .grad
+        # without a copy); a second backward (retain_graph=True) recomputes it
+        grad = ctx.__dict__.pop("grad", None)
+        if grad is None:
+            grad = torch.from_numpy(ctx.compute()[1])
         if grad_output.dim() == 0:
             if grad_output.item() == 1.0:
-                # loss.backward(): the saved gradient is the answer (autograd
-                # copies it where it must; it is never written to here)
-                return grad, None, None, None
-            return grad * grad_output, None, None, None
+                return grad, None, None, None          # loss.backward()
+            return grad.mul_(grad_output), None, None, None
         if ctx.unsqueeze:
             grad_output = grad_output.unsqueeze(1)
-        return grad * grad_output, None, None, None
+        return grad.mul_(grad_output), None, None, None
 
 
 class _Elementwise(torch.autograd.Function):
