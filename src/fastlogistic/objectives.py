@@ -105,7 +105,8 @@ def binary_logistic(preds, data, sample_weight=None):
     grad, hess = _api.binary_cross_entropy_with_logits_grad_hess(preds, labels, weight=w)
     if library != "lightgbm":
         # XGBoost: max(p (1 - p), 1e-16) * w
-        floor = _XGB_HESS_FLOOR if w is None else _XGB_HESS_FLOOR * w
+        floor = (_XGB_HESS_FLOOR if w is None
+                 else np.multiply(w, _XGB_HESS_FLOOR, dtype=hess.dtype))
         np.maximum(hess, floor, out=hess)
     return grad, hess
 
@@ -123,7 +124,7 @@ def _softmax(fname, preds, data, sample_weight, library):
     if n and (np.any(y != labels) or y.min() < 0 or y.max() >= C):
         bad = int(np.flatnonzero((y != labels) | (y < 0) | (y >= C))[0])
         raise ValueError(f"{fname}: labels must be class indices 0..{C - 1}; found "
-                         f"{labels[bad]!r} at row {bad}")
+                         f"{labels[bad].item()!r} at row {bad}")
     p = _multiclass.softmax(preds, axis=1)
     # hessian: the libraries' diagonal approximation, factor * p (1 - p) * w
     hess = np.subtract(1, p, dtype=p.dtype)
