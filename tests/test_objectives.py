@@ -216,6 +216,7 @@ def test_lightgbm_data_has_no_hessian_floor():
     g, h = flo.binary_logistic(x, ds)
     s, ds_ = ref_sigmoid(x)
     np.testing.assert_allclose(h, ds_, rtol=1e-14)       # 4.2e-18 at x = 40: not floored
-    np.testing.assert_allclose(g, s - [1.0, 0.0, 1.0], rtol=1e-14)
+    t = np.array([1.0, 0.0, 1.0])
+    np.testing.assert_allclose(g, (1 - t) * s - t * ref_sigmoid(-x)[0], rtol=1e-14)  # exact form
     _, hx = flo.binary_logistic(x, Data(np.array([1.0, 0.0, 1.0])))
     assert hx[0] == 1e-16                                # XGBoost's floor
