@@ -11,8 +11,9 @@ of a linear layer and of a small MLP on a 1e5 x 100 batch, with torch's loss
 against fastlogistic.torch's.
 
 objectives: time per boosting round (XGBoost ``hist``, LightGBM) on a 1e6-row
-synthetic problem: fastlogistic.objectives vs the same objective written in
-NumPy vs the built-in objective; threads: the libraries' defaults.
+synthetic problem: fastlogistic.objectives (its default, one thread, and two
+threads) vs the same objective written in NumPy vs the built-in objective;
+the boosting libraries on their default threads.
 
 Each figure: the median and the best over rounds of the per-round time, and
 the ratios (median to median, best to best).  Printed with the CPU's name,
@@ -164,6 +165,13 @@ def bench_objectives(quick):
         libs.append("lightgbm")
     except ImportError:
         pass
+
+    def two_threads(preds, data):
+        flo.NUM_THREADS = 2
+        try:
+            return flo.binary_logistic(preds, data)
+        finally:
+            flo.NUM_THREADS = 1
     n = 100_000 if quick else 1_000_000
     rounds = 3 if quick else 7
     rng = np.random.default_rng(0)
@@ -177,8 +185,10 @@ def bench_objectives(quick):
                   "base_score": 0.5, "disable_default_eval_metric": 1}
         boosters = {"built-in binary:logistic": xgb.Booster({**params, "objective": "binary:logistic"}, [dtrain]),
                     "fastlogistic.objectives": xgb.Booster(params, [dtrain]),
+                    "fl.objectives, 2 threads": xgb.Booster(params, [dtrain]),
                     "NumPy objective": xgb.Booster(params, [dtrain])}
-        objs = {"fastlogistic.objectives": flo.binary_logistic, "NumPy objective": numpy_binary}
+        objs = {"fastlogistic.objectives": flo.binary_logistic, "NumPy objective": numpy_binary,
+                "fl.objectives, 2 threads": two_threads}
         it = {k: 0 for k in boosters}
 
         def xgb_round(k):
@@ -203,17 +213,14 @@ def bench_objectives(quick):
                   "learning_rate": 0.3}
         dsets = {k: lgb.Dataset(X, y, free_raw_data=False) for k in
                  ("built-in binary", "fastlogistic.objectives", "NumPy objective")}
-        objs = {"fastlogistic.objectives": flo.binary_logistic, "NumPy objective": numpy_binary}
-        boosters = {k: lgb.Booster({**params, "objective": objs.get(k, "binary")}, dsets[k])
-                    for k in dsets}
+        objs = {"fastlogistic.objectives": flo.binary_logistic, "NumPy objective": numpy_binary,
+                "fl.objectives, 2 threads": two_threads}
+        dsets["fl.objectives, 2 threads"] = lgb.Dataset(X, y, free_raw_data=False)
+        boosters = {k: lgb.Booster({**params, "objective": "none" if k in objs else "binary"},
+                                   dsets[k]) for k in dsets}
 
         def lgb_round(k):
-            if k in objs:
-                b = boosters[k]
-                g, h = objs[k](b._Booster__inner_predict(0), dsets[k])
-                b._Booster__boost(g, h)
-            else:
-                boosters[k].update()
+            boosters[k].update(fobj=objs.get(k))
         for k in boosters:
             lgb_round(k)
         times = alternate({k: (lambda k=k: lgb_round(k)) for k in boosters}, rounds, 1)
