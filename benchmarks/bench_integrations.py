@@ -13,7 +13,7 @@ against fastlogistic.torch's.
 objectives: time per boosting round (XGBoost ``hist``, LightGBM) on a 1e6-row
 synthetic problem: fastlogistic.objectives (its default, one thread, and two
 threads) vs the same objective written in NumPy vs the built-in objective;
-the boosting libraries on their default threads.
+the boosting libraries on one thread (BENCH_GBDT_THREADS=n for more).
 
 Each figure: the median and the best over rounds of the per-round time, and
 the ratios (median to median, best to best).  Printed with the CPU's name,
@@ -178,11 +178,13 @@ def bench_objectives(quick):
     X = rng.standard_normal((n, 20), dtype=np.float32)
     w = rng.standard_normal(20)
     y = (X @ w + rng.standard_normal(n) > 0).astype(np.float32)
-    print(f"{n} rows x 20 features, binary; one boosting round per call, rounds={rounds}")
+    threads = int(os.environ.get("BENCH_GBDT_THREADS", "1"))
+    print(f"{n} rows x 20 features, binary; one boosting round per call, rounds={rounds}; "
+          f"XGBoost/LightGBM on {threads} thread(s) (BENCH_GBDT_THREADS)")
     if "xgboost" in libs:
         dtrain = xgb.DMatrix(X, y, base_margin=np.zeros(n, np.float32))
         params = {"tree_method": "hist", "max_depth": 6, "eta": 0.3, "max_bin": 64,
-                  "base_score": 0.5, "disable_default_eval_metric": 1}
+                  "base_score": 0.5, "disable_default_eval_metric": 1, "nthread": threads}
         boosters = {"built-in binary:logistic": xgb.Booster({**params, "objective": "binary:logistic"}, [dtrain]),
                     "fastlogistic.objectives": xgb.Booster(params, [dtrain]),
                     "fl.objectives, 2 threads": xgb.Booster(params, [dtrain]),
@@ -210,7 +212,7 @@ def bench_objectives(quick):
                unit_div=n)
     if "lightgbm" in libs:
         params = {"verbose": -1, "num_leaves": 31, "max_bin": 63, "boost_from_average": False,
-                  "learning_rate": 0.3}
+                  "learning_rate": 0.3, "num_threads": threads}
         dsets = {k: lgb.Dataset(X, y, free_raw_data=False) for k in
                  ("built-in binary", "fastlogistic.objectives", "NumPy objective")}
         objs = {"fastlogistic.objectives": flo.binary_logistic, "NumPy objective": numpy_binary,
@@ -225,6 +227,13 @@ def bench_objectives(quick):
             lgb_round(k)
         times = alternate({k: (lambda k=k: lgb_round(k)) for k in boosters}, rounds, 1)
         report(f"LightGBM {lgb.__version__}, time per round", times, "NumPy objective")
+        b = boosters["fastlogistic.objectives"]
+        margin = b.predict(X, raw_score=True)
+        ds = dsets["fastlogistic.objectives"]
+        times = alternate({"NumPy objective": lambda: numpy_binary(margin, ds),
+                           "fastlogistic.objectives": lambda: flo.binary_logistic(margin, ds)},
+                          rounds * 3, 3)
+        report("objective call alone (float64 margins)", times, "NumPy objective", unit_div=n)
 
 
 def main(argv=None):
