@@ -29,7 +29,8 @@ How it runs
   a model moves to the GPU unchanged), other dtypes (float16, bfloat16,
   complex), mixed dtypes, sparse tensors and tensor subclasses other than
   ``nn.Parameter``, ``requires_grad`` on ``target``, ``weight`` or
-  ``pos_weight`` (torch then differentiates those too), shapes torch would
+  ``pos_weight`` (torch then differentiates the target, and refuses a
+  weight or pos_weight that requires grad with its own error), shapes torch would
   reject or broadcast differently, ``softplus`` with ``beta != 1`` or
   ``threshold != 20``, TorchScript, tracing, ``torch.compile`` and
   ``torch.func`` transforms, and any input fastlogistic rejects (e.g. a
@@ -41,7 +42,9 @@ Hessian-vector product) falls back to torch: a backward that runs with grad
 mode on differentiates torch's own function at the saved input instead of
 returning the saved gradient, so second derivatives are torch's and exact
 (``torch.autograd.gradgradcheck`` passes).  Plain ``backward()`` never pays
-for this.
+for this.  The saved gradient is handed over at the first backward (autograd
+may keep it as ``.grad`` without a copy); a second backward through the same
+graph (``retain_graph=True``) recomputes it.
 
 Differences from torch, all in the accurate direction:
 * ``softplus`` (threshold 20): torch returns ``x`` and gradient 1 for x > 20;
@@ -51,7 +54,9 @@ Differences from torch, all in the accurate direction:
   input, not ``s (1 - s)`` from the output (which is 0 for x > 17 in float32
   and loses all digits of the tail); the input is saved instead of the output.
 * ``binary_cross_entropy_with_logits`` with soft targets is exact to a few ULP
-  (torch's form loses digits there).
+  (torch's form loses digits there), and its gradient at target 1 is
+  ``-pos_weight s(-x)``, where torch's ``pos_weight s(x) - pos_weight``
+  cancels for large x.
 """
 import numpy as np
 import torch
