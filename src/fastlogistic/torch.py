@@ -1,0 +1,389 @@
+"""PyTorch adapter (layer 4): ``torch.nn.functional``'s sigmoid family and
+losses, and ``torch.nn``'s loss modules, computed by fastlogistic on CPU.
+
+    import fastlogistic.torch as flt
+    loss_fn = flt.BCEWithLogitsLoss(pos_weight=torch.tensor([3.0]))
+    loss = loss_fn(model(x), y)          # a torch tensor, in the autograd graph
+    loss.backward()
+
+Every function has the signature and defaults of its ``torch.nn.functional``
+namesake (the legacy ``size_average``/``reduce`` arguments included, mapped to
+``reduction`` as torch maps them) and every module subclasses its ``torch.nn``
+namesake, so constructor, buffers, ``state_dict`` and ``repr`` are torch's.
+
+How it runs
+-----------
+* CPU float32/float64 tensors are viewed as NumPy arrays without a copy
+  (``tensor.detach().numpy()``; non-contiguous tensors are passed with their
+  strides) and handed to the NumPy-level functions of fastlogistic.
+* When the input needs a gradient, a ``torch.autograd.Function`` computes the
+  loss **and** its gradient in one fused pass in the forward (for
+  ``binary_cross_entropy`` on probabilities: two passes), keeps the gradient,
+  and the backward only scales it by ``grad_output`` (elementwise for
+  ``reduction="none"``).  Without a gradient (``torch.no_grad()``, inputs
+  that do not require grad) only the loss is computed.
+* Threads follow ``torch.get_num_threads()`` (so ``torch.set_num_threads(1)``
+  makes both libraries use one thread).
+* **Fallback to torch's own function**, silently and with torch's own result
+  or error, for everything else: tensors on another device (CUDA, MPS, meta:
+  a model moves to the GPU unchanged), other dtypes (float16, bfloat16,
+  complex), mixed dtypes, sparse tensors and tensor subclasses other than
+  ``nn.Parameter``, ``requires_grad`` on ``target``, ``weight`` or
+  ``pos_weight`` (torch then differentiates the target, and refuses a
+  weight or pos_weight that requires grad with its own error), shapes torch would
+  reject or broadcast differently, ``softplus`` with ``beta != 1`` or
+  ``threshold != 20``, TorchScript, tracing, ``torch.compile`` and
+  ``torch.func`` transforms, and any input fastlogistic rejects (e.g. a
+  probability outside [0, 1], a class index out of range: torch raises its
+  own error).
+
+Double backward (``create_graph=True``, e.g. a gradient penalty or a
+Hessian-vector product) falls back to torch: a backward that runs with grad
+mode on differentiates torch's own function at the saved input instead of
+returning the saved gradient, so second derivatives are torch's and exact
+(``torch.autograd.gradgradcheck`` passes).  Plain ``backward()`` never pays
+for this.  The saved gradient is handed over at the first backward (autograd
+may keep it as ``.grad`` without a copy); a second backward through the same
+graph (``retain_graph=True``) recomputes it.
+
+Differences from torch, all in the accurate direction:
+* ``softplus`` (threshold 20): torch returns ``x`` and gradient 1 for x > 20;
+  here ``log1p(exp(x))`` and ``sigmoid(x)`` (they differ by ``exp(-x)``, below
+  float32 rounding, visible in float64).
+* ``sigmoid``'s gradient is ``exp(-|x|) / (1 + exp(-|x|))**2`` from the saved
+  input, not ``s (1 - s)`` from the output (which is 0 for x > 17 in float32
+  and loses all digits of the tail); the input is saved instead of the output.
+* ``binary_cross_entropy_with_logits`` with soft targets is exact to a few ULP
+  (torch's form loses digits there), and its gradient at target 1 is
+  ``-pos_weight s(-x)``, where torch's ``pos_weight s(x) - pos_weight``
+  cancels for large x.
+"""
+import numpy as np
+import torch
+import torch.nn.functional as _F
+from torch.nn import _reduction as _Reduction
+
+from . import _api, _multiclass
+
+__all__ = [
+    "sigmoid", "logsigmoid", "softplus",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
+]
+
+_FLOATS = (torch.float32, torch.float64)
+_PLAIN = (torch.Tensor, torch.nn.Parameter)
+_REDUCTIONS = ("mean", "sum", "none")
+_functorch_active = getattr(torch._C, "_are_functorch_transforms_active", None)
+
+
+# ---------------------------------------------------------------------------
+# when the fastlogistic path applies
+# ---------------------------------------------------------------------------
+
+def _eager():
+    """False under TorchScript, tracing, torch.compile or torch.func transforms,
+    where a NumPy call would be baked in as a constant or cannot run."""
+    if torch.jit.is_scripting() or torch.jit.is_tracing():
+        return False
+    if torch.compiler.is_compiling():
+        return False
+    return not (_functorch_active is not None and _functorch_active())
+
+
+def _ok(t, dtype=None):
+    """A CPU strided float32/float64 tensor (of `dtype` if given) that NumPy can view."""
+    return (type(t) in _PLAIN and t.device.type == "cpu" and t.layout is torch.strided
+            and t.dtype in _FLOATS and (dtype is None or t.dtype is dtype))
+
+
+def _ok_operand(t, input):
+    """weight / pos_weight: absent, or a tensor like `input` without requires_grad
+    that broadcasts to input's shape without enlarging it."""
+    if t is None:
+        return True
+    if not _ok(t, input.dtype) or t.requires_grad or t.dim() > input.dim():
+        return False
+    try:
+        return torch.broadcast_shapes(t.shape, input.shape) == input.shape
+    except RuntimeError:
+        return False
+
+
+def _np(t):
+    return None if t is None else t.detach().numpy()
+
+
+def _tensor(a):
+    """NumPy result (array or scalar) -> tensor, without a copy."""
+    return torch.from_numpy(np.asarray(a))
+
+
+def _threads():
+    return torch.get_num_threads()
+
+
+def _reduction(size_average, reduce, reduction):
+    if size_average is not None or reduce is not None:
+        return _Reduction.legacy_get_string(size_average, reduce)
+    return reduction
+
+
+def _wants_grad(input):
+    return input.requires_grad and torch.is_grad_enabled()
+
+
+# ---------------------------------------------------------------------------
+# autograd
+# ---------------------------------------------------------------------------
+
+def _torch_grad(torch_fn, input, grad_output):
+    """The gradient through torch's own function, differentiable (double
+    backward: create_graph=True makes the backward run with grad mode on)."""
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(torch_fn(input), input, grad_output, create_graph=True)
+    return g
+
+
+class _FusedLoss(torch.autograd.Function):
+    """Loss whose gradient with respect to `input` is computed in the forward.
+
+    forward(input, compute, unsqueeze, torch_fn): `compute()` returns (loss,
+    grad) as NumPy arrays; the gradient is kept and the backward scales it by
+    grad_output (for reduction="none" grad_output has the loss's shape; with
+    `unsqueeze` (cross-entropy, class axis 1) it gets the class axis back).
+    A backward with create_graph=True (double backward) differentiates
+    `torch_fn(input)`, torch's own loss, instead."""
+
+    @staticmethod
+    def forward(ctx, input, compute, unsqueeze, torch_fn):
+        loss, grad = compute()
+        ctx.save_for_backward(input)
+        ctx.grad = torch.from_numpy(grad)
+        ctx.compute = compute
+        ctx.unsqueeze = unsqueeze
+        ctx.torch_fn = torch_fn
+        return _tensor(loss)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (input,) = ctx.saved_tensors      # raises if input was modified in place
+        if torch.is_grad_enabled():
+            return _torch_grad(ctx.torch_fn, input, grad_output), None, None, None
+        # hand the saved gradient over (so that autograd may keep it as .grad
+        # without a copy); a second backward (retain_graph=True) recomputes it
+        grad = ctx.__dict__.pop("grad", None)
+        if grad is None:
+            grad = torch.from_numpy(ctx.compute()[1])
+        if grad_output.dim() == 0:
+            if grad_output.item() == 1.0:
+                return grad, None, None, None          # loss.backward()
+            return grad.mul_(grad_output), None, None, None
+        if ctx.unsqueeze:
+            grad_output = grad_output.unsqueeze(1)
+        return grad.mul_(grad_output), None, None, None
+
+
+class _Elementwise(torch.autograd.Function):
+    """y = f(x) elementwise; the backward evaluates f' at the saved input
+    (accurate in the tails) and multiplies by grad_output; double backward
+    differentiates torch's own function (torch_fn)."""
+
+    @staticmethod
+    def forward(ctx, input, f, fprime, torch_fn):
+        ctx.save_for_backward(input)
+        ctx.fprime = fprime
+        ctx.torch_fn = torch_fn
+        return _tensor(f(_np(input), num_threads=_threads()))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (input,) = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            return _torch_grad(ctx.torch_fn, input, grad_output), None, None, None
+        d = torch.from_numpy(ctx.fprime(_np(input)))
+        return d.mul_(grad_output), None, None, None
+
+
+# ---------------------------------------------------------------------------
+# elementwise functions
+# ---------------------------------------------------------------------------
+
+def _dlogsigmoid(x):
+    # d/dx log s(x) = s(-x) = -(d/dx of BCE-with-logits at target 1), stable
+    g = _api.binary_cross_entropy_with_logits_grad(x, 1.0, reduction="none",
+                                                   num_threads=_threads())
+    return np.negative(g, out=g)
+
+
+def _sigmoid_grad(x):
+    return _api.sigmoid_grad(x, num_threads=_threads())
+
+
+def _sigmoid(x):
+    return _api.sigmoid(x, num_threads=_threads())
+
+
+def _unary(input, f, fprime, torch_fn):
+    if not (_ok(input) and _eager()):
+        return torch_fn(input)
+    if _wants_grad(input):
+        return _Elementwise.apply(input, f, fprime, torch_fn)
+    return _tensor(f(_np(input), num_threads=_threads()))
+
+
+def sigmoid(input):
+    """``torch.sigmoid(input)``; the gradient is evaluated from the input
+    (accurate where ``s (1 - s)`` underflows)."""
+    return _unary(input, _api.sigmoid, _sigmoid_grad, torch.sigmoid)
+
+
+def logsigmoid(input):
+    """``torch.nn.functional.logsigmoid(input) = -softplus(-input)``."""
+    return _unary(input, _api.log_sigmoid, _dlogsigmoid, _F.logsigmoid)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """``torch.nn.functional.softplus``.  With the defaults (beta=1,
+    threshold=20) fastlogistic computes ``log(1 + exp(x))`` without the
+    threshold (the exact value, also for x > 20); other values go to torch."""
+    if beta != 1 or threshold != 20:
+        return _F.softplus(input, beta, threshold)
+    return _unary(input, _api.softplus, _sigmoid, _F.softplus)
+
+
+# ---------------------------------------------------------------------------
+# binary cross-entropy
+# ---------------------------------------------------------------------------
+
+def _binary_args_ok(input, target, weight, pos_weight, reduction):
+    return (_ok(input) and _ok(target, input.dtype) and not target.requires_grad
+            and target.shape == input.shape and _ok_operand(weight, input)
+            and _ok_operand(pos_weight, input) and reduction in _REDUCTIONS and _eager())
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
+                                     reduce=None, reduction="mean", pos_weight=None):
+    """``torch.nn.functional.binary_cross_entropy_with_logits``: loss and
+    gradient from one fused pass, ``w (pos_weight t softplus(-x) + (1 - t)
+    softplus(x))`` (exact for soft targets too)."""
+    reduction = _reduction(size_average, reduce, reduction)
+
+    def fallback(x=input):
+        return _F.binary_cross_entropy_with_logits(x, target, weight, reduction=reduction,
+                                                   pos_weight=pos_weight)
+
+    if not _binary_args_ok(input, target, weight, pos_weight, reduction):
+        return fallback()
+    x, t, w, pw = _np(input), _np(target), _np(weight), _np(pos_weight)
+    try:
+        if _wants_grad(input):
+            return _FusedLoss.apply(input, lambda: _api.binary_cross_entropy_with_logits_loss_and_grad(
+                x, t, w, pw, reduction, num_threads=_threads()), False, fallback)
+        return _tensor(_api.binary_cross_entropy_with_logits(x, t, w, pw, reduction,
+                                                             num_threads=_threads()))
+    except ValueError:
+        return fallback()
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
+    """``torch.nn.functional.binary_cross_entropy`` on probabilities (each log
+    clamped at -100, the gradient ``w (p - t) / max(p (1 - p), 1e-12)`` as
+    torch).  A probability outside [0, 1] raises torch's own error."""
+    reduction = _reduction(size_average, reduce, reduction)
+
+    def fallback(x=input):
+        return _F.binary_cross_entropy(x, target, weight, reduction=reduction)
+
+    if not _binary_args_ok(input, target, weight, None, reduction):
+        return fallback()
+    p, t, w = _np(input), _np(target), _np(weight)
+    n = _threads()
+    try:
+        if _wants_grad(input):
+            def compute():
+                loss = _api.binary_cross_entropy(p, t, w, reduction, num_threads=n)
+                return loss, _api.binary_cross_entropy_grad(p, t, w, reduction, num_threads=n)
+            return _FusedLoss.apply(input, compute, False, fallback)
+        return _tensor(_api.binary_cross_entropy(p, t, w, reduction, num_threads=n))
+    except ValueError:
+        return fallback()
+
+
+# ---------------------------------------------------------------------------
+# cross-entropy
+# ---------------------------------------------------------------------------
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
+                  reduce=None, reduction="mean", label_smoothing=0.0):
+    """``torch.nn.functional.cross_entropy``: logits ``(C,)``, ``(N, C)`` or
+    ``(N, C, d1, ...)`` (class axis 1, as torch); target int64 class indices
+    (input's shape without the class axis) or class probabilities (input's
+    shape and dtype); ``weight`` per class, ``ignore_index``,
+    ``label_smoothing`` and "mean" exactly as torch.  Loss and gradient come
+    from one pass over the rows."""
+    reduction = _reduction(size_average, reduce, reduction)
+
+    def fallback(x=input):
+        return _F.cross_entropy(x, target, weight, ignore_index=ignore_index,
+                                reduction=reduction, label_smoothing=label_smoothing)
+
+    if not (_ok(input) and input.dim() >= 1 and isinstance(target, torch.Tensor)
+            and not target.requires_grad and reduction in _REDUCTIONS and _eager()):
+        return fallback()
+    axis = 1 if input.dim() >= 2 else 0
+    batch = input.shape[:axis] + input.shape[axis + 1:]
+    if target.dtype is torch.int64:
+        if not (type(target) in _PLAIN and target.device.type == "cpu"
+                and target.layout is torch.strided and target.shape == batch):
+            return fallback()
+    elif not (_ok(target, input.dtype) and target.shape == input.shape):
+        return fallback()
+    if weight is not None and not (_ok(weight, input.dtype) and not weight.requires_grad
+                                   and weight.shape == (input.shape[axis],)):
+        return fallback()
+    if not isinstance(ignore_index, int) or not isinstance(label_smoothing, (int, float)):
+        return fallback()
+    z, t, w = _np(input), _np(target), _np(weight)
+    kw = dict(axis=axis, weight=w, ignore_index=ignore_index,
+              label_smoothing=float(label_smoothing), reduction=reduction,
+              num_threads=_threads())
+    try:
+        if _wants_grad(input):
+            return _FusedLoss.apply(
+                input, lambda: _multiclass.cross_entropy_loss_and_grad(z, t, **kw),
+                axis == 1 and reduction == "none", fallback)
+        return _tensor(_multiclass.cross_entropy(z, t, **kw))
+    except ValueError:
+        return fallback()
+
+
+# ---------------------------------------------------------------------------
+# modules: torch.nn's classes with the forward replaced
+# ---------------------------------------------------------------------------
+
+class BCELoss(torch.nn.BCELoss):
+    """``torch.nn.BCELoss`` computed by :func:`binary_cross_entropy`."""
+
+    def forward(self, input, target):
+        return binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(torch.nn.BCEWithLogitsLoss):
+    """``torch.nn.BCEWithLogitsLoss`` computed by
+    :func:`binary_cross_entropy_with_logits` (fused loss and gradient)."""
+
+    def forward(self, input, target):
+        return binary_cross_entropy_with_logits(input, target, self.weight,
+                                                pos_weight=self.pos_weight,
+                                                reduction=self.reduction)
+
+
+class CrossEntropyLoss(torch.nn.CrossEntropyLoss):
+    """``torch.nn.CrossEntropyLoss`` computed by :func:`cross_entropy`
+    (fused loss and gradient)."""
+
+    def forward(self, input, target):
+        return cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                             reduction=self.reduction, label_smoothing=self.label_smoothing)
