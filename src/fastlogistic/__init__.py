@@ -17,6 +17,26 @@ from ._config import (get_num_threads, get_output_cache, get_stream_threshold,
 from ._multiclass import *  # noqa: F401,F403
 from ._multiclass import __all__ as _mc_all
 
+# --- issue 15: pandas/xarray/dask containers for the losses and multi-class functions
+from . import _containers
+
+
+def _wrap_containers(names):
+    for _name in names:
+        globals()[_name] = _containers.wrap(globals()[_name])
+
+
+_wrap_containers([
+    "binary_cross_entropy", "binary_cross_entropy_grad",
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
+    "binary_cross_entropy_with_logits_loss_and_grad",
+    "binary_cross_entropy_with_logits_grad_hess",
+    "softmax", "log_softmax",
+    "cross_entropy", "cross_entropy_grad", "cross_entropy_loss_and_grad",
+    "categorical_cross_entropy", "categorical_cross_entropy_grad"])
+del _wrap_containers
+# --- end issue 15 containers
+
 __version__ = "0.1.0"
 
 __all__ = list(_api_all) + list(_mc_all) + [
