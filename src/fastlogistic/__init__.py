@@ -19,6 +19,7 @@ from ._multiclass import __all__ as _mc_all
 
 # --- issue 15: pandas/xarray/dask containers for the losses and multi-class functions
 from . import _containers
+from ._log_loss import log_loss
 
 
 def _wrap_containers(names):
@@ -33,7 +34,7 @@ _wrap_containers([
     "binary_cross_entropy_with_logits_grad_hess",
     "softmax", "log_softmax",
     "cross_entropy", "cross_entropy_grad", "cross_entropy_loss_and_grad",
-    "categorical_cross_entropy", "categorical_cross_entropy_grad"])
+    "categorical_cross_entropy", "categorical_cross_entropy_grad", "log_loss"])
 del _wrap_containers
 # --- end issue 15 containers
 
@@ -43,6 +44,7 @@ __all__ = list(_api_all) + list(_mc_all) + [
     "get_num_threads", "set_num_threads", "get_stream_threshold", "set_stream_threshold",
     "get_output_cache", "set_output_cache",
     "show_config", "__version__"]
+__all__ += ["log_loss"]   # issue 15
 
 
 def _from_env(name, apply):
