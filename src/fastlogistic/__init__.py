@@ -20,6 +20,7 @@ from ._multiclass import __all__ as _mc_all
 # --- issue 15: pandas/xarray/dask containers for the losses and multi-class functions
 from . import _containers
 from ._log_loss import log_loss
+from ._patch import is_patched, patch, patched, unpatch
 
 
 def _wrap_containers(names):
@@ -44,7 +45,7 @@ __all__ = list(_api_all) + list(_mc_all) + [
     "get_num_threads", "set_num_threads", "get_stream_threshold", "set_stream_threshold",
     "get_output_cache", "set_output_cache",
     "show_config", "__version__"]
-__all__ += ["log_loss"]   # issue 15
+__all__ += ["log_loss", "patch", "unpatch", "patched", "is_patched"]   # issue 15
 
 
 def _from_env(name, apply):
