@@ -52,9 +52,9 @@ def make_data(a):
     import dask.array as da
     rng = np.random.default_rng(a.seed)
     beta = rng.normal(0.0, 1.5 / np.sqrt(a.features), a.features)
-    X = da.random.RandomState(a.seed).standard_normal(
+    X = da.random.default_rng(a.seed).standard_normal(
         (a.rows, a.features), chunks=(a.chunk_rows, a.features))
-    u = da.random.RandomState(a.seed + 1).random_sample(a.rows, chunks=a.chunk_rows)
+    u = da.random.default_rng(a.seed + 1).random(a.rows, chunks=a.chunk_rows)
     import fastlogistic as fl
     y = (u < fl.sigmoid(X @ beta)).astype(np.float64) if isinstance(fl.sigmoid, np.ufunc) \
         else (u < 1.0 / (1.0 + da.exp(-(X @ beta)))).astype(np.float64)
@@ -109,7 +109,7 @@ def main():
     else:
         cluster = LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True,
                                memory_limit=a.memory_limit, host="127.0.0.1",
-                               dashboard_address=None, env=env, silence_logs=40)
+                               dashboard_address=":0", env=env, silence_logs=40)
         client = Client(cluster)
     try:
         X, y, beta = make_data(a)

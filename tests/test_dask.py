@@ -31,14 +31,20 @@ MULTI = ["cross_entropy", "cross_entropy_grad", "cross_entropy_loss_and_grad",
 
 @pytest.fixture(scope="module")
 def client():
-    """A real cluster: 2 worker processes, 1 thread each, on 127.0.0.1."""
+    """A real cluster: 2 worker processes, 1 thread each, on 127.0.0.1 (the
+    dashboard on a free port: None would take 8787, maybe taken)."""
     from distributed import Client, LocalCluster
     env = {"PYTHONPATH": os.pathsep.join(
         p for p in (SRC, os.environ.get("PYTHONPATH")) if p)}
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, env=env, silence_logs=40) as cluster, \
-            Client(cluster) as c:
-        yield c
+    saved = dict(os.environ)     # the nanny writes its pre-spawn-environ into ours
+    try:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          host="127.0.0.1", dashboard_address=":0", env=env,
+                          silence_logs=40) as cluster, Client(cluster) as c:
+            yield c
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _tuple(r):
@@ -203,6 +209,47 @@ def test_rechunk_keeps_blocks_bounded():
     with dask.config.set({"array.chunk-size": "100kB"}):
         r = _dask._whole_axes(z, (1,))
         assert r.chunks[1] == (100,) and max(r.chunks[0]) * 100 * 8 <= 100_000
+
+
+@pytest.mark.parametrize("kind", ["strings", "binary", "labels", "weights"])
+def test_log_loss_matches_sklearn(kind):
+    """Global labels (the unique values of all of y_true, found lazily) in
+    every block, also where a block holds a single label."""
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(4)
+    n = 900
+    if kind == "binary":
+        y = np.sort(rng.integers(0, 2, n))           # early blocks hold only 0
+        p = rng.random(n)
+        kw, chunks = {}, 100
+    else:
+        y = rng.choice(np.array(["ham", "spam", "eggs"]), n)
+        p = rng.dirichlet(np.ones(3), n)
+        kw, chunks = {}, (200, 2)
+        if kind == "labels":
+            p = rng.dirichlet(np.ones(4), n)
+            kw = {"labels": ["eggs", "ham", "spam", "toast"]}
+            chunks = (200, 3)
+        if kind == "weights":
+            kw = {"sample_weight": da.from_array(rng.random(n), chunks=150)}
+    r = fl.log_loss(da.from_array(y, chunks=128), da.from_array(p, chunks=chunks), **kw)
+    assert isinstance(r, da.Array) and r.shape == ()
+    mem_kw = {k: (v.compute() if isinstance(v, da.Array) else v) for k, v in kw.items()}
+    want = metrics.log_loss(y, p, **mem_kw)
+    np.testing.assert_allclose(r.compute(scheduler="threads"), want, rtol=1e-13)
+    r2 = fl.log_loss(da.from_array(y, chunks=128), da.from_array(p, chunks=chunks),
+                     normalize=False, **kw)
+    np.testing.assert_allclose(r2.compute(), metrics.log_loss(y, p, normalize=False,
+                                                              **mem_kw), rtol=1e-13)
+
+
+def test_log_loss_lazy():
+    y = da.zeros(40, chunks=10, dtype=np.int64).map_blocks(_boom, dtype=np.int64)
+    p = da.zeros(40, chunks=10).map_blocks(_boom, dtype=np.float64)
+    r = fl.log_loss(y, p)
+    assert isinstance(r, da.Array)
+    with pytest.raises(AssertionError, match="a block was computed"):
+        r.compute(scheduler="sync")
 
 
 # ---------------------------------------------------------------------------

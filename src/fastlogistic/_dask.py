@@ -534,5 +534,69 @@ def call(name, func, arguments):
     raise TypeError(f"{name}: dask arrays are not supported by this function")
 
 
+def _ll_task(labels_given, normalize, nd, y, p, sw, labels):
+    """One block of rows of log_loss: (weighted sum of its losses, its weight)
+    as float64 partials; `labels` are the global ones (given or the unique
+    values of all of y_true)."""
+    f = _resolve("log_loss")
+    if not labels_given:
+        while isinstance(labels, list):
+            labels = labels[0]
+    total = f(y, p, normalize=False, sample_weight=sw, labels=labels)
+    weight = float(np.sum(sw, dtype=np.float64)) if sw is not None else float(len(y))
+    out = np.empty((1,) * nd + (2,), np.float64)
+    out[..., 0], out[..., 1] = total, weight
+    return out
+
+
+def _ll_finish(parts, normalize):
+    parts = np.asarray(parts, np.float64).reshape(-1, 2)
+    total, weight = parts[:, 0].sum(), parts[:, 1].sum()
+    if not normalize:
+        return np.float64(total)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.float64(total / weight)
+
+
 def _log_loss(func, arguments):
-    raise TypeError("log_loss: dask arrays are not supported yet")
+    """log_loss on dask arrays: rows in blocks (the class axis of a 2-D y_proba
+    whole); each block's weighted sum of losses from the in-memory function
+    with the global labels (given, else the unique values of all of y_true:
+    a cheap reduction over y_true alone), partials added in a fixed tree."""
+    from functools import partial
+    da = _da()
+    fname = "log_loss"
+    if arguments.get("y_pred", "deprecated") != "deprecated":
+        raise TypeError(f"{fname}: y_pred= is not supported with dask arrays; pass y_proba")
+    normalize = arguments.get("normalize", True)
+    y = _as_dask(arguments["y_true"], fname, "y_true")
+    p = _as_dask(arguments["y_proba"], fname, "y_proba")
+    sw = arguments.get("sample_weight")
+    sw = _as_dask(sw, fname, "sample_weight") if sw is not None else None
+    labels = arguments.get("labels")
+    if y.ndim != 1 or p.ndim not in (1, 2) or p.shape[0] != y.shape[0] or (
+            sw is not None and sw.shape != y.shape):
+        raise ValueError(
+            f"{fname}: with dask arrays y_true must be 1-D, y_proba 1-D or 2-D and "
+            f"sample_weight 1-D, all with the same number of rows; got shapes {y.shape}, "
+            f"{p.shape}" + (f", {sw.shape}" if sw is not None else ""))
+    if p.ndim == 2:
+        p = p.rechunk({1: -1})
+    if labels is None:
+        lab_args = [da.unique(y), (9,)]
+    else:
+        lab_args = [np.asarray(labels), None]
+    nd = 1
+    task = partial(_ll_task, labels is not None, normalize, nd)
+    args = [y, (0,), p, (0, 1)[:p.ndim], *([sw, (0,)] if sw is not None else [None, None]),
+            *lab_args]
+    tok = _tokenize(fname, normalize, y, p, sw, lab_args[0])
+    parts = da.blockwise(task, (0, 8), *args, new_axes={8: 2}, adjust_chunks={0: 1},
+                         name="fl-log_loss-partial-" + tok, dtype=np.float64,
+                         meta=np.empty((0, 0), np.float64), align_arrays=True,
+                         concatenate=True)
+    # a fixed tree over the (total, weight) partials, then the ratio
+    sums = parts.sum(axis=0, dtype=np.float64, split_every=SPLIT_EVERY)
+    return sums.map_blocks(_ll_finish, normalize, drop_axis=0, dtype=np.float64,
+                           meta=np.empty((), np.float64),
+                           name="fl-log_loss-" + tok)
