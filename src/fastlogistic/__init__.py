@@ -19,8 +19,6 @@ from ._multiclass import __all__ as _mc_all
 
 # --- issue 15: pandas/xarray/dask containers for the losses and multi-class functions
 from . import _containers
-from ._log_loss import log_loss
-from ._patch import is_patched, patch, patched, unpatch
 
 
 def _wrap_containers(names):
@@ -35,8 +33,28 @@ _wrap_containers([
     "binary_cross_entropy_with_logits_grad_hess",
     "softmax", "log_softmax",
     "cross_entropy", "cross_entropy_grad", "cross_entropy_loss_and_grad",
-    "categorical_cross_entropy", "categorical_cross_entropy_grad", "log_loss"])
+    "categorical_cross_entropy", "categorical_cross_entropy_grad"])
 del _wrap_containers
+
+# log_loss and patch() load on first use: `import fastlogistic` stays as fast
+_LAZY = {"log_loss": "_log_loss", "patch": "_patch", "unpatch": "_patch",
+         "patched": "_patch", "is_patched": "_patch"}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module("." + module, __name__), name)
+    if name == "log_loss":
+        value = _containers.wrap(value)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 # --- end issue 15 containers
 
 __version__ = "0.1.0"
