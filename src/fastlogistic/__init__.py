@@ -18,12 +18,53 @@ from ._config import (get_num_threads, get_output_cache, get_stream_threshold,
 from ._multiclass import *  # noqa: F401,F403
 from ._multiclass import __all__ as _mc_all
 
+# --- issue 15: pandas/xarray/dask containers for the losses and multi-class functions
+from . import _containers
+
+
+def _wrap_containers(names):
+    for _name in names:
+        globals()[_name] = _containers.wrap(globals()[_name])
+
+
+_wrap_containers([
+    "binary_cross_entropy", "binary_cross_entropy_grad",
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
+    "binary_cross_entropy_with_logits_loss_and_grad",
+    "binary_cross_entropy_with_logits_grad_hess",
+    "softmax", "log_softmax",
+    "cross_entropy", "cross_entropy_grad", "cross_entropy_loss_and_grad",
+    "categorical_cross_entropy", "categorical_cross_entropy_grad"])
+del _wrap_containers
+
+# log_loss and patch() load on first use: `import fastlogistic` stays as fast
+_LAZY = {"log_loss": "_log_loss", "patch": "_patch", "unpatch": "_patch",
+         "patched": "_patch", "is_patched": "_patch"}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module("." + module, __name__), name)
+    if name == "log_loss":
+        value = _containers.wrap(value)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+# --- end issue 15 containers
+
 __version__ = "0.1.0"
 
 __all__ = list(_api_all) + list(_mc_all) + [
     "get_num_threads", "set_num_threads", "get_stream_threshold", "set_stream_threshold",
     "get_output_cache", "set_output_cache", "use_threads",
     "show_config", "__version__"]
+__all__ += ["log_loss", "patch", "unpatch", "patched", "is_patched"]   # issue 15
 
 
 def _from_env(name, apply):

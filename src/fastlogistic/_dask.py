@@ -1,0 +1,602 @@
+"""Dask arrays for the loss and multi-class functions (issue 16).
+
+``fastlogistic._containers.wrap`` calls :func:`call` when an argument of a
+public function is a dask array.  Everything here builds a dask graph and
+computes nothing; each task calls the public NumPy-level function on NumPy
+blocks (no arithmetic on the data is written here), so the workers run the
+same kernels as in memory.
+
+* ``reduction="none"``, gradients, softmax: blockwise, the input's chunks
+  kept (operands broadcast and aligned by ``dask.array.blockwise``).
+* ``"sum"`` and ``"mean"``: every block calls the function with
+  ``reduction="sum"`` (one pass, no per-element loss kept) and yields a
+  float64 partial; the partials are added by a tree whose shape depends only
+  on the number of blocks (``dask.array`` sum with a fixed ``split_every``;
+  within a node, NumPy's sum of the partials in block order).  Same chunking,
+  same bits, whatever the number of workers, threads or the order in which
+  the tasks ran.  A different chunking adds the same numbers in another
+  order: the sum then differs by rounding (a few ULP).
+* ``*_loss_and_grad`` and ``grad_hess``: one task per block returns both
+  results; the gradient of a "mean" is the block's "sum" gradient times
+  ``1/n``, where n is known from the shapes -- except for class-index
+  targets, whose "mean" divides by the weights of the non-ignored targets:
+  that denominator is a separate, cheap reduction over the targets alone,
+  and each block's task takes its result.
+* Multi-class functions need whole rows: the class axis (or the softmax
+  axes) is rechunked to a single chunk, the other axes keeping their chunks
+  unless the block would then exceed dask's ``array.chunk-size``, in which
+  case they are rechunked "auto" (the two-pass log-sum-exp for class axes
+  too large for one block is not implemented).
+"""
+import math
+import operator
+import os
+import sys
+
+import numpy as np
+
+# arity of the fixed reduction tree over the per-block partials
+SPLIT_EVERY = 8
+
+_BCEL = {
+    "binary_cross_entropy_with_logits": ("loss",),
+    "binary_cross_entropy_with_logits_grad": ("grad",),
+    "binary_cross_entropy_with_logits_loss_and_grad": ("loss", "grad"),
+    "binary_cross_entropy_with_logits_grad_hess": ("grad", "hess"),
+    "binary_cross_entropy": ("loss",),
+    "binary_cross_entropy_grad": ("grad",),
+}
+_MULTICLASS = {
+    "cross_entropy": ("loss",),
+    "cross_entropy_grad": ("grad",),
+    "cross_entropy_loss_and_grad": ("loss", "grad"),
+    "categorical_cross_entropy": ("loss",),
+    "categorical_cross_entropy_grad": ("grad",),
+}
+_SOFTMAX = ("softmax", "log_softmax")
+_ELEMENTWISE = ("sigmoid", "expit", "log_sigmoid", "log_expit", "softplus", "sigmoid_grad",
+                "logit")
+
+
+# In a dask worker the output cache is bounded by this fraction of the
+# worker's memory limit (see worker_output_cache).
+WORKER_CACHE_FRACTION = 1 / 16
+_worker_checked = False
+
+
+def worker_output_cache(memory_limit, current, default):
+    """The output-cache bound for a dask worker with `memory_limit` bytes
+    (0 or None: no limit), the cache now at `current` bytes (`default`: the
+    built-in default): at most WORKER_CACHE_FRACTION of the limit.  A bound
+    the user chose (FASTLOGISTIC_OUTPUT_CACHE, set_output_cache) is kept."""
+    if current != default or not memory_limit:
+        return current
+    return min(current, int(memory_limit * WORKER_CACHE_FRACTION))
+
+
+def _worker_setup():
+    """Once per process, in a dask.distributed worker: bound the output cache
+    (freed outputs kept for reuse are memory the worker cannot account for;
+    near its limit it would pause or restart the worker)."""
+    global _worker_checked
+    if _worker_checked:
+        return
+    _worker_checked = True
+    if "distributed" not in sys.modules or os.environ.get("FASTLOGISTIC_OUTPUT_CACHE"):
+        return
+    try:
+        from distributed import get_worker
+        limit = get_worker().memory_manager.memory_limit
+    except Exception:        # not in a worker (threaded scheduler, client side)
+        return
+    from . import _kernels
+    cur = _kernels.get_output_cache()
+    new = worker_output_cache(limit, cur, _kernels.DEFAULT_OUTPUT_CACHE)
+    if new != cur:
+        _kernels.set_output_cache(new)
+
+
+def _resolve(name):
+    """The NumPy-level function `name`, looked up in the worker (functions
+    travel by name: a wrapped function's inner object is not importable)."""
+    _worker_setup()
+    import fastlogistic
+    f = getattr(fastlogistic, name)
+    return getattr(f, "__wrapped__", f)
+
+
+def _da():
+    import dask.array as da
+    return da
+
+
+def _tokenize(*args):
+    from dask.base import tokenize
+    return tokenize(*args)
+
+
+def _is_dask(a):
+    return type(a).__module__.split(".")[0] == "dask" and hasattr(a, "dask") and hasattr(a, "chunks")
+
+
+def _as_dask(a, fname, argname):
+    da = _da()
+    if not _is_dask(a):
+        a = np.asarray(a)
+        if a.dtype == object:
+            raise TypeError(f"{fname}: {argname} has dtype object")
+        a = da.from_array(a, chunks=-1) if a.ndim else da.from_array(a)
+    if any(math.isnan(c) for cs in a.chunks for c in cs):
+        raise ValueError(f"{fname}: {argname} has unknown chunk sizes; call "
+                         f"compute_chunk_sizes() on it first")
+    return a
+
+
+def _tiny_shape(shape, keep=()):
+    """A small shape that broadcasts like `shape` (dims 0 and 1 kept, others 2;
+    axes in `keep` keep their length) for the eager validation call."""
+    return tuple(n if (n <= 1 or i in keep) else 2 for i, n in enumerate(shape))
+
+
+def _tiny(a, value, keep=()):
+    return np.full(_tiny_shape(a.shape, keep), value, dtype=a.dtype)
+
+
+def _no_out(fname, arguments):
+    out = arguments.get("out")
+    if out is not None:
+        raise ValueError(f"{fname}: out= is not supported with dask arrays (the result is a "
+                         f"new lazy dask array)")
+
+
+def _partials_sum(partials):
+    """Sum of a float64 dask array of per-block partials in a fixed tree."""
+    return partials.sum(dtype=np.float64, split_every=SPLIT_EVERY)
+
+
+def _finish(total, denom, reduction, rdt):
+    total = float(np.asarray(total))
+    denom = float(np.asarray(denom))
+    if reduction == "sum":
+        return rdt.type(total)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return rdt.type(total / denom if denom != 0 else math.nan)
+
+
+def _scalar_result(total, denom, reduction, rdt):
+    da = _da()
+    if not _is_dask(denom):
+        denom = da.from_array(np.asarray(float(denom)))
+    return da.blockwise(_finish, (), total, (), denom, (), reduction=reduction, rdt=rdt,
+                        dtype=rdt, meta=np.empty((), rdt), concatenate=True,
+                        name="fl-finish-" + _tokenize(total, denom, reduction, str(rdt)))
+
+
+def _as_partial(value, ndim):
+    return np.full((1,) * ndim, float(value), dtype=np.float64)
+
+
+def _pick(i, block):
+    while isinstance(block, list):      # a contracted axis of one block
+        block = block[0]
+    return block[i]
+
+
+def _split_outputs(pairs, nout, specs, name):
+    """Outputs of a blockwise array `pairs` whose blocks are tuples: specs[i]
+    is (dtype, chunks, drop_axis) of output i."""
+    from functools import partial
+    da = _da()
+    ind = tuple(range(pairs.ndim))
+    res = []
+    for i, (dt, chunks, drop) in enumerate(specs):
+        oind = tuple(j for j in ind if j != drop)
+        adjust = {j: chunks[k] for k, j in enumerate(oind)}
+        res.append(da.blockwise(partial(_pick, i), oind, pairs, ind, dtype=dt,
+                                meta=np.empty((0,) * len(oind), dt), concatenate=False,
+                                adjust_chunks=adjust,
+                                name=f"fl-{name}-out{i}-" + _tokenize(pairs.name, i)))
+    return res
+
+
+# ---------------------------------------------------------------------------
+# binary cross-entropy family
+# ---------------------------------------------------------------------------
+
+def _bin_task(name, names, mode, reduction, scale, upcast, nd, num_threads, *blocks):
+    """One block.  mode "none": the function's own result for the block;
+    "sum": the loss as a float64 partial (shape (1,)*nd) and/or the
+    gradients of the block's "sum" times `scale` (1/n for "mean")."""
+    f = _resolve(name)
+    kw = dict(zip(names, blocks))
+    if mode == "none":
+        return f(**kw, reduction=reduction, num_threads=num_threads)
+    if upcast:            # float16: the kernels compute in float32, as in memory
+        kw[names[0]] = np.asarray(kw[names[0]], np.float32)
+    res = f(**kw, reduction="sum", num_threads=num_threads)
+    single = not isinstance(res, tuple)
+    res = (res,) if single else res
+    out = []
+    for kind, r in zip(_BCEL[name], res):
+        if kind == "loss":
+            out.append(_as_partial(r, nd))
+        else:
+            out.append(_scaled(r, scale, upcast))
+    return out[0] if single else tuple(out)
+
+
+def _scaled(r, scale, upcast):
+    r = np.asarray(r)
+    if scale != 1.0:
+        r = np.multiply(r, r.dtype.type(scale), out=r if r.flags.writeable else None)
+    return r.astype(np.float16) if upcast else r
+
+
+def _binary(name, arguments):
+    from functools import partial
+    da = _da()
+    fname = name
+    _no_out(fname, arguments)
+    outs = _BCEL[name]
+    reduction = arguments.get("reduction", "mean")
+    num_threads = arguments.get("num_threads")
+    names = [k for k in ("input", "target", "weight", "pos_weight")
+             if arguments.get(k) is not None]
+    arrays = {k: _as_dask(arguments[k], fname, k) for k in names}
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
+    except ValueError:
+        desc = ", ".join(f"{k} {a.shape}" for k, a in arrays.items())
+        raise ValueError(f"{fname}: shapes do not broadcast: {desc}") from None
+    # eager check of the dtypes, shapes and options by the function itself,
+    # on tiny arrays of the same dtypes that broadcast alike
+    f = _resolve(name)
+    meta = f(**{k: _tiny(a, 0.5) for k, a in arrays.items()}, reduction=reduction,
+             num_threads=num_threads)
+    meta = meta if isinstance(meta, tuple) else (meta,)
+    rdt = np.asarray(meta[-1]).dtype
+    nd = len(shape)
+    out_ind = tuple(range(nd))
+    args = []
+    for k in names:
+        a = arrays[k]
+        args += [a, tuple(range(nd - a.ndim, nd))]
+    n = math.prod(shape)
+    mode = "none" if reduction == "none" else "sum"
+    scale = 1.0 / n if reduction == "mean" and n > 0 else 1.0
+    upcast = rdt == np.float16 and mode == "sum"
+    task = partial(_bin_task, name, tuple(names), mode, reduction, scale, upcast, nd,
+                   num_threads)
+    tok = _tokenize(name, reduction, num_threads, names, *args)
+    kw = dict(align_arrays=True, concatenate=True)
+    if len(outs) == 1:
+        if outs[0] == "loss" and mode == "sum":
+            partials = da.blockwise(task, out_ind, *args, name=f"fl-{name}-partial-" + tok,
+                                    dtype=np.float64, meta=np.empty((0,) * nd, np.float64),
+                                    adjust_chunks={i: 1 for i in out_ind}, **kw)
+            return _scalar_result(_partials_sum(partials), float(n), reduction, rdt)
+        return da.blockwise(task, out_ind, *args, name=f"fl-{name}-" + tok, dtype=rdt,
+                            meta=np.empty((0,) * nd, rdt), **kw)
+    pairs = da.blockwise(task, out_ind, *args, name=f"fl-{name}-pairs-" + tok, dtype=rdt,
+                         meta=np.empty((0,) * nd, rdt), **kw)
+    specs = []
+    for kind in outs:
+        if kind == "loss" and mode == "sum":
+            specs.append((np.float64, tuple((1,) * len(c) for c in pairs.chunks), None))
+        else:
+            specs.append((rdt, pairs.chunks, None))
+    got = _split_outputs(pairs, len(outs), specs, name)
+    if outs[0] == "loss" and mode == "sum":
+        got[0] = _scalar_result(_partials_sum(got[0]), float(n), reduction, rdt)
+    return tuple(got)
+
+
+# ---------------------------------------------------------------------------
+# multi-class: softmax, log_softmax, cross_entropy*, categorical_cross_entropy*
+# ---------------------------------------------------------------------------
+
+def _whole_axes(a, axes):
+    """`a` rechunked to a single chunk along `axes`; the other axes keep
+    their chunks unless a block would exceed dask's array.chunk-size."""
+    if all(len(a.chunks[i]) == 1 for i in axes):
+        return a
+    import dask
+    from dask.utils import parse_bytes
+    limit = parse_bytes(dask.config.get("array.chunk-size"))
+    block = a.dtype.itemsize * math.prod(a.shape[i] for i in axes) * math.prod(
+        max(a.chunks[i]) for i in range(a.ndim) if i not in axes)
+    spec = {i: -1 for i in axes}
+    if block > limit:
+        spec.update({i: "auto" for i in range(a.ndim) if i not in axes})
+    return a.rechunk(spec)
+
+
+def _norm_axes(axis, ndim, fname):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    res = []
+    for ax in axes:
+        try:
+            ax = operator.index(ax)
+        except TypeError:
+            raise TypeError(f"{fname}: axis must be an int, a tuple of ints or None, got "
+                            f"{type(ax).__name__}") from None
+        if not -ndim <= ax < max(ndim, 1):
+            raise ValueError(f"{fname}: axis {ax} is out of bounds for an array of "
+                             f"{ndim} dimensions")
+        res.append(ax % ndim if ndim else 0)
+    return tuple(sorted(set(r for r in res if r < ndim)))
+
+
+def _sm_task(name, axis, num_threads, block):
+    return _resolve(name)(block, axis=axis, num_threads=num_threads)
+
+
+def _softmax(name, arguments):
+    from functools import partial
+    fname = name
+    _no_out(fname, arguments)
+    z = _as_dask(arguments["z"] if "z" in arguments else arguments["x"], fname, "z")
+    axis = arguments.get("axis")
+    num_threads = arguments.get("num_threads")
+    axes = _norm_axes(axis, z.ndim, fname)
+    f = _resolve(name)
+    rdt = np.asarray(f(_tiny(z, 0.0, keep=axes), axis=axis, num_threads=num_threads)).dtype
+    z = _whole_axes(z, axes)
+    return z.map_blocks(partial(_sm_task, name, axis, num_threads), dtype=rdt,
+                        meta=np.empty((0,) * z.ndim, rdt),
+                        name=f"fl-{name}-" + _tokenize(z, axis, num_threads))
+
+
+def _mc_task(name, zname, axis, opts, mode, reduction, upcast, nd, num_threads, z, t, w,
+             denom):
+    """One block of rows (the class axis whole).  mode "none": the function's
+    result; "sum": the loss as a float64 partial and/or the gradient of the
+    block's "sum" divided by `denom` for "mean"."""
+    f = _resolve(name)
+    kw = dict(opts)
+    if w is not None:
+        kw["weight"] = w
+    if mode == "none":
+        return f(**{zname: z}, target=t, axis=axis, reduction=reduction,
+                 num_threads=num_threads, **kw)
+    if upcast:
+        z = np.asarray(z, np.float32)
+    res = f(**{zname: z}, target=t, axis=axis, reduction="sum", num_threads=num_threads,
+            **kw)
+    if reduction == "mean":
+        d = float(np.asarray(denom))
+        scale = 1.0 / d if d != 0 else math.nan
+    else:
+        scale = 1.0
+    single = not isinstance(res, tuple)
+    res = (res,) if single else res
+    out = []
+    for kind, r in zip(_MULTICLASS[name], res):
+        out.append(_as_partial(r, nd) if kind == "loss" else _scaled(r, scale, upcast))
+    return out[0] if single else tuple(out)
+
+
+def _den_task(C, ignore, cdt, nd, t, w):
+    """float64 partial of the "mean" denominator of a block of class-index
+    targets: the weights of its non-ignored targets (their count without
+    weights), as the in-memory function computes it."""
+    from . import _kernels
+    idx = np.ascontiguousarray(np.asarray(t).reshape(-1), dtype=np.int64)
+    if w is not None:
+        w = np.ascontiguousarray(w, dtype=cdt)
+    total, _bad = _kernels.class_targets(idx, C, ignore, w)
+    return _as_partial(total, nd)
+
+
+def _multiclass(name, arguments):
+    from functools import partial
+    da = _da()
+    fname = name
+    outs = _MULTICLASS[name]
+    zname = "z" if "z" in arguments else ("p" if "p" in arguments else "input")
+    reduction = arguments.get("reduction", "mean")
+    num_threads = arguments.get("num_threads")
+    axis = arguments.get("axis", -1)
+    opts = {"ignore_index": arguments.get("ignore_index", -100)}
+    if "label_smoothing" in arguments:
+        opts["label_smoothing"] = arguments["label_smoothing"]
+    z = _as_dask(arguments[zname], fname, "input")
+    t = _as_dask(arguments["target"], fname, "target")
+    w = arguments.get("weight")
+    w = _as_dask(w, fname, "weight") if w is not None else None
+    f = _resolve(name)
+    try:
+        ax = operator.index(axis) % z.ndim if z.ndim else None
+    except TypeError:
+        ax = None
+    if ax is None or t.dtype.kind not in "iufb":
+        # the function raises the in-memory error for the axis or dtype
+        f(**{zname: _tiny(z, 0.5)}, target=_tiny(t, 0), axis=axis,
+          weight=None if w is None else _tiny(w, 1.0, keep=(0,)),
+          reduction=reduction, num_threads=num_threads, **opts)
+        raise TypeError(f"{fname}: unsupported arguments for dask arrays")
+    C = z.shape[ax]
+    index_target = t.dtype.kind in "iu"
+    batch = z.shape[:ax] + z.shape[ax + 1:]
+    if index_target and t.shape != batch:
+        raise ValueError(
+            f"{fname}: class-index target must have the shape of input without its class "
+            f"axis, {batch}; got target shape {t.shape} (input shape {z.shape}, class axis "
+            f"{ax})")
+    if not index_target and t.shape != z.shape:
+        raise ValueError(
+            f"{fname}: probability target must have the shape of input, {z.shape}; got "
+            f"target shape {t.shape} (class-index targets must be integer arrays of shape "
+            f"{batch})")
+    # eager validation by the function on tiny blocks (class axis kept)
+    tz = _tiny(z, 0.5, keep=(ax,))
+    tt = (np.zeros(_tiny_shape(t.shape), t.dtype) if index_target
+          else np.full(_tiny_shape(t.shape, keep=(ax,)), 0.5, t.dtype))
+    meta = f(**{zname: tz}, target=tt, axis=axis,
+             weight=None if w is None else np.ones(w.shape, w.dtype), reduction=reduction,
+             num_threads=num_threads, **opts)
+    meta = meta if isinstance(meta, tuple) else (meta,)
+    rdt = np.asarray(meta[-1]).dtype
+    nd = z.ndim
+    ind = tuple(range(nd))
+    bind = tuple(i for i in ind if i != ax)
+    z = _whole_axes(z, (ax,))
+    if index_target:
+        t_args = [t, bind]
+    else:
+        t = t.rechunk({ax: -1})
+        t_args = [t, ind]
+    w_args = [w.rechunk(-1), (ax,)] if w is not None else [None, None]
+    batch = tuple(z.shape[i] for i in bind)
+    N = math.prod(batch)
+    mode = "none" if reduction == "none" else "sum"
+    den_args = [None, None]
+    den = float(N)
+    if reduction == "mean" and index_target:
+        cdt = np.float64 if z.dtype == np.float64 else np.float32
+        bnd = max(len(bind), 0)
+        den_partials = da.blockwise(
+            partial(_den_task, C, int(opts["ignore_index"]), cdt, bnd), bind, *t_args,
+            *w_args, name=f"fl-{name}-den-" + _tokenize(t, w, C, opts, str(cdt)),
+            dtype=np.float64, meta=np.empty((0,) * bnd, np.float64),
+            adjust_chunks={i: 1 for i in bind}, align_arrays=True, concatenate=True)
+        den = _partials_sum(den_partials)
+        den_args = [den, ()]
+    elif reduction == "mean":
+        den_args = [den, None]
+    upcast = rdt == np.float16 and mode == "sum"
+    task = partial(_mc_task, name, zname, axis, opts, mode, reduction, upcast, nd,
+                   num_threads)
+    args = [z, ind, *t_args, *w_args, *den_args]
+    tok = _tokenize(name, reduction, num_threads, axis, opts, z, t, w, den_args[0])
+    kw = dict(align_arrays=True, concatenate=True)
+    if len(outs) == 1:
+        if outs[0] == "loss" and mode == "none":
+            return da.blockwise(task, bind, *args, name=f"fl-{name}-" + tok, dtype=rdt,
+                                meta=np.empty((0,) * len(bind), rdt), **kw)
+        if outs[0] == "loss":
+            partials = da.blockwise(task, ind, *args, name=f"fl-{name}-partial-" + tok,
+                                    dtype=np.float64, meta=np.empty((0,) * nd, np.float64),
+                                    adjust_chunks={i: 1 for i in ind}, **kw)
+            return _scalar_result(_partials_sum(partials), den, reduction, rdt)
+        return da.blockwise(task, ind, *args, name=f"fl-{name}-" + tok, dtype=rdt,
+                            meta=np.empty((0,) * nd, rdt), **kw)
+    pairs = da.blockwise(task, ind, *args, name=f"fl-{name}-pairs-" + tok, dtype=rdt,
+                         meta=np.empty((0,) * nd, rdt), **kw)
+    if mode == "none":
+        lspec = (rdt, tuple(c for i, c in enumerate(pairs.chunks) if i != ax), ax)
+    else:
+        lspec = (np.float64, tuple((1,) * len(c) for c in pairs.chunks), None)
+    got = _split_outputs(pairs, 2, [lspec, (rdt, pairs.chunks, None)], name)
+    if mode == "sum":
+        got[0] = _scalar_result(_partials_sum(got[0]), den, reduction, rdt)
+    return tuple(got)
+
+
+# ---------------------------------------------------------------------------
+# elementwise functions (until they are ufuncs that dask dispatches itself)
+# ---------------------------------------------------------------------------
+
+def _ew_task(name, num_threads, block):
+    return _resolve(name)(block, num_threads=num_threads)
+
+
+def _elementwise(name, arguments):
+    from functools import partial
+    _no_out(name, arguments)
+    key = next(k for k in ("x", "p", "input") if k in arguments)
+    x = _as_dask(arguments[key], name, key)
+    num_threads = arguments.get("num_threads")
+    rdt = np.asarray(_resolve(name)(_tiny(x, 0.5), num_threads=num_threads)).dtype
+    return x.map_blocks(partial(_ew_task, name, num_threads), dtype=rdt,
+                        meta=np.empty((0,) * x.ndim, rdt),
+                        name=f"fl-{name}-" + _tokenize(x, num_threads))
+
+
+def call(name, func, arguments):
+    """The dask form of the public function `name` (`func` its NumPy-level
+    function, `arguments` its arguments by parameter name, defaults applied):
+    a lazy dask array, or a tuple of them for the functions returning two
+    results.  Nothing is computed."""
+    arguments = dict(arguments)
+    if name in _BCEL:
+        return _binary(name, arguments)
+    if name in _MULTICLASS:
+        return _multiclass(name, arguments)
+    if name in _SOFTMAX:
+        return _softmax(name, arguments)
+    if name in _ELEMENTWISE:
+        return _elementwise(name, arguments)
+    if name == "log_loss":
+        return _log_loss(func, arguments)
+    raise TypeError(f"{name}: dask arrays are not supported by this function")
+
+
+def _ll_task(labels_given, normalize, nd, y, p, sw, labels):
+    """One block of rows of log_loss: (weighted sum of its losses, its weight)
+    as float64 partials; `labels` are the global ones (given or the unique
+    values of all of y_true)."""
+    f = _resolve("log_loss")
+    if not labels_given:
+        while isinstance(labels, list):
+            labels = labels[0]
+    total = f(y, p, normalize=False, sample_weight=sw, labels=labels)
+    weight = float(np.sum(sw, dtype=np.float64)) if sw is not None else float(len(y))
+    out = np.empty((1,) * nd + (2,), np.float64)
+    out[..., 0], out[..., 1] = total, weight
+    return out
+
+
+def _ll_finish(parts, normalize):
+    parts = np.asarray(parts, np.float64).reshape(-1, 2)
+    total, weight = parts[:, 0].sum(), parts[:, 1].sum()
+    if not normalize:
+        return np.float64(total)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.float64(total / weight)
+
+
+def _log_loss(func, arguments):
+    """log_loss on dask arrays: rows in blocks (the class axis of a 2-D y_proba
+    whole); each block's weighted sum of losses from the in-memory function
+    with the global labels (given, else the unique values of all of y_true:
+    a cheap reduction over y_true alone), partials added in a fixed tree."""
+    from functools import partial
+    da = _da()
+    fname = "log_loss"
+    if arguments.get("y_pred", "deprecated") != "deprecated":
+        raise TypeError(f"{fname}: y_pred= is not supported with dask arrays; pass y_proba")
+    normalize = arguments.get("normalize", True)
+    y = _as_dask(arguments["y_true"], fname, "y_true")
+    p = _as_dask(arguments["y_proba"], fname, "y_proba")
+    sw = arguments.get("sample_weight")
+    sw = _as_dask(sw, fname, "sample_weight") if sw is not None else None
+    labels = arguments.get("labels")
+    if y.ndim != 1 or p.ndim not in (1, 2) or p.shape[0] != y.shape[0] or (
+            sw is not None and sw.shape != y.shape):
+        raise ValueError(
+            f"{fname}: with dask arrays y_true must be 1-D, y_proba 1-D or 2-D and "
+            f"sample_weight 1-D, all with the same number of rows; got shapes {y.shape}, "
+            f"{p.shape}" + (f", {sw.shape}" if sw is not None else ""))
+    if p.ndim == 2:
+        p = p.rechunk({1: -1})
+    if labels is None:
+        lab_args = [da.unique(y), (9,)]
+    else:
+        lab_args = [np.asarray(labels), None]
+    nd = 1
+    task = partial(_ll_task, labels is not None, normalize, nd)
+    args = [y, (0,), p, (0, 1)[:p.ndim], *([sw, (0,)] if sw is not None else [None, None]),
+            *lab_args]
+    tok = _tokenize(fname, normalize, y, p, sw, lab_args[0])
+    parts = da.blockwise(task, (0, 8), *args, new_axes={8: 2}, adjust_chunks={0: 1},
+                         name="fl-log_loss-partial-" + tok, dtype=np.float64,
+                         meta=np.empty((0, 0), np.float64), align_arrays=True,
+                         concatenate=True)
+    # a fixed tree over the (total, weight) partials, then the ratio
+    sums = parts.sum(axis=0, dtype=np.float64, split_every=SPLIT_EVERY)
+    return sums.map_blocks(_ll_finish, normalize, drop_axis=0, dtype=np.float64,
+                           meta=np.empty((), np.float64),
+                           name="fl-log_loss-" + tok)
