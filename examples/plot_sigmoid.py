@@ -46,7 +46,7 @@ def main(argv=None):
                label="sigmoid_grad(x), float32")
     with np.errstate(divide="ignore"):
         b.semilogy(xt, np.where(naive > 0, naive, np.nan), color="tab:red", lw=1.5, ls="--", zorder=3,
-                   label="s (1 - s) in float32: wrong for x > 10, 0 for x > 17")
+                   label="s (1 - s) in float32: 44% off at x = 17, 0 from 18")
     b.set_xlabel("x")
     b.set_title("the derivative in the tails (log scale)")
     b.legend(loc="lower center", fontsize=8)

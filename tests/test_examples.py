@@ -25,9 +25,13 @@ CASES = [
 
 
 def run(script, *args):
+    # the scripts import the fastlogistic this test process imported (the
+    # installed one in CI, src/ with PYTHONPATH=src), not necessarily src/
+    import fastlogistic
     env = dict(os.environ)
+    where = os.path.dirname(os.path.dirname(os.path.abspath(fastlogistic.__file__)))
     env["PYTHONPATH"] = os.pathsep.join(
-        [os.path.join(ROOT, "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        [where] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), *args],
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, f"{script} failed:\n{proc.stdout}\n{proc.stderr}"
