@@ -152,7 +152,7 @@ def get_simd_level():
 
 def simd_level_description():
     if TABLE.level == FL_LEVEL_CYTHON:
-        return ("cython (typed-memoryview loops, libm"
+        return ("cython (Cython loops over libm"
                 + ("; portable build: no C vector level)" if FL_IS_PORTABLE else ")"))
     return fl_level_name(TABLE.level).decode()
 
