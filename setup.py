@@ -6,6 +6,10 @@ Environment variables (all optional):
                             the wheel is then not portable.  The AVX2 and AVX-512
                             levels are always built and picked at run time.
   FASTLOGISTIC_NO_OPENMP=1  build without OpenMP (single-threaded).
+  FASTLOGISTIC_PORTABLE=1   compile no C vector level (core/fl_isa_*.c, GCC/Clang
+                            vector extensions): only the Cython level ("cython",
+                            Cython loops over libm) and the plain-C dispatch.
+                            Automatic with MSVC, which cannot compile the others.
 OpenMP is detected by compiling a test program; without it the build still
 succeeds, runs on one thread and says so in fastlogistic.show_config().
 """
@@ -65,6 +69,16 @@ class BuildExt(build_ext):
         use_omp = not _flag("FASTLOGISTIC_NO_OPENMP") and self._compiles_with(omp)
         print(f"fastlogistic: OpenMP {'enabled' if use_omp else 'NOT available: single-threaded build'}",
               file=sys.stderr)
+        # --- the portable build (FASTLOGISTIC_PORTABLE=1, or MSVC) ---
+        portable = _flag("FASTLOGISTIC_PORTABLE") or ctype == "msvc"
+        if portable:
+            print("fastlogistic: portable build: no C vector level, the Cython level only",
+                  file=sys.stderr)
+            for ext in self.extensions:
+                ext.sources = [s for s in ext.sources
+                               if not os.path.basename(s).startswith("fl_isa_")]
+                ext.define_macros.append(("FL_PORTABLE", "1"))
+        # --- end of the portable build ---
         for ext in self.extensions:
             ext.extra_compile_args = base + (omp if use_omp else [])
             ext.extra_link_args = omp if use_omp and ctype != "msvc" else []
@@ -86,8 +100,16 @@ ext = Extension(
     ),
 )
 
+# the Cython level's typed-memoryview loops (the level's table is in _kernels)
+cylevel = Extension(
+    "fastlogistic._cylevel",
+    sources=["src/fastlogistic/_cylevel.pyx"],
+    include_dirs=["src/fastlogistic", "src/fastlogistic/core"],
+    depends=["src/fastlogistic/_cylevel_points.pxi", "src/fastlogistic/_softmax_decl.pxi"],
+)
+
 setup(
-    ext_modules=cythonize([ext], language_level=3,
+    ext_modules=cythonize([ext, cylevel], language_level=3,
                           compiler_directives={"embedsignature": True}),
     cmdclass={"build_ext": BuildExt},
 )

@@ -225,6 +225,76 @@ def _torch_grad_hess(x, t):
 
 # function name -> implementations.  Each factory gets the inputs {"x", "t" or
 # "labels"/"y"} (NumPy arrays, or tensors for torch) and returns the call to time.
+# --- the "cython" kernel level (issue 18): the design card's own approach --
+# Cython loops over typed memoryviews, libm, prange (fastlogistic._cylevel:
+# the same per-point code as FASTLOGISTIC_SIMD=cython), outputs allocated per
+# call as the library's are: what the vector core gains over it.
+_CY_NOTE = "Cython typed-memoryview loop, libm"
+
+
+def _cy(make):
+    def factory(d, k):
+        from . import _cylevel
+        # one thread below the library's parallel threshold, as the library
+        # itself does (a parallel region costs more there than it saves)
+        if d["x"].size < fl._kernels.PARALLEL_THRESHOLD:
+            k = 1
+        return Timed(make(_cylevel, d, k))
+    return Impl("fastlogistic", factory, threaded=True, note=_CY_NOTE)
+
+
+def _cy_unary(name):
+    def make(cy, d, k):
+        x, f = d["x"], getattr(cy, name)
+
+        def call():
+            out = np.empty_like(x)
+            f(x, out, num_threads=k)
+            return out
+        return call
+    return _cy(make)
+
+
+def _cy_bcel(grad, hess, mean=True):
+    def make(cy, d, k):
+        x, t = d["x"], d["t"]
+        n = x.size
+
+        def call():
+            g = np.empty_like(x) if grad else None
+            h = np.empty_like(x) if hess else None
+            s = cy.bce_with_logits(x, t, grad=g, hess=h, gscale=1.0 / n if mean else 1.0,
+                                   want_sum=mean, num_threads=k)
+            return (s / n if mean else None), g, h
+        return call
+    return _cy(make)
+
+
+def _cy_multiclass(log_softmax):
+    def make(cy, d, k):
+        x, labels = d["x"], d["labels"]
+        n = x.shape[0]
+
+        def call():
+            out = np.empty_like(x)
+            if log_softmax:
+                return cy.softmax(x, out, log=True, num_threads=k)
+            return cy.cross_entropy(x, target_index=labels, grad=out, gscale=1.0 / n,
+                                    num_threads=k) / n, out
+        return call
+    return _cy(make)
+
+
+CYTHON_IMPLS = {
+    "sigmoid": _cy_unary("sigmoid"), "log_sigmoid": _cy_unary("log_sigmoid"),
+    "softplus": _cy_unary("softplus"), "sigmoid_grad": _cy_unary("sigmoid_grad"),
+    "bce_logits": _cy_bcel(False, False), "bce_logits_loss_and_grad": _cy_bcel(True, False),
+    "bce_logits_grad_hess": _cy_bcel(True, True, mean=False),
+    "log_softmax": _cy_multiclass(True), "cross_entropy_loss_and_grad": _cy_multiclass(False),
+}
+# --- end of the "cython" level -------------------------------------------
+
+
 FUNCTIONS = {
     "sigmoid": Function("unary", {
         "fastlogistic": _fl("sigmoid", "x"),
@@ -300,6 +370,10 @@ FUNCTIONS = {
 }
 
 
+for _name, _impl in CYTHON_IMPLS.items():
+    FUNCTIONS[_name].impls["cython"] = _impl
+
+
 # a reference, not a competitor: copying the input's bytes (the memory-bandwidth
 # limit of an elementwise function), threaded through torch when available
 def _copy_factory(d, k):
@@ -313,7 +387,7 @@ def _copy_factory(d, k):
 
 COPY = Impl("numpy", _copy_factory, threaded=True, note="memory copy (torch copy_)")
 REFERENCE_IMPLS = {"copy": COPY}     # only with --impls copy
-DEFAULT_IMPLS = ("fastlogistic", "numpy", "scipy", "torch", "sklearn")
+DEFAULT_IMPLS = ("fastlogistic", "cython", "numpy", "scipy", "torch", "sklearn")
 
 
 def _available(impl):

@@ -67,12 +67,41 @@ cdef extern from "core/fl_omp.h" nogil:
     int fl_have_openmp()
     int fl_omp_max_threads()
 
+# The "cython" level: the table filled with Cython loops over libm
+# (_cylevel_table.pxi), not by the C core.  A FASTLOGISTIC_PORTABLE=1 build,
+# and any MSVC build, compiles no C vector level at all (FL_PORTABLE); this
+# level is then the default and the only one.
+cdef enum:
+    FL_LEVEL_CYTHON = -1
+
+cdef extern from *:
+    """
+    #ifdef FL_PORTABLE
+    #define FL_IS_PORTABLE 1
+    #else
+    #define FL_IS_PORTABLE 0
+    #endif
+    """
+    const int FL_IS_PORTABLE
+
+include "_cylevel_table.pxi"
+
 # ---------------------------------------------------------------------------
 # the dispatch table and the library's configuration
 # ---------------------------------------------------------------------------
 
 cdef fl_table TABLE
-fl_fill_table(&TABLE, FL_N_LEVELS)
+
+
+cdef int _fill(int level) noexcept nogil:
+    """fill TABLE with kernel set `level` (FL_N_LEVELS: the best C level);
+    the cython level where asked, or where no C level was built"""
+    if level == FL_LEVEL_CYTHON or fl_fill_table(&TABLE, level) < 0:
+        _cy_fill_table(&TABLE)
+    return TABLE.level
+
+
+_fill(FL_N_LEVELS)
 
 SIGMOID = FL_SIGMOID
 LOG_SIGMOID = FL_LOG_SIGMOID
@@ -81,23 +110,28 @@ SIGMOID_GRAD = FL_SIGMOID_GRAD
 LOGIT = FL_LOGIT
 
 LEVEL_NAMES = {FL_LEVEL_AVX512_SPLIT: "avx512-split", FL_LEVEL_AVX512: "avx512-wide",
-               FL_LEVEL_AVX2: "avx2", FL_LEVEL_BASELINE: "baseline"}
+               FL_LEVEL_AVX2: "avx2", FL_LEVEL_BASELINE: "baseline",
+               FL_LEVEL_CYTHON: "cython"}
+PORTABLE_BUILD = bool(FL_IS_PORTABLE)
 
 
 def cpu_simd_levels():
     """Names of the SIMD levels (kernel sets) this CPU and build can run, best
     first.  The two AVX-512 ones differ in layout: "avx512-wide" works on
     four zmm registers per step, "avx512-split" on one, with exp(-|x|) by
-    blocks; the first listed is the faster on this CPU's kind."""
+    blocks; the first listed is the faster on this CPU's kind.  "cython"
+    (Cython loops over libm, any CPU) comes last: the default only in a
+    portable build, which has no other."""
     cdef int order[FL_N_LEVELS]
     cdef int n = fl_cpu_levels(order)
-    return [LEVEL_NAMES[order[i]] for i in range(n)]
+    return [LEVEL_NAMES[order[i]] for i in range(n)] + ["cython"]
 
 
 def set_simd_level(name):
     """Use the kernels of SIMD level `name` (or the best below it, if the CPU
-    lacks it); "avx512" is the better AVX-512 layout for this CPU.  Returns
-    the name of the level now in use."""
+    lacks it; "cython" in a portable build); "avx512" is the better AVX-512
+    layout for this CPU; "cython" the Cython loops over libm.  Returns the
+    name of the level now in use."""
     cdef int want
     if name == "avx512":
         name = next((nm for nm in cpu_simd_levels() if nm.startswith("avx512")), "avx512-wide")
@@ -107,7 +141,7 @@ def set_simd_level(name):
     else:
         raise ValueError(f"unknown SIMD level {name!r}; valid levels: 'avx512', "
                          f"{', '.join(repr(v) for v in LEVEL_NAMES.values())}")
-    level = LEVEL_NAMES[fl_fill_table(&TABLE, want)]
+    level = LEVEL_NAMES[_fill(want)]
     _stream_apply()         # the default depends on the level
     return level
 
@@ -117,6 +151,9 @@ def get_simd_level():
 
 
 def simd_level_description():
+    if TABLE.level == FL_LEVEL_CYTHON:
+        return ("cython (Cython loops over libm"
+                + ("; portable build: no C vector level)" if FL_IS_PORTABLE else ")"))
     return fl_level_name(TABLE.level).decode()
 
 
@@ -159,6 +196,8 @@ cdef int _stream_min_threads = 1                       # in effect
 
 def default_stream_threshold():
     """(bytes, least threads) of the default for this CPU at the level in use."""
+    if TABLE.level == FL_LEVEL_CYTHON:
+        return -1, 1        # its loops ignore the stream flag
     if not fl_cpu_is_amd():
         return DEFAULT_STREAM_BYTES, 1
     if TABLE.level == FL_LEVEL_AVX512_SPLIT:

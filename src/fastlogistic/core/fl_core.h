@@ -85,7 +85,10 @@ int fl_cpu_max_level(void);
    returns how many */
 int fl_cpu_levels(int *order);
 /* fill t with kernel set `level`, or the best one this CPU runs where it
-   cannot (or for FL_N_LEVELS); returns the level used */
+   cannot (or for FL_N_LEVELS); returns the level used.  In a build with
+   FL_PORTABLE (no C level compiled: the Cython layer's "cython" level
+   fills the table instead) fills nothing and returns -1, and
+   fl_cpu_levels lists none. */
 int fl_fill_table(fl_table *t, int level);
 const char *fl_level_name(int level);
 /* 1 on an AMD x86 CPU (picks defaults measured there), else 0 */

@@ -6,7 +6,15 @@
  */
 #include "fl_core.h"
 
-#if defined(__x86_64__) || defined(_M_X64)
+/* FL_PORTABLE (a FASTLOGISTIC_PORTABLE=1 build, and every MSVC build: the
+   vector extensions of fl_vec.h are GCC/Clang only): no C level is compiled
+   (no fl_isa_*.c); fl_cpu_levels lists none and fl_fill_table returns -1,
+   and the Cython layer fills the table with its own level ("cython").  This
+   file is then plain C. */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define FL_HAVE_CPU_BUILTINS 1
+#endif
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(FL_PORTABLE)
 #define FL_HAVE_X86_LEVELS 1
 void fl_fill_avx512(fl_table *tb);
 void fl_fill_avx512s(fl_table *tb);
@@ -14,8 +22,10 @@ void fl_fill_avx2(fl_table *tb);
 void fl_fill_mc_avx512(fl_softmax_table *tb);
 void fl_fill_mc_avx2(fl_softmax_table *tb);
 #endif
+#ifndef FL_PORTABLE
 void fl_fill_baseline(fl_table *tb);
 void fl_fill_mc_baseline(fl_softmax_table *tb);
+#endif
 
 int fl_cpu_max_level(void)
 {
@@ -32,7 +42,7 @@ int fl_cpu_max_level(void)
 
 int fl_cpu_is_amd(void)
 {
-#ifdef FL_HAVE_X86_LEVELS
+#ifdef FL_HAVE_CPU_BUILTINS
     __builtin_cpu_init();
     return __builtin_cpu_is("amd");
 #else
@@ -48,6 +58,10 @@ static int fl_avx512_prefers_split(void) { return fl_cpu_is_amd(); }
 int fl_cpu_levels(int *order)
 {
     int n = 0;
+#ifdef FL_PORTABLE
+    (void)order;
+    return 0;
+#endif
     if (fl_cpu_max_level() >= FL_LEVEL_AVX512) {
         int split = fl_avx512_prefers_split();
         order[n++] = split ? FL_LEVEL_AVX512_SPLIT : FL_LEVEL_AVX512;
@@ -59,14 +73,21 @@ int fl_cpu_levels(int *order)
     return n;
 }
 
+#ifndef FL_PORTABLE
 /* the instruction set a kernel set needs */
 static int fl_isa_of(int level)
 {
     return level == FL_LEVEL_AVX512_SPLIT ? FL_LEVEL_AVX512 : level;
 }
+#endif
 
 int fl_fill_table(fl_table *tb, int level)
 {
+#ifdef FL_PORTABLE
+    (void)tb;
+    (void)level;
+    return -1;
+#else
     int order[FL_N_LEVELS];
     int n = fl_cpu_levels(order), i;
     /* the level itself where this CPU runs it; else the best one that needs
@@ -99,6 +120,7 @@ int fl_fill_table(fl_table *tb, int level)
     }
     tb->level = level;
     return level;
+#endif
 }
 
 const char *fl_level_name(int level)
@@ -127,6 +149,10 @@ const char *fl_compiler_name(void)
     return "clang " __clang_version__;
 #elif defined(__GNUC__)
     return "gcc " __VERSION__;
+#elif defined(_MSC_VER)
+#define FL_STR_(v) #v
+#define FL_STR(v) FL_STR_(v)
+    return "msvc " FL_STR(_MSC_VER);
 #else
     return "unknown";
 #endif
