@@ -42,6 +42,11 @@ _MULTICLASS = frozenset((
     "categorical_cross_entropy", "categorical_cross_entropy_grad"))
 
 
+# scikit-learn's contract pairs samples by position, whatever the indexes
+# (y_test from train_test_split against a fresh Series of probabilities)
+_POSITIONAL = frozenset(("log_loss",))
+
+
 def container_kind(obj):
     """"pandas", "xarray", "dask" or None, from the module of obj's type."""
     t = type(obj)
@@ -114,7 +119,8 @@ def _call(func, name, sig, args, kwargs):
 
     names = list(arguments)
     ref = next(k for k in names if kinds[k])
-    _check_aligned(name, arguments, kinds, ref)
+    if name not in _POSITIONAL:
+        _check_aligned(name, arguments, kinds, ref)
     plain = {k: (_to_numpy(v, name, k) if kinds[k] else v) for k, v in arguments.items()}
     templates = _templates(name, arguments, kinds)
     result = _invoke(func, sig, plain)
