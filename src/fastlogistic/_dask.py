@@ -119,16 +119,24 @@ def _is_dask(a):
     return type(a).__module__.split(".")[0] == "dask" and hasattr(a, "dask") and hasattr(a, "chunks")
 
 
-def _as_dask(a, fname, argname):
+def _as_dask(a, fname, argname, allow_object=False):
     da = _da()
     if not _is_dask(a):
-        a = np.asarray(a)
-        if a.dtype == object:
-            raise TypeError(f"{fname}: {argname} has dtype object")
-        a = da.from_array(a, chunks=-1) if a.ndim else da.from_array(a)
+        from dask import is_dask_collection
+        if is_dask_collection(a):
+            if not hasattr(a, "to_dask_array"):
+                raise TypeError(f"{fname}: {argname} is a {type(a).__name__}; pass a dask "
+                                f"array")
+            a = a.to_dask_array()          # a dask Series/DataFrame, lazily
+        else:
+            a = np.asarray(a)
+            if a.dtype == object and not allow_object:
+                raise TypeError(f"{fname}: {argname} has dtype object")
+            a = da.from_array(a, chunks=-1) if a.ndim else da.from_array(a)
     if any(math.isnan(c) for cs in a.chunks for c in cs):
         raise ValueError(f"{fname}: {argname} has unknown chunk sizes; call "
-                         f"compute_chunk_sizes() on it first")
+                         f"compute_chunk_sizes() on it first (or to_dask_array(lengths=True) "
+                         f"on a dask DataFrame or Series)")
     return a
 
 
@@ -569,7 +577,7 @@ def _log_loss(func, arguments):
     if arguments.get("y_pred", "deprecated") != "deprecated":
         raise TypeError(f"{fname}: y_pred= is not supported with dask arrays; pass y_proba")
     normalize = arguments.get("normalize", True)
-    y = _as_dask(arguments["y_true"], fname, "y_true")
+    y = _as_dask(arguments["y_true"], fname, "y_true", allow_object=True)
     p = _as_dask(arguments["y_proba"], fname, "y_proba")
     sw = arguments.get("sample_weight")
     sw = _as_dask(sw, fname, "sample_weight") if sw is not None else None
