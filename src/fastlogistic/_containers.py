@@ -30,7 +30,8 @@ _TYPE_KIND = {np.ndarray: None, float: None, int: None, bool: None, list: None,
               np.float32: None}
 _MISSING = object()
 
-# keyword arguments that may hold arrays (besides the first two positionals)
+# keyword arguments that may hold arrays (besides the first two positionals);
+# the check looks at every keyword value, whose types are cached
 _ARRAY_KW = ("input", "target", "weight", "pos_weight", "p", "z",
              "y_true", "y_proba", "sample_weight")
 
@@ -79,9 +80,8 @@ def wrap(func):
                 and (n < 2 or get(type(args[1]), 1) is None)):
             if not kwargs:
                 return func(*args, **kwargs)
-            for key in _ARRAY_KW:
-                v = kwargs.get(key)
-                if v is not None and get(type(v), 1) is not None:
+            for v in kwargs.values():   # reduction, axis, ...: cached as None
+                if get(type(v), 1) is not None:
                     break
             else:
                 return func(*args, **kwargs)
