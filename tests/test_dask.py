@@ -253,6 +253,63 @@ def test_log_loss_lazy():
 
 
 # ---------------------------------------------------------------------------
+# exact sums: independent of the chunking (dask config fastlogistic.exact-sum)
+# ---------------------------------------------------------------------------
+
+def test_exact_accumulator():
+    import math
+    rng = np.random.default_rng(11)
+    v = rng.normal(size=30000) * 10.0 ** rng.integers(-300, 300, 30000)
+    v[:5] = [5e-324, -5e-324, 1e308, -1e308, 2.0 ** -1074]
+    parts = [_dask.Exact.of(v[i:i + 7001]) for i in range(0, v.size, 7001)]
+    tree = (parts[0] + parts[1]) + (parts[2] + (parts[3] + parts[4]))
+    assert float(tree) == math.fsum(v) == float(_dask.Exact.of(v))
+    assert float(_dask.Exact.of([1.0, np.inf])) == np.inf
+    assert np.isnan(float(_dask.Exact.of([1.0, np.inf]) + _dask.Exact.of([-np.inf])))
+    assert float(pickle.loads(pickle.dumps(tree))) == float(tree)
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy_with_logits",
+                                  "binary_cross_entropy_with_logits_loss_and_grad",
+                                  "cross_entropy", "cross_entropy_loss_and_grad"])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_exact_sum_does_not_depend_on_chunking(name, reduction):
+    """The correctly rounded sum of the per-element losses, whatever the
+    chunking (the default's partials depend on it)."""
+    import math
+    rng = np.random.default_rng(12)
+    f = getattr(fl, name)
+    if name.startswith("binary"):
+        a = rng.normal(size=(400, 9)) * 5
+        t = rng.random((400, 9))
+        kw = {"weight": rng.random(9)}
+        chunkings = [(400, 9), (37, 9), (100, 4), (1, 9)]
+        per = f(a, t, reduction="none", **kw)
+    else:
+        a = rng.normal(size=(400, 9)) * 5
+        t = rng.integers(0, 9, 400)
+        t[::11] = -100
+        kw = {"weight": rng.random(9) + 0.1}
+        chunkings = [(400, 9), (37, 9), (100, 4), (3, 2)]
+        per = f(a, t, reduction="none", **kw)
+    per = _tuple(per)[0]
+    want = math.fsum(per.ravel())
+    if reduction == "mean":
+        want /= (a.size if name.startswith("binary") else
+                 math.fsum(kw["weight"][t[t != -100]]))
+    bits = set()
+    with dask.config.set({"fastlogistic.exact-sum": True}):
+        for ch in chunkings:
+            res = _tuple(f(da.from_array(a, chunks=ch), t, reduction=reduction, **kw))
+            got = dask.compute(*res, scheduler="threads")
+            bits.add(np.float64(got[0]).tobytes())
+            assert got[0] == want
+            if len(got) > 1:
+                _close(got[1], f(a, t, reduction=reduction, **kw)[1], "mean", np.float64)
+    assert len(bits) == 1
+
+
+# ---------------------------------------------------------------------------
 # laziness and one pass per block
 # ---------------------------------------------------------------------------
 
@@ -388,7 +445,13 @@ def _cluster_cases():
         fl.cross_entropy_loss_and_grad(dz, idx, weight=cw, label_smoothing=0.1),
         fl.categorical_cross_entropy(da.from_array(pp, chunks=(70, 11)), idx, weight=cw),
         fl.log_softmax(dz, axis=1),
-    ]
+    ] + _exact_cases(dx, t, w, dz, idx, cw)
+
+
+def _exact_cases(dx, t, w, dz, idx, cw):
+    with dask.config.set({"fastlogistic.exact-sum": True}):
+        return [fl.binary_cross_entropy_with_logits_loss_and_grad(dx, t, w),
+                fl.cross_entropy(dz, idx, weight=cw)]
 
 
 def test_cluster_bits_do_not_depend_on_workers(client):
