@@ -52,8 +52,10 @@ def main():
     with LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True,
                       host="127.0.0.1", dashboard_address=":0", env=env,
                       silence_logs=40) as cluster, Client(cluster) as client:
-        cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
-                    if ln.startswith("model name")), "?") if os.path.exists("/proc/cpuinfo") else "?"
+        cpu = "?"
+        if os.path.exists("/proc/cpuinfo"):
+            cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
+                        if ln.startswith("model name")), "?")
         print(f"{a.workers} worker processes x 1 thread, CPU {cpu}, {os.cpu_count()} CPUs; "
               f"fastlogistic {fl.__version__} ({fl._kernels.get_simd_level()}), dask "
               f"{dask.__version__}")

@@ -364,13 +364,15 @@ def test_loss_and_grad_read_each_block_once(name, reduction):
     if name.startswith("cross"):
         z = rng.normal(size=(60, 5))
         t = rng.integers(0, 5, 60)
-        dz = da.from_array(z, chunks=(15, 5)).map_blocks(counter, dtype=np.float64, meta=np.empty((0, 0)))
+        dz = da.from_array(z, chunks=(15, 5)).map_blocks(counter, dtype=np.float64,
+                                                         meta=np.empty((0, 0)))
         res = getattr(fl, name)(dz, da.from_array(t, chunks=15), reduction=reduction)
         want = getattr(fl, name)(z, t, reduction=reduction)
     else:
         x = rng.normal(size=(60, 4))
         t = rng.random((60, 4))
-        dx = da.from_array(x, chunks=(15, 2)).map_blocks(counter, dtype=np.float64, meta=np.empty((0, 0)))
+        dx = da.from_array(x, chunks=(15, 2)).map_blocks(counter, dtype=np.float64,
+                                                         meta=np.empty((0, 0)))
         res = getattr(fl, name)(dx, t, reduction=reduction)
         want = getattr(fl, name)(x, t, reduction=reduction)
     assert counter.n == 0
@@ -397,6 +399,12 @@ def test_errors_at_graph_time():
         fl.binary_cross_entropy_with_logits(x, x, reduction="avg")
     with pytest.raises(ValueError, match="cross_entropy"):
         fl.cross_entropy(x, da.zeros(9, chunks=5, dtype=np.int64))
+    with pytest.raises(ValueError, match="out of bounds"):
+        fl.cross_entropy(x, da.zeros(10, chunks=5, dtype=np.int64), axis=2)
+    with pytest.raises(TypeError, match="axis"):
+        fl.cross_entropy(x, da.zeros(10, chunks=5, dtype=np.int64), axis=1.5)
+    with pytest.raises(ValueError, match="out of bounds"):
+        fl.softmax(x, axis=3)
     with pytest.raises(ValueError, match="unknown chunk sizes"):
         fl.binary_cross_entropy_with_logits(x[x[:, 0] > 0], x[x[:, 0] > 0])
 

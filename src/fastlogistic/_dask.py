@@ -119,7 +119,8 @@ def _tokenize(*args):
 
 
 def _is_dask(a):
-    return type(a).__module__.split(".")[0] == "dask" and hasattr(a, "dask") and hasattr(a, "chunks")
+    return (type(a).__module__.split(".")[0] == "dask" and hasattr(a, "dask")
+            and hasattr(a, "chunks"))
 
 
 def _as_dask(a, fname, argname, allow_object=False):
@@ -505,7 +506,8 @@ def _multiclass(name, arguments):
     w = _as_dask(w, fname, "weight") if w is not None else None
     f = _resolve(name)
     try:
-        ax = operator.index(axis) % z.ndim if z.ndim else None
+        ax = operator.index(axis)
+        ax = ax % z.ndim if -z.ndim <= ax < z.ndim else None
     except TypeError:
         ax = None
     if ax is None or t.dtype.kind not in "iufb":
