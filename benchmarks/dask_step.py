@@ -9,6 +9,8 @@ formulas, in one run, alternated (issue 16).
   ``(1 / (1 + da.exp(-z)) - y) / n``, the formulas one writes with dask.array.
 * iteration: ``X @ w``, the step, ``X.T @ g`` (X in the workers' memory),
   returning the loss and the coefficient gradient to the client.
+* exact: the fastlogistic step with the dask config ``fastlogistic.exact-sum``
+  (sums independent of the chunking) against the default.
 
 Each measurement persists the gradient in the workers and fetches the loss;
 the figure is the median over the repeats, the ratio that of the medians
@@ -50,8 +52,10 @@ def main():
     with LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True,
                       host="127.0.0.1", dashboard_address=":0", env=env,
                       silence_logs=40) as cluster, Client(cluster) as client:
-        cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
-                    if ln.startswith("model name")), "?") if os.path.exists("/proc/cpuinfo") else "?"
+        cpu = "?"
+        if os.path.exists("/proc/cpuinfo"):
+            cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
+                        if ln.startswith("model name")), "?")
         print(f"{a.workers} worker processes x 1 thread, CPU {cpu}, {os.cpu_count()} CPUs; "
               f"fastlogistic {fl.__version__} ({fl._kernels.get_simd_level()}), dask "
               f"{dask.__version__}")
@@ -99,6 +103,10 @@ def main():
             g = (1 / (1 + da.exp(-zz)) - yx) / a.rows
             return loss, X.T @ g
 
+        def step_exact():
+            with dask.config.set({"fastlogistic.exact-sum": True}):
+                return fl.binary_cross_entropy_with_logits_loss_and_grad(z, y)
+
         def run_iter(it):
             t0 = time.perf_counter()
             loss, gw = dask.compute(*it())
@@ -108,7 +116,9 @@ def main():
                 (f"step: loss+grad of {a.step_rows:,} logits in blocks of {a.step_chunk:,}",
                  (step_fl, step_dask), run),
                 (f"iteration: X @ w, step, X.T @ g; X {a.rows:,} x {a.features} in blocks of "
-                 f"{a.chunk_rows:,} rows", (iter_fl, iter_dask), run_iter)):
+                 f"{a.chunk_rows:,} rows", (iter_fl, iter_dask), run_iter),
+                ("exact sum (fastlogistic.exact-sum) against the default, the same step:\n"
+                 "  (first column: default, second: exact)", (step_fl, step_exact), run)):
             runner(pair[0])
             runner(pair[1])                                  # warm up both
             tf, td, ratios = [], [], []
@@ -121,8 +131,10 @@ def main():
                 td.append(res[pair[1]][0])
                 ratios.append(td[-1] / tf[-1])
                 assert abs(res[pair[0]][1] - res[pair[1]][1]) <= 1e-12 * abs(res[pair[1]][1])
+            names = ("fastlogistic", "dask formulas") if pair[1] is not step_exact else (
+                "default", "exact")
             mf, md = statistics.median(tf), statistics.median(td)
-            print(f"{label}\n  fastlogistic {mf * 1e3:8.1f} ms   dask formulas {md * 1e3:8.1f} ms"
+            print(f"{label}\n  {names[0]} {mf * 1e3:8.1f} ms   {names[1]} {md * 1e3:8.1f} ms"
                   f"   ratio {md / mf:5.2f}x (per repeat {min(ratios):.2f}-{max(ratios):.2f}x, "
                   f"{a.repeats} repeats alternated)")
 

@@ -334,3 +334,19 @@ def test_import_does_not_import_containers():
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_xarray_over_dask_stays_lazy():
+    xr = pytest.importorskip("xarray")
+    dask_array = pytest.importorskip("dask.array")
+    pytest.importorskip("fastlogistic._dask")
+    x, _, t, _ = _binary_data(40)
+    da = xr.DataArray(dask_array.from_array(x, chunks=10), dims=("n",),
+                      coords={"n": np.arange(40)}, name="logit")
+    ta = xr.DataArray(dask_array.from_array(t, chunks=10), dims=("n",))
+    r = fl.binary_cross_entropy_with_logits_grad(da, ta, reduction="none")
+    assert isinstance(r, xr.DataArray) and r.name == "logit"
+    assert _containers.container_kind(r.data) == "dask"          # nothing computed
+    assert r.data.chunks == ((10, 10, 10, 10),)
+    np.testing.assert_allclose(r.values, fl.binary_cross_entropy_with_logits_grad(
+        x, t, reduction="none"), rtol=0, atol=0)

@@ -125,6 +125,12 @@ def test_pandas_inputs():
     y = pd.Series(["ham", "spam", "spam", "ham"], index=[3, 1, 2, 0])
     P = pd.DataFrame([[0.3, 0.7], [0.6, 0.4], [0.4, 0.6], [0.7, 0.3]], index=[3, 1, 2, 0])
     assert fl.log_loss(y, P) == pytest.approx(0.7469410, rel=1e-6)
+    # as scikit-learn: samples paired by position, the indexes not aligned
+    p1 = pd.Series([0.7, 0.4, 0.6, 0.3], index=[0, 1, 2, 3])
+    assert fl.log_loss(y, p1) == pytest.approx(0.7469410, rel=1e-6)
+    # nullable floats: pd.NA is NaN, which log_loss refuses as scikit-learn does
+    with pytest.raises(ValueError, match="contains NaN"):
+        fl.log_loss(y, pd.Series([0.7, None, 0.6, 0.3], dtype="Float64"))
 
 
 # ---------------------------------------------------------------------------

@@ -196,6 +196,29 @@ def test_scipy_half_reported():
     assert state == {"scipy": False, "sklearn": False}
 
 
+def test_scipy_half_names_imported_before():
+    from fastlogistic import _kernels
+    if not hasattr(_kernels, "patch_scipy_ufuncs"):
+        pytest.skip("the compiled SciPy patch is not in this build")
+    sc = pytest.importorskip("scipy.special")
+    from scipy.special import expit, log_expit, logit   # bound before the patch
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(10_000) * 20
+    p = rng.random(10_000)
+    before = [expit(x), log_expit(x), logit(p), expit(x.astype(np.float32))]
+    with fl.patched(sklearn=False) as state:
+        assert state["scipy"]
+        during = [expit(x), log_expit(x), logit(p), expit(x.astype(np.float32))]
+        assert expit is sc.expit
+    np.testing.assert_array_equal(during[0], fl.sigmoid(x))
+    np.testing.assert_array_equal(during[1], fl.log_sigmoid(x))
+    np.testing.assert_array_equal(during[2], fl.logit(p))
+    np.testing.assert_array_equal(during[3], fl.sigmoid(x.astype(np.float32)))
+    after = [expit(x), log_expit(x), logit(p), expit(x.astype(np.float32))]
+    for a, b in zip(after, before):                       # SciPy's own loops, bit for bit
+        assert a.tobytes() == b.tobytes()
+
+
 # ---------------------------------------------------------------------------
 # scikit-learn's own tests, patched
 # ---------------------------------------------------------------------------

@@ -30,7 +30,8 @@ _TYPE_KIND = {np.ndarray: None, float: None, int: None, bool: None, list: None,
               np.float32: None}
 _MISSING = object()
 
-# keyword arguments that may hold arrays (besides the first two positionals)
+# keyword arguments that may hold arrays (besides the first two positionals);
+# the check looks at every keyword value, whose types are cached
 _ARRAY_KW = ("input", "target", "weight", "pos_weight", "p", "z",
              "y_true", "y_proba", "sample_weight")
 
@@ -40,6 +41,11 @@ _MULTICLASS = frozenset((
     "softmax", "log_softmax",
     "cross_entropy", "cross_entropy_grad", "cross_entropy_loss_and_grad",
     "categorical_cross_entropy", "categorical_cross_entropy_grad"))
+
+
+# scikit-learn's contract pairs samples by position, whatever the indexes
+# (y_test from train_test_split against a fresh Series of probabilities)
+_POSITIONAL = frozenset(("log_loss",))
 
 
 def container_kind(obj):
@@ -74,9 +80,8 @@ def wrap(func):
                 and (n < 2 or get(type(args[1]), 1) is None)):
             if not kwargs:
                 return func(*args, **kwargs)
-            for key in _ARRAY_KW:
-                v = kwargs.get(key)
-                if v is not None and get(type(v), 1) is not None:
+            for v in kwargs.values():   # reduction, axis, ...: cached as None
+                if get(type(v), 1) is not None:
                     break
             else:
                 return func(*args, **kwargs)
@@ -114,7 +119,8 @@ def _call(func, name, sig, args, kwargs):
 
     names = list(arguments)
     ref = next(k for k in names if kinds[k])
-    _check_aligned(name, arguments, kinds, ref)
+    if name not in _POSITIONAL:
+        _check_aligned(name, arguments, kinds, ref)
     plain = {k: (_to_numpy(v, name, k) if kinds[k] else v) for k, v in arguments.items()}
     templates = _templates(name, arguments, kinds)
     result = _invoke(func, sig, plain)

@@ -15,7 +15,10 @@ same kernels as in memory.
   within a node, NumPy's sum of the partials in block order).  Same chunking,
   same bits, whatever the number of workers, threads or the order in which
   the tasks ran.  A different chunking adds the same numbers in another
-  order: the sum then differs by rounding (a few ULP).
+  order: the sum then differs by rounding (a few ULP).  With the dask config
+  "fastlogistic.exact-sum" set when the graph is built, each block sums its
+  per-element losses exactly (:class:`Exact`) and the result is the
+  correctly rounded sum, the same for any chunking (about 6x the cost).
 * ``*_loss_and_grad`` and ``grad_hess``: one task per block returns both
   results; the gradient of a "mean" is the block's "sum" gradient times
   ``1/n``, where n is known from the shapes -- except for class-index
@@ -116,19 +119,28 @@ def _tokenize(*args):
 
 
 def _is_dask(a):
-    return type(a).__module__.split(".")[0] == "dask" and hasattr(a, "dask") and hasattr(a, "chunks")
+    return (type(a).__module__.split(".")[0] == "dask" and hasattr(a, "dask")
+            and hasattr(a, "chunks"))
 
 
-def _as_dask(a, fname, argname):
+def _as_dask(a, fname, argname, allow_object=False):
     da = _da()
     if not _is_dask(a):
-        a = np.asarray(a)
-        if a.dtype == object:
-            raise TypeError(f"{fname}: {argname} has dtype object")
-        a = da.from_array(a, chunks=-1) if a.ndim else da.from_array(a)
+        from dask import is_dask_collection
+        if is_dask_collection(a):
+            if not hasattr(a, "to_dask_array"):
+                raise TypeError(f"{fname}: {argname} is a {type(a).__name__}; pass a dask "
+                                f"array")
+            a = a.to_dask_array()          # a dask Series/DataFrame, lazily
+        else:
+            a = np.asarray(a)
+            if a.dtype == object and not allow_object:
+                raise TypeError(f"{fname}: {argname} has dtype object")
+            a = da.from_array(a, chunks=-1) if a.ndim else da.from_array(a)
     if any(math.isnan(c) for cs in a.chunks for c in cs):
         raise ValueError(f"{fname}: {argname} has unknown chunk sizes; call "
-                         f"compute_chunk_sizes() on it first")
+                         f"compute_chunk_sizes() on it first (or to_dask_array(lengths=True) "
+                         f"on a dask DataFrame or Series)")
     return a
 
 
@@ -150,13 +162,19 @@ def _no_out(fname, arguments):
 
 
 def _partials_sum(partials):
-    """Sum of a float64 dask array of per-block partials in a fixed tree."""
-    return partials.sum(dtype=np.float64, split_every=SPLIT_EVERY)
+    """Sum of a dask array of per-block partials (float64, or Exact objects)
+    in a fixed tree."""
+    return partials.sum(dtype=partials.dtype, split_every=SPLIT_EVERY)
+
+
+def _float(a):
+    a = np.asarray(a)
+    return float(a.item() if a.dtype == object else a)
 
 
 def _finish(total, denom, reduction, rdt):
-    total = float(np.asarray(total))
-    denom = float(np.asarray(denom))
+    total = _float(total)
+    denom = _float(denom)
     if reduction == "sum":
         return rdt.type(total)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -174,6 +192,75 @@ def _scalar_result(total, denom, reduction, rdt):
 
 def _as_partial(value, ndim):
     return np.full((1,) * ndim, float(value), dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------
+# exact sums (dask config "fastlogistic.exact-sum": True): independent of the
+# chunking and of the order, at the cost of per-element losses per block
+# ---------------------------------------------------------------------------
+
+_EMIN = -1073                 # frexp exponent of the smallest subnormal
+_SHIFT = 53 - _EMIN           # sum = n * 2**-_SHIFT
+_PIECE = 1 << 26              # elements per bincount: sums of 27-bit halves stay exact
+
+
+def _exact_config():
+    import dask
+    return bool(dask.config.get("fastlogistic.exact-sum", False))
+
+
+class Exact:
+    """An exact sum of float64 values: the integer n with sum = n * 2**-1126
+    (every finite double is an integer multiple of 2**-1074), or a
+    non-finite float.  Adding two is exact and associative, so a tree of
+    them gives the same value whatever its shape."""
+    __slots__ = ("n", "special")
+
+    def __init__(self, n=0, special=None):
+        self.n, self.special = n, special
+
+    @classmethod
+    def of(cls, values):
+        v = np.asarray(values, np.float64).reshape(-1)
+        fin = np.isfinite(v)
+        if not fin.all():
+            with np.errstate(invalid="ignore"):
+                return cls(0, float(np.sum(v[~fin])))
+        n = 0
+        for i in range(0, v.size, _PIECE):
+            m, e = np.frexp(v[i:i + _PIECE])
+            mant = (m * 9007199254740992.0).astype(np.int64)      # m * 2**53, exact
+            k = (e - _EMIN).astype(np.intp)
+            hi = np.bincount(k, weights=mant >> 26)               # integers < 2**53: exact
+            lo = np.bincount(k, weights=mant & (_PIECE - 1))
+            for j in np.flatnonzero((hi != 0) | (lo != 0)):
+                n += ((int(hi[j]) << 26) + int(lo[j])) << int(j)
+        return cls(n)
+
+    def __add__(self, other):
+        if not isinstance(other, Exact):
+            return NotImplemented
+        if self.special is not None or other.special is not None:
+            a = self.special if self.special is not None else 0.0
+            b = other.special if other.special is not None else 0.0
+            return Exact(0, a + b)
+        return Exact(self.n + other.n)
+
+    __radd__ = __add__
+
+    def __float__(self):
+        if self.special is not None:
+            return self.special
+        return self.n / (1 << _SHIFT) if self.n else 0.0    # correctly rounded
+
+    def __reduce__(self):
+        return (Exact, (self.n, self.special))
+
+
+def _exact_partial(values, ndim):
+    out = np.empty((1,) * ndim, dtype=object)
+    out[(0,) * ndim] = Exact.of(values)
+    return out
 
 
 def _pick(i, block):
@@ -213,13 +300,14 @@ def _bin_task(name, names, mode, reduction, scale, upcast, nd, num_threads, *blo
         return f(**kw, reduction=reduction, num_threads=num_threads)
     if upcast:            # float16: the kernels compute in float32, as in memory
         kw[names[0]] = np.asarray(kw[names[0]], np.float32)
-    res = f(**kw, reduction="sum", num_threads=num_threads)
+    exact = mode == "exact"
+    res = f(**kw, reduction="none" if exact else "sum", num_threads=num_threads)
     single = not isinstance(res, tuple)
     res = (res,) if single else res
     out = []
     for kind, r in zip(_BCEL[name], res):
         if kind == "loss":
-            out.append(_as_partial(r, nd))
+            out.append(_exact_partial(r, nd) if exact else _as_partial(r, nd))
         else:
             out.append(_scaled(r, scale, upcast))
     return out[0] if single else tuple(out)
@@ -262,17 +350,19 @@ def _binary(name, arguments):
         a = arrays[k]
         args += [a, tuple(range(nd - a.ndim, nd))]
     n = math.prod(shape)
-    mode = "none" if reduction == "none" else "sum"
+    mode = "none" if reduction == "none" else (
+        "exact" if "loss" in outs and _exact_config() else "sum")
+    pdt = np.dtype(object) if mode == "exact" else np.dtype(np.float64)
     scale = 1.0 / n if reduction == "mean" and n > 0 else 1.0
-    upcast = rdt == np.float16 and mode == "sum"
+    upcast = rdt == np.float16 and mode != "none"
     task = partial(_bin_task, name, tuple(names), mode, reduction, scale, upcast, nd,
                    num_threads)
-    tok = _tokenize(name, reduction, num_threads, names, *args)
+    tok = _tokenize(name, reduction, mode, num_threads, names, *args)
     kw = dict(align_arrays=True, concatenate=True)
     if len(outs) == 1:
-        if outs[0] == "loss" and mode == "sum":
+        if outs[0] == "loss" and mode != "none":
             partials = da.blockwise(task, out_ind, *args, name=f"fl-{name}-partial-" + tok,
-                                    dtype=np.float64, meta=np.empty((0,) * nd, np.float64),
+                                    dtype=pdt, meta=np.empty((0,) * nd, pdt),
                                     adjust_chunks={i: 1 for i in out_ind}, **kw)
             return _scalar_result(_partials_sum(partials), float(n), reduction, rdt)
         return da.blockwise(task, out_ind, *args, name=f"fl-{name}-" + tok, dtype=rdt,
@@ -281,12 +371,12 @@ def _binary(name, arguments):
                          meta=np.empty((0,) * nd, rdt), **kw)
     specs = []
     for kind in outs:
-        if kind == "loss" and mode == "sum":
-            specs.append((np.float64, tuple((1,) * len(c) for c in pairs.chunks), None))
+        if kind == "loss" and mode != "none":
+            specs.append((pdt, tuple((1,) * len(c) for c in pairs.chunks), None))
         else:
             specs.append((rdt, pairs.chunks, None))
     got = _split_outputs(pairs, len(outs), specs, name)
-    if outs[0] == "loss" and mode == "sum":
+    if outs[0] == "loss" and mode != "none":
         got[0] = _scalar_result(_partials_sum(got[0]), float(n), reduction, rdt)
     return tuple(got)
 
@@ -363,10 +453,11 @@ def _mc_task(name, zname, axis, opts, mode, reduction, upcast, nd, num_threads, 
                  num_threads=num_threads, **kw)
     if upcast:
         z = np.asarray(z, np.float32)
-    res = f(**{zname: z}, target=t, axis=axis, reduction="sum", num_threads=num_threads,
-            **kw)
+    exact = mode == "exact"
+    res = f(**{zname: z}, target=t, axis=axis, reduction="none" if exact else "sum",
+            num_threads=num_threads, **kw)
     if reduction == "mean":
-        d = float(np.asarray(denom))
+        d = _float(denom)
         scale = 1.0 / d if d != 0 else math.nan
     else:
         scale = 1.0
@@ -374,20 +465,27 @@ def _mc_task(name, zname, axis, opts, mode, reduction, upcast, nd, num_threads, 
     res = (res,) if single else res
     out = []
     for kind, r in zip(_MULTICLASS[name], res):
-        out.append(_as_partial(r, nd) if kind == "loss" else _scaled(r, scale, upcast))
+        if kind == "loss":
+            out.append(_exact_partial(r, nd) if exact else _as_partial(r, nd))
+        else:
+            out.append(_scaled(r, scale, upcast))
     return out[0] if single else tuple(out)
 
 
-def _den_task(C, ignore, cdt, nd, t, w):
-    """float64 partial of the "mean" denominator of a block of class-index
-    targets: the weights of its non-ignored targets (their count without
-    weights), as the in-memory function computes it."""
+def _den_task(C, ignore, cdt, nd, exact, t, w):
+    """Partial of the "mean" denominator of a block of class-index targets:
+    the weights of its non-ignored targets (their count without weights), as
+    the in-memory function computes it (exactly with `exact`)."""
     from . import _kernels
     idx = np.ascontiguousarray(np.asarray(t).reshape(-1), dtype=np.int64)
     if w is not None:
         w = np.ascontiguousarray(w, dtype=cdt)
-    total, _bad = _kernels.class_targets(idx, C, ignore, w)
-    return _as_partial(total, nd)
+    total, bad = _kernels.class_targets(idx, C, ignore, w)
+    if not exact:
+        return _as_partial(total, nd)
+    if w is None or bad >= 0:      # a count is exact; a bad index raises in the loss task
+        return _exact_partial([total], nd)
+    return _exact_partial(w[idx[idx != ignore]], nd)
 
 
 def _multiclass(name, arguments):
@@ -408,7 +506,8 @@ def _multiclass(name, arguments):
     w = _as_dask(w, fname, "weight") if w is not None else None
     f = _resolve(name)
     try:
-        ax = operator.index(axis) % z.ndim if z.ndim else None
+        ax = operator.index(axis)
+        ax = ax % z.ndim if -z.ndim <= ax < z.ndim else None
     except TypeError:
         ax = None
     if ax is None or t.dtype.kind not in "iufb":
@@ -451,26 +550,29 @@ def _multiclass(name, arguments):
     w_args = [w.rechunk(-1), (ax,)] if w is not None else [None, None]
     batch = tuple(z.shape[i] for i in bind)
     N = math.prod(batch)
-    mode = "none" if reduction == "none" else "sum"
+    mode = "none" if reduction == "none" else (
+        "exact" if "loss" in outs and _exact_config() else "sum")
+    pdt = np.dtype(object) if mode == "exact" else np.dtype(np.float64)
     den_args = [None, None]
     den = float(N)
     if reduction == "mean" and index_target:
         cdt = np.float64 if z.dtype == np.float64 else np.float32
         bnd = max(len(bind), 0)
         den_partials = da.blockwise(
-            partial(_den_task, C, int(opts["ignore_index"]), cdt, bnd), bind, *t_args,
-            *w_args, name=f"fl-{name}-den-" + _tokenize(t, w, C, opts, str(cdt)),
-            dtype=np.float64, meta=np.empty((0,) * bnd, np.float64),
+            partial(_den_task, C, int(opts["ignore_index"]), cdt, bnd, mode == "exact"), bind,
+            *t_args,
+            *w_args, name=f"fl-{name}-den-" + _tokenize(t, w, C, opts, str(cdt), mode),
+            dtype=pdt, meta=np.empty((0,) * bnd, pdt),
             adjust_chunks={i: 1 for i in bind}, align_arrays=True, concatenate=True)
         den = _partials_sum(den_partials)
         den_args = [den, ()]
     elif reduction == "mean":
         den_args = [den, None]
-    upcast = rdt == np.float16 and mode == "sum"
+    upcast = rdt == np.float16 and mode != "none"
     task = partial(_mc_task, name, zname, axis, opts, mode, reduction, upcast, nd,
                    num_threads)
     args = [z, ind, *t_args, *w_args, *den_args]
-    tok = _tokenize(name, reduction, num_threads, axis, opts, z, t, w, den_args[0])
+    tok = _tokenize(name, reduction, mode, num_threads, axis, opts, z, t, w, den_args[0])
     kw = dict(align_arrays=True, concatenate=True)
     if len(outs) == 1:
         if outs[0] == "loss" and mode == "none":
@@ -478,7 +580,7 @@ def _multiclass(name, arguments):
                                 meta=np.empty((0,) * len(bind), rdt), **kw)
         if outs[0] == "loss":
             partials = da.blockwise(task, ind, *args, name=f"fl-{name}-partial-" + tok,
-                                    dtype=np.float64, meta=np.empty((0,) * nd, np.float64),
+                                    dtype=pdt, meta=np.empty((0,) * nd, pdt),
                                     adjust_chunks={i: 1 for i in ind}, **kw)
             return _scalar_result(_partials_sum(partials), den, reduction, rdt)
         return da.blockwise(task, ind, *args, name=f"fl-{name}-" + tok, dtype=rdt,
@@ -488,9 +590,9 @@ def _multiclass(name, arguments):
     if mode == "none":
         lspec = (rdt, tuple(c for i, c in enumerate(pairs.chunks) if i != ax), ax)
     else:
-        lspec = (np.float64, tuple((1,) * len(c) for c in pairs.chunks), None)
+        lspec = (pdt, tuple((1,) * len(c) for c in pairs.chunks), None)
     got = _split_outputs(pairs, 2, [lspec, (rdt, pairs.chunks, None)], name)
-    if mode == "sum":
+    if mode != "none":
         got[0] = _scalar_result(_partials_sum(got[0]), den, reduction, rdt)
     return tuple(got)
 
@@ -569,7 +671,7 @@ def _log_loss(func, arguments):
     if arguments.get("y_pred", "deprecated") != "deprecated":
         raise TypeError(f"{fname}: y_pred= is not supported with dask arrays; pass y_proba")
     normalize = arguments.get("normalize", True)
-    y = _as_dask(arguments["y_true"], fname, "y_true")
+    y = _as_dask(arguments["y_true"], fname, "y_true", allow_object=True)
     p = _as_dask(arguments["y_proba"], fname, "y_proba")
     sw = arguments.get("sample_weight")
     sw = _as_dask(sw, fname, "sample_weight") if sw is not None else None

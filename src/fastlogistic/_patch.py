@@ -388,6 +388,12 @@ def _scipy_hooks():
             getattr(_kernels, "unpatch_scipy_ufuncs", None))
 
 
+def _scipy_patched_now():
+    from . import _kernels
+    query = getattr(_kernels, "scipy_ufuncs_patched", None)
+    return bool(query()) if query is not None else False
+
+
 def patch(scipy=True, sklearn=True):
     """Make SciPy's ``expit``/``log_expit``/``logit`` ufuncs (``scipy=True``)
     and scikit-learn's ``HalfBinomialLoss``/``HalfMultinomialLoss``
@@ -405,8 +411,18 @@ def patch(scipy=True, sklearn=True):
                               "this build (pending); SciPy left unpatched",
                               RuntimeWarning, stacklevel=2)
             else:
-                do()
-                _state["scipy"] = True
+                try:
+                    names = do()
+                except ImportError:
+                    warnings.warn("fastlogistic.patch: SciPy is not installed; nothing "
+                                  "patched there", RuntimeWarning, stacklevel=2)
+                else:
+                    if names is not None and not names and not _scipy_patched_now():
+                        warnings.warn("fastlogistic.patch: SciPy's expit/log_expit/logit "
+                                      "have no float32/float64 loops to replace; SciPy "
+                                      "left unpatched", RuntimeWarning, stacklevel=2)
+                    else:
+                        _state["scipy"] = True
         return dict(_state)
 
 
