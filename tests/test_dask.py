@@ -522,11 +522,9 @@ def test_results_and_graphs_pickle(client):
     res = client.gather(client.compute(list(lazy)))
     assert _bits(got) == _bits(res)
     assert pickle.loads(pickle.dumps(res[1])).tobytes() == res[1].tobytes()
-    try:
-        assert pickle.loads(pickle.dumps(fl.cross_entropy)) is fl.cross_entropy
-    except pickle.PicklingError as exc:     # plain pickle finds functions by name
-        pytest.xfail(f"the wrapped public function does not pickle by reference ({exc}); "
-                     f"_containers.wrap must set wrapper.__module__ = 'fastlogistic'")
+    for f in (fl.cross_entropy, fl.binary_cross_entropy_with_logits, fl.softmax, fl.expit,
+              fl.sigmoid):
+        assert pickle.loads(pickle.dumps(f)) is f      # by reference, the public object
 
 
 def test_worker_output_cache_rule():

@@ -88,6 +88,8 @@ def wrap(func):
         return _call(func, name, signature(), args, kwargs)
 
     wrapper.__wrapped_containers__ = True
+    # pickled by reference as fastlogistic.<name>, the public (wrapped) object
+    wrapper.__module__ = "fastlogistic"
     return wrapper
 
 
