@@ -438,18 +438,19 @@ def test_ufuncs_lazy_on_dask(name):
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "log_sigmoid", "softplus", "sigmoid_grad",
-                                  "logit"])
-def test_elementwise_through_call(name):
-    """_dask.call's elementwise path (used while these are not ufuncs, or if
-    a wrapper hands them over): lazy, chunks kept, the in-memory bits."""
+                                  "expit", "log_expit", "logit"])
+def test_elementwise_through_ufunc(name):
+    """the elementwise functions reach dask through __array_ufunc__: lazy,
+    chunks kept, the in-memory bits"""
     f = getattr(fl, name)
     x = np.random.default_rng(3).random((50, 4)) * (1 if name == "logit" else 20) - (
         0 if name == "logit" else 10)
     dx = da.from_array(x, chunks=(20, 3))
-    r = _dask.call(name, f, {"x" if name != "logit" else "p": dx, "out": None,
-                             "num_threads": None})
+    r = f(dx)
     assert isinstance(r, da.Array) and r.chunks == dx.chunks
     np.testing.assert_array_equal(r.compute(), f(x))
+    with pytest.raises(TypeError, match=f"{name}: dask arrays are not supported"):
+        _dask.call(name, f, {"x": dx})
 
 
 # ---------------------------------------------------------------------------

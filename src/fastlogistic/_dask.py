@@ -57,8 +57,6 @@ _MULTICLASS = {
     "categorical_cross_entropy_grad": ("grad",),
 }
 _SOFTMAX = ("softmax", "log_softmax")
-_ELEMENTWISE = ("sigmoid", "expit", "log_sigmoid", "log_expit", "softplus", "sigmoid_grad",
-                "logit")
 
 
 # In a dask worker the output cache is bounded by this fraction of the
@@ -597,26 +595,6 @@ def _multiclass(name, arguments):
     return tuple(got)
 
 
-# ---------------------------------------------------------------------------
-# elementwise functions (until they are ufuncs that dask dispatches itself)
-# ---------------------------------------------------------------------------
-
-def _ew_task(name, num_threads, block):
-    return _resolve(name)(block, num_threads=num_threads)
-
-
-def _elementwise(name, arguments):
-    from functools import partial
-    _no_out(name, arguments)
-    key = next(k for k in ("x", "p", "input") if k in arguments)
-    x = _as_dask(arguments[key], name, key)
-    num_threads = arguments.get("num_threads")
-    rdt = np.asarray(_resolve(name)(_tiny(x, 0.5), num_threads=num_threads)).dtype
-    return x.map_blocks(partial(_ew_task, name, num_threads), dtype=rdt,
-                        meta=np.empty((0,) * x.ndim, rdt),
-                        name=f"fl-{name}-" + _tokenize(x, num_threads))
-
-
 def call(name, func, arguments):
     """The dask form of the public function `name` (`func` its NumPy-level
     function, `arguments` its arguments by parameter name, defaults applied):
@@ -629,8 +607,6 @@ def call(name, func, arguments):
         return _multiclass(name, arguments)
     if name in _SOFTMAX:
         return _softmax(name, arguments)
-    if name in _ELEMENTWISE:
-        return _elementwise(name, arguments)
     if name == "log_loss":
         return _log_loss(func, arguments)
     raise TypeError(f"{name}: dask arrays are not supported by this function")
