@@ -10,8 +10,14 @@ Environment variables (all optional):
                             vector extensions): only the Cython level ("cython",
                             Cython loops over libm) and the plain-C dispatch.
                             Automatic with MSVC, which cannot compile the others.
-OpenMP is detected by compiling a test program; without it the build still
-succeeds, runs on one thread and says so in fastlogistic.show_config().
+  FASTLOGISTIC_SANITIZE=address,undefined
+                            build with AddressSanitizer / UndefinedBehaviorSanitizer
+                            (any -fsanitize= list; OpenMP stays on).  For testing
+                            only: see scripts/sanitize.sh.
+OpenMP is detected by compiling and linking a test library the way the
+extension is linked (CFLAGS and LDFLAGS included); without it the build still
+succeeds, runs on one thread, says so loudly here and in
+fastlogistic.show_config().
 """
 import glob
 import os
@@ -43,16 +49,21 @@ class BuildExt(build_ext):
     """Adds OpenMP flags when the compiler accepts them."""
 
     def _compiles_with(self, flags):
-        src = "#include <omp.h>\nint main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }\n"
+        """The OpenMP probe: compiled and linked as the extension is (the
+        shared-object linker, which carries the user's CFLAGS and LDFLAGS:
+        an executable link would drop LDFLAGS, and a CFLAGS with
+        -fsanitize=... then fails the probe for the wrong reason)."""
+        src = "#include <omp.h>\nint fl_omp_probe(void) { return omp_get_max_threads(); }\n"
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "omp_check.c")
             with open(path, "w") as f:
                 f.write(src)
             try:
                 objs = self.compiler.compile([path], output_dir=d, extra_postargs=flags)
-                self.compiler.link_executable(objs, "omp_check", output_dir=d,
-                                              extra_postargs=flags)
-            except Exception:
+                self.compiler.link_shared_object(objs, os.path.join(d, "omp_check.so"),
+                                                 extra_postargs=flags)
+            except Exception as exc:
+                self._omp_error = str(exc)
                 return False
         return True
 
@@ -66,7 +77,15 @@ class BuildExt(build_ext):
             base = ["-O3", "-fno-strict-aliasing"]
             if _flag("FASTLOGISTIC_NATIVE"):
                 base.append("-march=native")
-        use_omp = not _flag("FASTLOGISTIC_NO_OPENMP") and self._compiles_with(omp)
+        san = os.environ.get("FASTLOGISTIC_SANITIZE", "").strip()
+        san_flags = []
+        if san and ctype != "msvc":
+            # -fno-wrapv: Python's own -fwrapv would hide signed overflow from UBSan
+            san_flags = [f"-fsanitize={san}", "-fno-omit-frame-pointer", "-fno-wrapv", "-g"]
+            print(f"fastlogistic: sanitizer build ({' '.join(san_flags)})", file=sys.stderr)
+        self._omp_error = ""
+        want_omp = not _flag("FASTLOGISTIC_NO_OPENMP")
+        use_omp = want_omp and self._compiles_with(omp + san_flags)
         print(f"fastlogistic: OpenMP {'enabled' if use_omp else 'NOT available: single-threaded build'}",
               file=sys.stderr)
         # --- the portable build (FASTLOGISTIC_PORTABLE=1, or MSVC) ---
@@ -79,9 +98,15 @@ class BuildExt(build_ext):
                                if not os.path.basename(s).startswith("fl_isa_")]
                 ext.define_macros.append(("FL_PORTABLE", "1"))
         # --- end of the portable build ---
+        if want_omp and not use_omp:
+            print("\n" + "!" * 72 + "\nfastlogistic: WARNING: the OpenMP probe failed, so this build "
+                  "runs on ONE thread.\n  (CFLAGS=%r LDFLAGS=%r)\n  %s\nSet FASTLOGISTIC_NO_OPENMP=1 "
+                  "to build single-threaded on purpose.\n" % (
+                      os.environ.get("CFLAGS", ""), os.environ.get("LDFLAGS", ""),
+                      self._omp_error.strip()[-800:]) + "!" * 72 + "\n", file=sys.stderr)
         for ext in self.extensions:
-            ext.extra_compile_args = base + (omp if use_omp else [])
-            ext.extra_link_args = omp if use_omp and ctype != "msvc" else []
+            ext.extra_compile_args = base + (omp if use_omp else []) + san_flags
+            ext.extra_link_args = (omp if use_omp and ctype != "msvc" else []) + san_flags
             if _flag("FASTLOGISTIC_NATIVE"):
                 ext.define_macros.append(("FL_BUILD_NATIVE", "1"))
         super().build_extensions()

@@ -224,3 +224,7 @@ def worst(err, *arrays):
     for a in arrays:
         parts.append(repr(np.asarray(a).ravel()[i]))
     return ", ".join(parts)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: minutes-long; runs with FASTLOGISTIC_SLOW_TESTS=1")

@@ -60,6 +60,30 @@ def _asarray(a, fname, argname):
     return arr
 
 
+def _kernel_ready(a):
+    """True when the kernels may read (or write) ndarray `a` in place: native
+    byte order, aligned, and every stride a whole number of elements (the
+    kernels step through an operand by its stride in elements, and load its
+    elements as aligned C values).  A field of a packed record array (an int64
+    column at byte stride 12, or at offset 4 of a 16-byte record) is neither."""
+    if not (a.dtype.isnative and a.flags.aligned):
+        return False
+    isz = a.itemsize
+    return all(s % isz == 0 for n, s in zip(a.shape, a.strides) if n > 1)
+
+
+def _kernel_operand(a):
+    """The one place that makes an operand fit for the kernels: `a` itself
+    when _kernel_ready(a), else an aligned C-contiguous copy (same dtype, in
+    native byte order).  Every input, target, weight and index array goes
+    through it before it reaches _kernels; outputs that are not ready are
+    written through a temporary instead (_Output, _multiclass._RowsOut)."""
+    if _kernel_ready(a):
+        return a
+    dt = a.dtype if a.dtype.isnative else a.dtype.newbyteorder("=")
+    return np.array(a, dtype=dt, order="C", copy=True)
+
+
 def _as_compute(a, cdt, fname, argname):
     """a as an ndarray of the compute dtype (native order), copying only if needed."""
     a = _asarray(a, fname, argname)
@@ -69,9 +93,7 @@ def _as_compute(a, cdt, fname, argname):
                 f"{fname}: {argname} has unsupported dtype {a.dtype}; expected a "
                 f"real floating-point, integer or boolean array")
         a = a.astype(cdt)
-    elif not a.flags.aligned:
-        a = a.copy()
-    return a
+    return _kernel_operand(a)
 
 
 # dtypes the kernels read and convert while gathering a chunk (targets,
@@ -82,8 +104,8 @@ _GATHERED = frozenset(np.dtype(t) for t in (np.float64, np.float32, np.int64, np
 
 def _as_operand(a, cdt, fname, argname):
     """a secondary operand: kept as it is when the kernels can read it."""
-    if a.dtype in _GATHERED and a.dtype.isnative and a.flags.aligned:
-        return a
+    if a.dtype in _GATHERED and a.dtype.isnative:
+        return _kernel_operand(a)
     return _as_compute(a, cdt, fname, argname)
 
 
@@ -100,9 +122,14 @@ def _flat(a):
     return a.reshape(-1)
 
 
-def _num_threads(num_threads):
+def _num_threads(num_threads, fname):
+    """num_threads checked; errors name the function and the argument."""
     if num_threads is not None:
-        _k.check_num_threads(num_threads)
+        try:
+            _k.check_num_threads(num_threads)
+        except (TypeError, ValueError, OverflowError) as exc:
+            kind = ValueError if isinstance(exc, OverflowError) else type(exc)
+            raise kind(f"{fname}: {exc}") from None
     return num_threads
 
 
@@ -134,7 +161,7 @@ class _Output:
             return
         _check_out(out, shape, rdt, fname, argname)
         self.result = out
-        flat = _flat(out) if out.dtype == cdt and out.dtype.isnative and out.flags.aligned else None
+        flat = _flat(out) if out.dtype == cdt and _kernel_ready(out) else None
         # out may be an input itself (same memory, same layout: fine
         # elementwise); any other overlap goes through a temporary
         if flat is not None:
@@ -179,7 +206,7 @@ def _unary_general(op, x, out, num_threads):
         return _via_ufunc(op, x, out, num_threads, {})
     x = _asarray(x, fname, "x")
     cdt, rdt = _dtypes(x.dtype, fname, "x")
-    _num_threads(num_threads)
+    _num_threads(num_threads, fname)
     x = _as_compute(x, cdt, fname, "x")
     if out is None and rdt == cdt:
         # keep the input's memory order (as NumPy's ufuncs do): walk both
@@ -287,6 +314,21 @@ def _check_reduction(reduction, fname):
                          f"got {reduction!r}")
 
 
+def _check_broadcast_to(ashape, shape, fname, argname):
+    """ValueError unless an array of shape `ashape` broadcasts to `shape`
+    without changing it (a scalar, a per-class vector along the last axis, a
+    per-row column, or the same shape).  A logit column (n, 1) against
+    targets (n,), the commonest shape mistake, would otherwise broadcast to
+    an (n, n) loss."""
+    ok = len(ashape) <= len(shape) and all(
+        m == 1 or m == n for m, n in zip(ashape[::-1], shape[::-1]))
+    if not ok:
+        raise ValueError(
+            f"{fname}: {argname} of shape {tuple(ashape)} does not broadcast to the input's "
+            f"shape {tuple(shape)} (the result has the input's shape; reshape one of them, "
+            f"e.g. input.reshape(-1) or {argname}.reshape(input.shape))")
+
+
 def _operand(a, shape):
     """(1-D array, period) giving a broadcast to `shape` (see _kernels)."""
     if a.size == 1 and math.prod(shape) > 0:
@@ -302,11 +344,40 @@ def _operand(a, shape):
     return np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1), 0
 
 
-def _prepare(fname, x, target, weight, pos_weight, reduction, num_threads):
+def _is_masked(a):
+    return (a is not None and isinstance(a, np.ndarray) and type(a) is not np.ndarray
+            and isinstance(a, np.ma.MaskedArray))
+
+
+def _unmask(arrays, shape, input_fill):
+    """Masked operands (numpy.ma): the union of their masks, broadcast to the
+    input's shape, and the operands with masked entries filled by harmless
+    values (input: input_fill, target: 0, pos_weight: 1) and the weight set
+    to 0 there, so the kernels skip them.  Returns (arrays, mask, count of
+    unmasked elements)."""
+    mask = np.zeros(shape, dtype=bool)
+    fills = (input_fill, 0, 0, 1)
+    out = []
+    for a, fill in zip(arrays, fills):
+        if _is_masked(a):
+            m = np.ma.getmaskarray(a)
+            mask |= np.broadcast_to(m, shape) if m.shape != shape else m
+            a = a.filled(fill)
+        out.append(a)
+    w = out[2]
+    out[2] = ~mask if w is None else np.where(np.broadcast_to(mask, shape), 0, w)
+    return out, mask, int(mask.size - np.count_nonzero(mask))
+
+
+def _prepare(fname, x, target, weight, pos_weight, reduction, num_threads, input_fill=0.0):
     """Common checks of the binary cross-entropy family.  Returns
-    (shape, n, cdt, rdt, operands, periods, flat inputs)."""
+    (shape, n, cdt, rdt, operands, periods, mask, nred): `mask` is None or
+    the masked elements (masked-array operands), nred the number of elements
+    a "mean" divides by (the unmasked ones)."""
     _check_reduction(reduction, fname)
-    _num_threads(num_threads)
+    _num_threads(num_threads, fname)
+    if target is None:
+        raise TypeError(f"{fname}: target is required, got None")
     if (type(x) is np.ndarray and type(target) is np.ndarray and weight is None
             and pos_weight is None and x.dtype is target.dtype
             and (x.dtype == _F64 or x.dtype == _F32) and x.dtype.isnative
@@ -314,7 +385,7 @@ def _prepare(fname, x, target, weight, pos_weight, reduction, num_threads):
             and x.flags.aligned and target.flags.aligned):
         # the common case: two plain arrays of one float dtype, nothing to broadcast
         return (x.shape, x.size, x.dtype, x.dtype,
-                [x.reshape(-1), target.reshape(-1), None, None], [0, 0, 0, 0])
+                [x.reshape(-1), target.reshape(-1), None, None], [0, 0, 0, 0], None, x.size)
     x = _asarray(x, fname, "input")
     cdt, rdt = _dtypes(x.dtype, fname, "input")
     arrays = [x, target, weight, pos_weight]
@@ -323,13 +394,15 @@ def _prepare(fname, x, target, weight, pos_weight, reduction, num_threads):
         if arrays[i] is not None:
             arrays[i] = _asarray(arrays[i], fname, names[i])
             _dtypes(arrays[i].dtype, fname, names[i])
-    present = [(a, nm) for a, nm in zip(arrays, names) if a is not None]
-    try:
-        shape = np.broadcast_shapes(*(a.shape for a, _ in present))
-    except ValueError:
-        desc = ", ".join(f"{nm} {a.shape}" for a, nm in present)
-        raise ValueError(f"{fname}: shapes do not broadcast: {desc}") from None
+    # the result has the input's shape: the others broadcast *to* it
+    shape = x.shape
+    for a, nm in zip(arrays[1:], names[1:]):
+        if a is not None:
+            _check_broadcast_to(a.shape, shape, fname, nm)
     n = math.prod(shape)
+    mask, nred = None, n
+    if any(_is_masked(a) for a in arrays):
+        arrays, mask, nred = _unmask(arrays, shape, input_fill)
     ops, periods = [], []
     for a, nm in zip(arrays, names):
         if a is None:
@@ -340,7 +413,7 @@ def _prepare(fname, x, target, weight, pos_weight, reduction, num_threads):
         f, p = _operand(a, shape)
         ops.append(f)
         periods.append(p)
-    return shape, n, cdt, rdt, ops, periods
+    return shape, n, cdt, rdt, ops, periods, mask, nred
 
 
 def _reduce(total, n, reduction, rdt):
@@ -353,9 +426,17 @@ def _gscale(reduction, n):
     return 1.0 / n if reduction == "mean" and n > 0 else 1.0
 
 
+def _masked(arr, mask, given_out):
+    """An elementwise result of masked input: a masked array with the mask
+    (the user's own `out` comes back as it is)."""
+    if mask is None or arr is None or given_out is not None:
+        return arr
+    return np.ma.MaskedArray(arr, mask=mask.copy())
+
+
 def _bcel(fname, x, target, weight, pos_weight, reduction, num_threads,
           want_loss, want_grad, want_hess, outs):
-    shape, n, cdt, rdt, ops, periods = _prepare(
+    shape, n, cdt, rdt, ops, periods, mask, nred = _prepare(
         fname, x, target, weight, pos_weight, reduction, num_threads)
     names = ("loss_out", "grad_out", "hess_out")
     wants = (want_loss and reduction == "none", want_grad, want_hess)
@@ -369,10 +450,11 @@ def _bcel(fname, x, target, weight, pos_weight, reduction, num_threads,
                              f"(reduction={reduction!r})")
     total, _ = _k.binary_loss(1, n, cdt == _F64, tuple(ops), tuple(periods),
                               *(r.flat if r is not None else None for r in res),
-                              _gscale(reduction, n), num_threads,
+                              _gscale(reduction, nred), num_threads,
                               want_loss and reduction != "none")
-    arrays = [r.finish() if r is not None else None for r in res]
-    loss = arrays[0] if reduction == "none" else _reduce(total, n, reduction, rdt)
+    arrays = [_masked(r.finish(), mask, o) if r is not None else None
+              for r, o in zip(res, outs)]
+    loss = arrays[0] if reduction == "none" else _reduce(total, nred, reduction, rdt)
     return loss, arrays[1], arrays[2]
 
 
@@ -440,13 +522,13 @@ def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, pos_w
 
 
 def _bce(fname, p, target, weight, reduction, num_threads, want_loss, want_grad, out):
-    shape, n, cdt, rdt, ops, periods = _prepare(
-        fname, p, target, weight, None, reduction, num_threads)
+    shape, n, cdt, rdt, ops, periods, mask, nred = _prepare(
+        fname, p, target, weight, None, reduction, num_threads, input_fill=0)
     lo = _Output(out, shape, cdt, rdt, fname, "out", ops) if want_loss and reduction == "none" else None
     go = _Output(out, shape, cdt, rdt, fname, "out", ops) if want_grad else None
     total, bad = _k.binary_loss(2, n, cdt == _F64, tuple(ops[:3]), tuple(periods[:3]),
                                 lo.flat if lo else None, go.flat if go else None, None,
-                                _gscale(reduction, n), num_threads)
+                                _gscale(reduction, nred), num_threads)
     if bad >= 0:
         f, per = ops[0], periods[0]
         value = f[bad % per] if per else f[bad]
@@ -455,8 +537,10 @@ def _bce(fname, p, target, weight, reduction, num_threads, want_loss, want_grad,
             f"{fname}: input probabilities must be in [0, 1]; found {str(value)} at "
             f"index {tuple(int(i) for i in where)}")
     if want_grad:
-        return go.finish()
-    return lo.finish() if reduction == "none" else _reduce(total, n, reduction, rdt)
+        return _masked(go.finish(), mask, out)
+    if reduction == "none":
+        return _masked(lo.finish(), mask, out)
+    return _reduce(total, nred, reduction, rdt)
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean", out=None, *,

@@ -4,14 +4,23 @@ import numpy as np
 from . import _kernels as _k
 
 
+def _named(fname, setter, value):
+    """setter(value), its argument errors prefixed with the function's name."""
+    try:
+        setter(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{fname}: {exc}") from None
+
+
 def set_num_threads(n):
     """Set the default number of threads of every function (``num_threads=None``).
 
     Takes precedence over ``OMP_NUM_THREADS``; a ``threadpoolctl.threadpool_limits``
     block still lowers it while it is active.  ``set_num_threads(None)``
     restores the default (``OMP_NUM_THREADS``, else the number of CPUs).
+    A count above 65536 is capped there.
     """
-    _k.set_num_threads(n)
+    _named("set_num_threads", _k.set_num_threads, n)
 
 
 def get_num_threads():
@@ -38,7 +47,7 @@ def set_stream_threshold(nbytes):
     the binary cross-entropy functions are streamed only when they start on
     a 64-byte boundary, which the outputs the library allocates do.
     """
-    _k.set_stream_threshold(nbytes)
+    _named("set_stream_threshold", _k.set_stream_threshold, nbytes)
 
 
 def get_stream_threshold():
@@ -61,7 +70,7 @@ def set_output_cache(nbytes):
     MiB.  ``FASTLOGISTIC_OUTPUT_CACHE`` sets the value at import.
     ``show_config()`` shows what is kept now.
     """
-    _k.set_output_cache(nbytes)
+    _named("set_output_cache", _k.set_output_cache, nbytes)
 
 
 def get_output_cache():
@@ -94,8 +103,11 @@ def show_config(file=None):
     """Print the version, compiler, OpenMP on/off, SIMD level in use and the
     default thread count; returns the same as a dict."""
     import sys
+    if file is not None and not callable(getattr(file, "write", None)):
+        raise TypeError(f"show_config: file must have a write() method (a text file), "
+                        f"got {type(file).__name__}")
     cfg = config()
-    out = file or sys.stdout
+    out = sys.stdout if file is None else file
     width = max(len(k) for k in cfg)
     for k, v in cfg.items():
         if isinstance(v, list):

@@ -90,15 +90,38 @@ include "_cylevel_table.pxi"
 # the dispatch table and the library's configuration
 # ---------------------------------------------------------------------------
 
-cdef fl_table TABLE
+# One filled table per level (the C levels, then the cython level), never
+# written again once filled; TABLE points at the one in use.  set_simd_level
+# swaps the pointer with one atomic store, so a kernel running on another
+# thread (outside the GIL) never reads a table that is being rewritten (a
+# call in flight may run its remaining chunks at the new level).
+cdef extern from *:
+    """
+    #define fl_publish_table(pp, t) __atomic_store_n((pp), (t), __ATOMIC_RELEASE)
+    """
+    void fl_publish_table(fl_table **pp, fl_table *t) nogil
+
+cdef fl_table _TABLES[FL_N_LEVELS + 1]
+cdef bint _filled[FL_N_LEVELS + 1]     # static storage: all False at start
+cdef fl_table *TABLE = NULL
 
 
 cdef int _fill(int level) noexcept nogil:
-    """fill TABLE with kernel set `level` (FL_N_LEVELS: the best C level);
-    the cython level where asked, or where no C level was built"""
-    if level == FL_LEVEL_CYTHON or fl_fill_table(&TABLE, level) < 0:
-        _cy_fill_table(&TABLE)
-    return TABLE.level
+    """publish the table of kernel set `level` (FL_N_LEVELS: the best C level;
+    the cython level where asked, or where no C level was built); returns
+    the level in use"""
+    cdef fl_table scratch
+    cdef int slot
+    if level != FL_LEVEL_CYTHON and fl_fill_table(&scratch, level) >= 0:
+        slot = scratch.level
+    else:
+        _cy_fill_table(&scratch)
+        slot = FL_N_LEVELS
+    if not _filled[slot]:
+        _TABLES[slot] = scratch      # filled once, before it is ever published
+        _filled[slot] = True
+    fl_publish_table(&TABLE, &_TABLES[slot])
+    return _TABLES[slot].level
 
 
 _fill(FL_N_LEVELS)
@@ -352,7 +375,7 @@ cpdef int check_num_threads(n) except -1:
         raise TypeError(f"num_threads must be an int or None, got {type(n).__name__}")
     if n < 1:
         raise ValueError(f"num_threads must be >= 1, got {n}")
-    return min(<long long>n, 1 << 16)
+    return min(int(n), 1 << 16)      # any size of int: clamped before the C int
 
 
 # GNU libgomp is not fork-safe: in a child forked after the parent started a
@@ -606,7 +629,28 @@ cdef int _run(Job *job, int nthreads) except -1 nogil:
     return 0
 
 
-cdef inline void _set_arg(Arg *a, object arr, Py_ssize_t period, bint *need_buf, Py_ssize_t itemsize):
+cdef Py_ssize_t _elem_stride(cnp.ndarray v, int axis) except? -1:
+    """Byte stride of axis `axis` of v, checked: the kernels index an operand
+    by whole elements and load them as aligned C values, so v must be aligned,
+    native and step by whole elements (the Python layer copies anything else:
+    _api._kernel_operand).  An axis of length <= 1 (or a 0-d v) steps by one
+    element."""
+    cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(v)
+    cdef Py_ssize_t st
+    if cnp.PyArray_SIZE(v) == 0:
+        return isz                  # nothing is read (its pointer may be anything)
+    if cnp.PyArray_NDIM(v) <= axis or cnp.PyArray_DIMS(v)[axis] <= 1:
+        st = isz
+    else:
+        st = cnp.PyArray_STRIDES(v)[axis]
+    if (st % isz != 0 or (<size_t>cnp.PyArray_DATA(v)) % isz != 0
+            or not cnp.PyArray_ISNOTSWAPPED(v)):
+        raise ValueError(f"internal: an operand of dtype {v.dtype}, strides {(<object>v).strides} "
+                         f"at a misaligned or non-element stride reached the kernels")
+    return st
+
+
+cdef inline int _set_arg(Arg *a, object arr, Py_ssize_t period, bint *need_buf, Py_ssize_t itemsize) except -1:
     """arr: a 1-D ndarray (any stride) or None."""
     cdef cnp.ndarray v
     if arr is None:
@@ -614,15 +658,16 @@ cdef inline void _set_arg(Arg *a, object arr, Py_ssize_t period, bint *need_buf,
         a.data = NULL
         a.stride = 0
         a.period = 0
-        return
+        return 0
     v = <cnp.ndarray>arr
     a.present = 1
     a.data = <char *>cnp.PyArray_DATA(v)
-    a.stride = cnp.PyArray_STRIDES(v)[0] if cnp.PyArray_NDIM(v) == 1 else cnp.PyArray_ITEMSIZE(v)
+    a.stride = _elem_stride(v, 0)
     a.period = period
     a.src = _src_type(v, itemsize)
     if not (period == 0 and a.stride == itemsize and a.src == SRC_SAME):
         need_buf[0] = True
+    return 0
 
 
 cdef int _src_type(cnp.ndarray v, Py_ssize_t itemsize) except -1:
@@ -695,6 +740,9 @@ def unary(int op, x, out=None, num_threads=None):
     cdef char *xs
     cdef char *rs
     cdef Py_ssize_t nbytes
+    if num_threads is not None and (type(num_threads) is not int or num_threads < 1):
+        # numpy integers too: the general path checks it and names the function
+        return _unary_fallback(op, x, out, num_threads)
     if type(x) is cnp.ndarray:
         a = <cnp.ndarray>x
         typenum = cnp.PyArray_TYPE(a)

@@ -12,7 +12,8 @@ import numpy as np
 
 from . import _kernels as _k
 from ._api import (_F16, _F64, _as_compute, _asarray, _check_out, _check_reduction,
-                   _dtypes, _num_threads, _reduce)
+                   _dtypes, _is_masked, _kernel_operand, _kernel_ready, _num_threads,
+                   _reduce)
 
 __all__ = [
     "softmax", "log_softmax",
@@ -43,14 +44,21 @@ def _class_axis(a, axis, fname, argname):
 def _rows(a, ax):
     """(rows, C) view of a with the class axis `ax` moved last, or None when
     the other axes cannot be merged without a copy."""
+    if not _kernel_ready(a):
+        return None
     m = np.moveaxis(a, ax, -1)
     n, c = math.prod(m.shape[:-1]), m.shape[-1]
-    try:
-        v = m.reshape((n, c), copy=False)
-    except ValueError:
+    # the other axes merge into one without a copy when each (of length > 1)
+    # steps by the next one's whole extent; NumPy's reshape then returns a
+    # view (reshape(copy=False) would say so itself, but needs NumPy 2.1)
+    dims = [(k, st) for k, st in zip(m.shape[:-1], m.strides[:-1]) if k != 1]
+    if n > 0 and any(s0 != s1 * k1 for (_, s0), (k1, s1) in zip(dims, dims[1:])):
         return None
+    v = m.reshape((n, c))
+    if v.size and v.__array_interface__["data"][0] != m.__array_interface__["data"][0]:
+        return None    # not expected: a copy would lose the writes of an output
     if any(s % a.itemsize for s in v.strides):
-        return None
+        return None    # an axis of length 1 may carry any stride
     return v
 
 
@@ -100,14 +108,25 @@ def _same_view(a, b):
 # ---------------------------------------------------------------------------
 
 def _softmax(kind, fname, z, axis, out, num_threads):
-    _num_threads(num_threads)
+    _num_threads(num_threads, fname)
+    if _is_masked(z):
+        # masked entries are left out of their row (as if -inf: probability
+        # 0), and the result keeps the mask
+        mask = np.ma.getmaskarray(z)
+        zd = np.asarray(np.ma.getdata(z))
+        cdt = _dtypes(zd.dtype, fname, "z")[0]
+        zf = np.where(mask, -np.inf, zd.astype(cdt, copy=False))
+        if zd.dtype == _F16:
+            zf = zf.astype(_F16)
+        res = _softmax(kind, fname, zf, axis, out, num_threads)
+        return res if out is not None else np.ma.MaskedArray(res, mask=mask.copy())
     z, ax, cdt, rdt = _prep_input(z, axis, fname, "z")
     zr = _rows_copy(z, ax)
     res = tmp = None
     if out is not None:
         _check_out(out, z.shape, rdt, fname)
         res = out
-        if out.dtype == cdt and out.dtype.isnative and out.flags.aligned:
+        if out.dtype == cdt:
             yr = _rows(out, ax)
             # out may be z itself (row by row in place); other overlaps: temporary
             if yr is not None and np.may_share_memory(out, zr) and not _same_view(yr, zr):
@@ -224,7 +243,9 @@ def log_softmax(x, axis=None, out=None, *, num_threads=None):
 def _prep_loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothing,
                reduction, num_threads):
     _check_reduction(reduction, fname)
-    _num_threads(num_threads)
+    _num_threads(num_threads, fname)
+    if target is None:
+        raise TypeError(f"{fname}: target is required, got None")
     argname = "input"
     z, ax, cdt, rdt = _prep_input(z, axis, fname, argname)
     C = z.shape[ax]
@@ -248,6 +269,8 @@ def _prep_loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothi
     except TypeError:
         raise TypeError(f"{fname}: ignore_index must be an int, got "
                         f"{type(ignore_index).__name__}") from None
+    if not -(1 << 63) <= ignore < (1 << 63):
+        raise ValueError(f"{fname}: ignore_index must fit in int64, got {ignore}")
 
     w = None
     wall = float(C)
@@ -268,9 +291,9 @@ def _prep_loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothi
                 f"{fname}: class-index target must have the shape of input without its "
                 f"class axis, {batch}; got target shape {t.shape} (input shape {z.shape}, "
                 f"class axis {ax})")
-        idx = t.astype(np.int64, copy=False).reshape(-1)
-        if idx.dtype != np.int64 or not idx.dtype.isnative:
-            idx = idx.astype(np.int64)
+        # int64, native, aligned, whole-element stride (a packed record
+        # field is none of these: _kernel_operand copies it)
+        idx = _kernel_operand(t.astype(np.int64, copy=False).reshape(-1))
         total_w, bad = _k.class_targets(idx, C, ignore, w)
         if bad >= 0:
             where = np.unravel_index(bad, batch) if batch else ()
@@ -293,8 +316,54 @@ def _prep_loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothi
     return z, ax, cdt, rdt, C, batch, N, zr, idx, tr, w, wall, ignore, eps, denom
 
 
+def _loss_masked(fname, kind, z, target, axis, weight, ignore_index, label_smoothing,
+                 reduction, num_threads, want_loss, want_grad):
+    """Masked operands (numpy.ma): a row (one sample) with a masked logit or
+    a masked target is skipped -- no loss, no gradient, not counted by "mean"
+    -- and a masked class weight counts as 0.  Per-row losses and the
+    gradient come back as masked arrays (0 under the mask)."""
+    zd = _asarray(np.ma.getdata(z), fname, "input")
+    td = _asarray(np.ma.getdata(target), fname, "target")
+    w = weight.filled(0) if _is_masked(weight) else weight
+    ax = _class_axis(zd, axis, fname, "input")
+    zm = np.moveaxis(zd, ax, -1)
+    batch, C = zm.shape[:-1], zm.shape[-1]
+    index_target = td.shape == batch and td.dtype.kind in "iu"
+    if not (index_target or td.shape == zd.shape):
+        # the checks (and their messages) of the plain path
+        return _loss(fname, kind, zd, td, axis, w, ignore_index, label_smoothing,
+                     reduction, num_threads, want_loss, want_grad)
+    rows = np.zeros(batch, dtype=bool)              # masked rows
+    if _is_masked(z):
+        rows |= np.moveaxis(np.ma.getmaskarray(z), ax, -1).any(axis=-1)
+    if _is_masked(target):
+        tmask = np.ma.getmaskarray(target)
+        rows |= tmask if index_target else np.moveaxis(tmask, ax, -1).any(axis=-1)
+    keep = ~rows.reshape(-1)
+    zsub = zm.reshape(-1, C)[keep]
+    tsub = (td.reshape(-1)[keep] if index_target
+            else np.moveaxis(td, ax, -1).reshape(-1, C)[keep])
+    loss, grad = _loss(fname, kind, zsub, tsub, -1, w, ignore_index, label_smoothing,
+                       reduction, num_threads, want_loss, want_grad)
+    if want_loss and reduction == "none":
+        full = np.zeros(keep.shape, dtype=loss.dtype)
+        full[keep] = loss
+        loss = np.ma.MaskedArray(full.reshape(batch), mask=rows.copy())
+    if want_grad:
+        full = np.zeros((keep.size, C), dtype=grad.dtype)
+        full[keep] = grad
+        gmask = np.broadcast_to(rows[..., None], zm.shape)
+        grad = np.ma.MaskedArray(np.moveaxis(full.reshape(zm.shape), -1, ax),
+                                 mask=np.moveaxis(gmask, -1, ax).copy())
+    return loss, grad
+
+
 def _loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothing, reduction,
           num_threads, want_loss, want_grad):
+    if _is_masked(z) or _is_masked(target) or _is_masked(weight):
+        _check_reduction(reduction, fname)
+        return _loss_masked(fname, kind, z, target, axis, weight, ignore_index,
+                            label_smoothing, reduction, num_threads, want_loss, want_grad)
     (z, ax, cdt, rdt, C, batch, N, zr, idx, tr, w, wall, ignore, eps,
      denom) = _prep_loss(fname, kind, z, target, axis, weight, ignore_index,
                          label_smoothing, reduction, num_threads)

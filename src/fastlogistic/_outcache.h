@@ -49,6 +49,34 @@ typedef pthread_mutex_t fl_oc_lock_t;
 #define fl_oc_unlock(l) pthread_mutex_unlock(l)
 #endif
 
+/* AddressSanitizer builds (FASTLOGISTIC_SANITIZE=address): a block the
+   cache holds is poisoned, so a stale access to an output already freed (a
+   view that outlived its base, say) is reported like a use after free; it is
+   unpoisoned when handed out again.  No-ops in a normal build. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FL_OC_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(FL_OC_ASAN)
+#define FL_OC_ASAN 1
+#endif
+#ifdef FL_OC_ASAN
+#include <sanitizer/asan_interface.h>
+#define FL_OC_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define FL_OC_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define FL_OC_POISON(p, n) ((void)(p), (void)(n))
+#define FL_OC_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* The package supports NumPy 1.23 and newer (pyproject.toml): a module built
+   against a NumPy whose default C-API target is newer would not import there
+   (NumPy 2.0-2.4 target 1.23 by default when NPY_TARGET_VERSION is unset) */
+#if NPY_FEATURE_VERSION > NPY_1_23_API_VERSION
+#error "fastlogistic: built for a NumPy C-API newer than 1.23; define NPY_TARGET_VERSION=NPY_1_23_API_VERSION"
+#endif
+
 #define FL_OC_HEAD 64               /* header bytes; also the data's alignment */
 #define FL_OC_MIN ((size_t)4 << 20) /* smallest block kept (NumPy's huge-page size too) */
 #define FL_OC_SLOTS 16              /* most blocks kept */
@@ -61,6 +89,7 @@ static struct {
     void *blk[FL_OC_SLOTS];         /* data pointers */
 } fl_oc = {FL_OC_LOCK_INIT, 0, 0, 0, {0}};
 
+/* (the header is never poisoned: only the data part of a held block) */
 static size_t fl_oc_cap(void *data) { return *(size_t *)((char *)data - FL_OC_HEAD); }
 
 static void *fl_oc_sys_alloc(size_t cap, int zero)
@@ -94,6 +123,7 @@ static void *fl_oc_sys_alloc(size_t cap, int zero)
 
 static void fl_oc_sys_free(void *data)
 {
+    FL_OC_UNPOISON(data, fl_oc_cap(data));
 #ifdef _WIN32
     _aligned_free((char *)data - FL_OC_HEAD);
 #else
@@ -127,6 +157,8 @@ static void *fl_oc_take(size_t size)
     if (best >= 0)
         got = fl_oc_remove_locked(best);
     fl_oc_unlock(&fl_oc.lock);
+    if (got != NULL)
+        FL_OC_UNPOISON(got, fl_oc_cap(got));
     return got;
 }
 
@@ -178,6 +210,7 @@ static void fl_oc_free(void *ctx, void *ptr, size_t size)
             drop[nd++] = fl_oc_remove_locked(0);
         fl_oc.blk[fl_oc.n++] = ptr;
         fl_oc.held += cap;
+        FL_OC_POISON(ptr, cap);
     } else {
         drop[nd++] = ptr;
     }
@@ -231,8 +264,28 @@ static void fl_oc_set_limit(size_t limit)
     fl_oc_unlock(&fl_oc.lock);
     fl_oc_trim(limit);
 }
-static size_t fl_oc_get_limit(void) { return fl_oc.limit; }
-static size_t fl_oc_held(void) { return fl_oc.held; }
-static int fl_oc_count(void) { return fl_oc.n; }
+/* the size queries read under the lock too (free-threaded Python, or a
+   query while another thread frees an output) */
+static size_t fl_oc_get_limit(void)
+{
+    fl_oc_lock(&fl_oc.lock);
+    size_t v = fl_oc.limit;
+    fl_oc_unlock(&fl_oc.lock);
+    return v;
+}
+static size_t fl_oc_held(void)
+{
+    fl_oc_lock(&fl_oc.lock);
+    size_t v = fl_oc.held;
+    fl_oc_unlock(&fl_oc.lock);
+    return v;
+}
+static int fl_oc_count(void)
+{
+    fl_oc_lock(&fl_oc.lock);
+    int v = fl_oc.n;
+    fl_oc_unlock(&fl_oc.lock);
+    return v;
+}
 
 #endif

@@ -136,20 +136,21 @@ cdef int _sm_run(SMJob *job, int nthreads) except -1 nogil:
     return 0
 
 
-cdef inline void _sm_arg2(object a, char **data, Py_ssize_t *rs, Py_ssize_t *cs,
-                          Py_ssize_t isz, bint *need_buf):
+cdef inline int _sm_arg2(object a, char **data, Py_ssize_t *rs, Py_ssize_t *cs,
+                         Py_ssize_t isz, bint *need_buf) except -1:
     cdef cnp.ndarray v
     if a is None:
         data[0] = NULL
         rs[0] = 0
         cs[0] = isz
-        return
+        return 0
     v = <cnp.ndarray>a
     data[0] = <char *>cnp.PyArray_DATA(v)
-    rs[0] = cnp.PyArray_STRIDES(v)[0]
-    cs[0] = cnp.PyArray_STRIDES(v)[1]
+    rs[0] = _elem_stride(v, 0)       # checked: whole elements, aligned
+    cs[0] = _elem_stride(v, 1)
     if cs[0] != isz and cnp.PyArray_DIMS(v)[1] > 1:
         need_buf[0] = True
+    return 0
 
 
 def multiclass(int kind, z, t, idx, y, loss, w, double wall, long long ignore_index,
@@ -181,14 +182,16 @@ def multiclass(int kind, z, t, idx, y, loss, w, double wall, long long ignore_in
         job.idx = NULL
         job.ir = 0
     else:
+        if cnp.PyArray_TYPE(<cnp.ndarray>idx) != cnp.NPY_INT64:
+            raise TypeError("internal: class indices must be int64")
         job.idx = <char *>cnp.PyArray_DATA(<cnp.ndarray>idx)
-        job.ir = cnp.PyArray_STRIDES(<cnp.ndarray>idx)[0]
+        job.ir = _elem_stride(<cnp.ndarray>idx, 0)
     if loss is None:
         job.loss = NULL
         job.lr = 0
     else:
         job.loss = <char *>cnp.PyArray_DATA(<cnp.ndarray>loss)
-        job.lr = cnp.PyArray_STRIDES(<cnp.ndarray>loss)[0]
+        job.lr = _elem_stride(<cnp.ndarray>loss, 0)
     job.P.C = job.C
     job.P.ignore_index = ignore_index
     job.P.w = NULL if w is None else cnp.PyArray_DATA(<cnp.ndarray>w)
@@ -225,7 +228,7 @@ def class_targets(idx, Py_ssize_t C, long long ignore_index, w):
     of the first index outside [0, C) that is not ignore_index, or -1)."""
     cdef cnp.ndarray iv = <cnp.ndarray>idx
     cdef char *p = <char *>cnp.PyArray_DATA(iv)
-    cdef Py_ssize_t s = cnp.PyArray_STRIDES(iv)[0]
+    cdef Py_ssize_t s = _elem_stride(iv, 0)
     cdef Py_ssize_t n = cnp.PyArray_DIMS(iv)[0]
     cdef Py_ssize_t i, bad = -1
     cdef int64_t y

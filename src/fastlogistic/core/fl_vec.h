@@ -52,6 +52,7 @@ typedef float   vf32 __attribute__((vector_size(FL_VB)));
 typedef int64_t vi64 __attribute__((vector_size(FL_VB)));
 typedef int32_t vi32 __attribute__((vector_size(FL_VB)));
 typedef uint64_t vu64 __attribute__((vector_size(FL_VB)));
+typedef uint32_t vu32 __attribute__((vector_size(FL_VB)));
 /* half-width float vector: the float32 lanes that fit one double vector */
 typedef float   vf32h __attribute__((vector_size(FL_VB / 2)));
 /* one native register */
@@ -541,6 +542,34 @@ FL_INLINE double fl_hsum_f64(vf64 v)
     return s;
 }
 
+/* a * b + c with one rounding: the FMA instruction where the level has it
+   (AVX2 and AVX-512); below, the plain expression (see FL_DEFINE_RECIP1P) */
+#if FL_X86_LEVEL >= 2
+#if FL_NB == 64
+FL_INLINE nf64 fl_nfma_f64(nf64 a, nf64 b, nf64 c) { return (nf64)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c); }
+FL_INLINE nf32 fl_nfma_f32(nf32 a, nf32 b, nf32 c) { return (nf32)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c); }
+#elif FL_NB == 32
+FL_INLINE nf64 fl_nfma_f64(nf64 a, nf64 b, nf64 c) { return (nf64)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c); }
+FL_INLINE nf32 fl_nfma_f32(nf32 a, nf32 b, nf32 c) { return (nf32)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c); }
+#else
+FL_INLINE nf64 fl_nfma_f64(nf64 a, nf64 b, nf64 c) { return (nf64)_mm_fmadd_pd((__m128d)a, (__m128d)b, (__m128d)c); }
+FL_INLINE nf32 fl_nfma_f32(nf32 a, nf32 b, nf32 c) { return (nf32)_mm_fmadd_ps((__m128)a, (__m128)b, (__m128)c); }
+#endif
+#define FL_DEFINE_FMA(S, V)                                                    \
+    FL_INLINE V fl_fma_##S(V a, V b, V c)                                      \
+    {                                                                          \
+        FL_U(V) ua = {a}, ub = {b}, uc = {c}, ur;                              \
+        for (int j = 0; j < FL_NV; j++)                                        \
+            ur.p[j] = fl_nfma_##S(ua.p[j], ub.p[j], uc.p[j]);                  \
+        return ur.w;                                                           \
+    }
+#else
+#define FL_DEFINE_FMA(S, V)                                                    \
+    FL_INLINE V fl_fma_##S(V a, V b, V c) { return a * b + c; }
+#endif
+FL_DEFINE_FMA(f64, vf64)
+FL_DEFINE_FMA(f32, vf32)
+
 /*
  * Reciprocals.  y0(d) ~ 1/d: vrcp14 (14 bits) at AVX-512, and for float64 a
  * Newton step (28 bits); a division below AVX-512.  The sigmoid's float64
@@ -585,16 +614,24 @@ FL_INLINE vf32 fl_div_f32(vf32 a, vf32 b) { return a / b; }
  * y instead of 6 to 8.  The sigmoid's worst case seen, float64: 1.95 ->
  * 1.66 ULP (most of it exp's 0.77).
  */
+/*
+ * The residuals above need their single rounding: written as explicit FMAs
+ * (fl_fma: a b + c rounded once) where the level has them, so the bound does
+ * not depend on the compiler contracting a * b + c by itself (GCC at -O1 or
+ * with -ffp-contract=off does not; clang's default differs).  Below AVX2 the
+ * y0 is a correctly rounded division, the residual is a few ULP of y at
+ * most, and the plain expressions keep the bound.
+ */
 #define FL_DEFINE_RECIP1P(S, T, V)                                             \
     FL_INLINE V fl_recip1pe_##S(V e)                                           \
     {                                                                          \
         V y = FL_RECIP_Y0_##S((T)1 + e);                                       \
-        return y + y * (((T)1 - y) - e * y);                                   \
+        return fl_fma_##S(y, fl_fma_##S(-e, y, (T)1 - y), y);                  \
     }                                                                          \
     FL_INLINE V fl_recip1p_##S(V E)                                            \
     {                                                                          \
         V y = FL_SIGMOID_Y0_##S((T)1 + E);                                     \
-        return y + y * (((T)1 - E * y) - y);                                   \
+        return fl_fma_##S(y, fl_fma_##S(-E, y, fl_splat_##S((T)1)) - y, y);    \
     }
 #define FL_SIGMOID_Y0_f32 FL_RECIP_Y0_f32
 FL_DEFINE_RECIP1P(f64, double, vf64)
@@ -719,7 +756,10 @@ FL_INLINE vf64 fl_exp_scaled_f64(vf64 xc, int one_step)
     const double SH = 0x1.8p52;
     vf64 t = xc * 0x1.71547652b82fep0 + SH;
     vf64 nd = t - SH;
-    vi64 n = (vi64)t - (vi64)fl_splat_f64(SH);
+    /* integer steps in unsigned arithmetic: a NaN lane gives garbage bits
+       that the selects discard, and must not overflow a signed type (UB;
+       without -fwrapv the compiler may assume it never happens) */
+    vi64 n = (vi64)((vu64)t - (vu64)fl_splat_f64(SH));
 #endif
     vf64 r = xc - nd * 0x1.62e42feep-1;      /* LN2_HI, 32 significant bits */
     r = r - nd * 0x1.a39ef35793c76p-33;       /* LN2_LO */
@@ -739,11 +779,11 @@ FL_INLINE vf64 fl_exp_scaled_f64(vf64 xc, int one_step)
        to the exponent field, only n remains (mod 2^12), and adding the bits
        of 1.0 biases it */
     if (one_step)
-        return p * (vf64)(((vi64)t << 52) + (vi64)fl_splat_f64(1.0));
+        return p * (vf64)(((vu64)t << 52) + (vu64)fl_splat_f64(1.0));
     /* n in [-1077, 1025]; floor(n / 2) with a logical shift of n + 2048,
        since AVX2 has no 64-bit arithmetic shift */
-    vi64 n1 = (vi64)((vu64)(n + 2048) >> 1) - 1024;
-    vi64 n2 = n - n1;
+    vu64 n1 = (((vu64)n + 2048) >> 1) - 1024;
+    vu64 n2 = (vu64)n - n1;
     vf64 s1 = (vf64)((n1 + 1023) << 52);
     vf64 s2 = (vf64)((n2 + 1023) << 52);
     return (p * s1) * s2;
@@ -762,7 +802,7 @@ FL_INLINE vf32 fl_exp_scaled_f32(vf32 xc, int one_step)
     const float SH = 0x1.8p23f;
     vf32 t = xc * 0x1.715476p0f + SH;
     vf32 nd = t - SH;
-    vi32 n = (vi32)t - (vi32)fl_splat_f32(SH);
+    vi32 n = (vi32)((vu32)t - (vu32)fl_splat_f32(SH));   /* unsigned: see float64 */
     vf32 r = xc - nd * 0x1.62e4p-1f;          /* LN2_HI, 17 significant bits */
     r = r - nd * 0x1.7f7d1cp-20f;             /* LN2_LO */
     vf32 r2 = r * r;
@@ -772,10 +812,10 @@ FL_INLINE vf32 fl_exp_scaled_f32(vf32 xc, int one_step)
     vf32 q = (p01 + r2 * p23) + (r2 * r2) * p45;
     vf32 p = 1.0f + (r + r2 * q);
     if (one_step)
-        return p * (vf32)(((vi32)t << 23) + (vi32)fl_splat_f32(1.0f));
+        return p * (vf32)(((vu32)t << 23) + (vu32)fl_splat_f32(1.0f));
     vi32 n1 = n >> 1;
-    vi32 n2 = n - n1;
-    vf32 s1 = (vf32)((n1 + 127) << 23);
+    vu32 n2 = (vu32)n - (vu32)n1;
+    vf32 s1 = (vf32)(((vu32)n1 + 127) << 23);
     vf32 s2 = (vf32)((n2 + 127) << 23);
     return (p * s1) * s2;
 #endif
@@ -881,8 +921,11 @@ FL_INLINE vi64 fl_split_f64(vf64 u, vf64 *f)
 
 FL_INLINE vi32 fl_split_f32(vf32 u, vf32 *f)
 {
-    vi32 iu = (vi32)u + (0x3f800000 - 0x3f3504f3);
-    vi32 k = (iu >> 23) - 0x7f;
+    /* unsigned, as for float64: u = inf or NaN must not overflow an int;
+       for a positive finite u the top bit stays clear, so the shift is the
+       same as the signed one */
+    vu32 iu = (vu32)u + (0x3f800000 - 0x3f3504f3);
+    vi32 k = (vi32)(iu >> 23) - 0x7f;
     *f = (vf32)((iu & 0x007fffff) + 0x3f3504f3) - 1.0f;
     return k;
 }
