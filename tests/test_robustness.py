@@ -374,7 +374,7 @@ def test_huge_num_threads_is_capped(n):
 
 
 @pytest.mark.parametrize("f,args", [
-    (fl.sigmoid, (np.ones(3),)), (fl.logit, (np.full(3, 0.5),)),
+    (fl.sigmoid, (np.ones(3),)), (fl.softplus, (np.full(3, 0.5),)),
     (fl.binary_cross_entropy, (np.full(3, 0.5), np.ones(3))),
     (fl.binary_cross_entropy_with_logits_grad_hess, (np.ones(3), np.ones(3))),
     (fl.softmax, (np.ones((2, 3)),)),
@@ -391,6 +391,9 @@ def test_num_threads_errors_name_function_and_argument(f, args, bad, exc):
 def test_set_num_threads_errors_name_it(bad, exc):
     with pytest.raises(exc, match=r"set_num_threads: num_threads must be"):
         fl.set_num_threads(bad)
+    # the ufuncs (expit, log_expit, logit) take their threads from use_threads
+    with pytest.raises(exc, match=r"use_threads: num_threads must be"):
+        fl.use_threads(bad)
 
 
 # --- 7. long double ----------------------------------------------------------------

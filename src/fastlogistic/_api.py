@@ -244,7 +244,7 @@ def _via_ufunc(op, x, out, num_threads, kwargs):
         kwargs["out"] = out
     if num_threads is None:
         return uf(x, **kwargs)
-    _num_threads(num_threads)
+    _num_threads(num_threads, _UNARY_NAMES[op])
     old = _k.set_thread_override(num_threads)
     try:
         return uf(x, **kwargs)

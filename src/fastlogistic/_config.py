@@ -132,7 +132,7 @@ class use_threads:
 
     def __init__(self, n):
         if n is not None:          # None: the library default inside the block
-            _k.check_num_threads(n)
+            _named("use_threads", _k.check_num_threads, n)
         self._n = n
         self._saved = []
 

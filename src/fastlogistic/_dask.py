@@ -475,9 +475,11 @@ def _den_task(C, ignore, cdt, nd, exact, t, w):
     the weights of its non-ignored targets (their count without weights), as
     the in-memory function computes it (exactly with `exact`)."""
     from . import _kernels
-    idx = np.ascontiguousarray(np.asarray(t).reshape(-1), dtype=np.int64)
+    from ._api import _kernel_operand
+    # blocks unpickled on a worker may sit at any address: aligned copies
+    idx = _kernel_operand(np.asarray(t, dtype=np.int64).reshape(-1))
     if w is not None:
-        w = np.ascontiguousarray(w, dtype=cdt)
+        w = _kernel_operand(np.asarray(w, dtype=cdt).reshape(-1))
     total, bad = _kernels.class_targets(idx, C, ignore, w)
     if not exact:
         return _as_partial(total, nd)
