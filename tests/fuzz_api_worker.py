@@ -552,6 +552,8 @@ def draw(seed, i):
     name = FUNCS[rng.integers(len(FUNCS))]
     valid = rng.random() < 0.35
     args, kw, check = spec_for(name)(rng, name, valid)
+    if not valid and rng.random() < 0.03:
+        kw["no_such_keyword"] = 1                   # must be a TypeError naming the function
     return name, args, kw, check
 
 
