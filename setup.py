@@ -80,8 +80,10 @@ class BuildExt(build_ext):
         san = os.environ.get("FASTLOGISTIC_SANITIZE", "").strip()
         san_flags = []
         if san and ctype != "msvc":
-            # -fno-wrapv: Python's own -fwrapv would hide signed overflow from UBSan
-            san_flags = [f"-fsanitize={san}", "-fno-omit-frame-pointer", "-fno-wrapv", "-g"]
+            # -fno-wrapv: Python's own -fwrapv would hide signed overflow from
+            # UBSan; -O1 (after -O3): what the sanitizers advise, and a build
+            # several times faster
+            san_flags = [f"-fsanitize={san}", "-fno-omit-frame-pointer", "-fno-wrapv", "-g", "-O1"]
             print(f"fastlogistic: sanitizer build ({' '.join(san_flags)})", file=sys.stderr)
         self._omp_error = ""
         want_omp = not _flag("FASTLOGISTIC_NO_OPENMP")

@@ -50,11 +50,22 @@ def _dtypes(dt, fname, argname):
         f"floating-point, integer or boolean array")
 
 
+# NumPy before 1.24 makes an object array of a ragged list (with a warning)
+# where newer ones raise: make it the same error everywhere
+_RAGGED_WARNS = np.lib.NumpyVersion(np.__version__) < "1.24.0"
+
+
 def _asarray(a, fname, argname):
     if isinstance(a, np.ndarray):
         return a
     try:
-        arr = np.asarray(a)
+        if _RAGGED_WARNS:
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", np.VisibleDeprecationWarning)
+                arr = np.asarray(a)
+        else:
+            arr = np.asarray(a)
     except Exception as exc:  # ragged lists and the like
         raise TypeError(f"{fname}: cannot convert {argname} to an array: {exc}") from None
     return arr

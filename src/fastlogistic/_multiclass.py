@@ -322,8 +322,8 @@ def _loss_masked(fname, kind, z, target, axis, weight, ignore_index, label_smoot
     a masked target is skipped -- no loss, no gradient, not counted by "mean"
     -- and a masked class weight counts as 0.  Per-row losses and the
     gradient come back as masked arrays (0 under the mask)."""
-    zd = _asarray(np.ma.getdata(z), fname, "input")
-    td = _asarray(np.ma.getdata(target), fname, "target")
+    zd = np.ma.getdata(_asarray(z, fname, "input"))
+    td = np.ma.getdata(_asarray(target, fname, "target"))
     w = weight.filled(0) if _is_masked(weight) else weight
     ax = _class_axis(zd, axis, fname, "input")
     zm = np.moveaxis(zd, ax, -1)
