@@ -251,16 +251,29 @@ def _via_ufunc(op, x, out, num_threads, kwargs):
     dtype, casting, order, subok, a tuple out) and array containers
     (``__array_ufunc__``: pandas, xarray, dask, masked arrays, ...)."""
     uf = _k.LIB_UFUNCS[op]
+    fname = _UNARY_NAMES[op]
     if out is not None:
         kwargs["out"] = out
-    if num_threads is None:
-        return uf(x, **kwargs)
-    _num_threads(num_threads, _UNARY_NAMES[op])
-    old = _k.set_thread_override(num_threads)
+    old = None
+    if num_threads is not None:
+        _num_threads(num_threads, fname)
+        old = _k.set_thread_override(num_threads)
     try:
         return uf(x, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise _named_error(fname, exc) from None
     finally:
-        _k.set_thread_override(old)
+        if old is not None:
+            _k.set_thread_override(old)
+
+
+def _named_error(fname, exc):
+    """exc (a TypeError or ValueError raised by NumPy or another library on
+    our behalf) as the same kind of error whose message names `fname`."""
+    msg = str(exc)
+    if msg.startswith(f"{fname}:") or msg.startswith(f"ufunc '{fname}'"):
+        return exc
+    return (TypeError if isinstance(exc, TypeError) else ValueError)(f"{fname}: {msg}")
 
 
 def sigmoid(x, out=None, *, num_threads=None, **ufunc_kwargs):

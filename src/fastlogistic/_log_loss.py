@@ -200,6 +200,18 @@ def log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, labels
     Returns a Python float.  The same errors and warnings as scikit-learn's
     (``y_pred=`` is its deprecated spelling of ``y_proba``).
     """
+    try:
+        return _log_loss(y_true, y_proba, normalize=normalize, sample_weight=sample_weight,
+                         labels=labels, y_pred=y_pred)
+    except (TypeError, ValueError) as exc:
+        # scikit-learn's messages, led by the function's name
+        from ._api import _named_error
+        raise _named_error("log_loss", exc) from None
+
+
+def _log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, labels=None,
+              y_pred="deprecated"):
+    """The body of log_loss (its errors unprefixed)."""
     from . import binary_cross_entropy, categorical_cross_entropy
 
     if not (isinstance(y_pred, str) and y_pred == "deprecated"):
