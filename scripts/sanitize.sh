@@ -47,7 +47,8 @@ if [ $# -gt 0 ]; then
 else
     TESTS=(tests/test_robustness.py tests/test_fuzz_api.py tests/test_outcache_stress.py
            tests/test_outcache.py tests/test_errors.py tests/test_semantics.py
-           tests/test_multiclass.py tests/test_threads.py)
+           tests/test_multiclass.py tests/test_threads.py tests/test_ufuncs.py
+           tests/test_cylevel.py)
 fi
 LOG="$DIR/pytest.log"
 set +e
