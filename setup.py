@@ -6,6 +6,8 @@ Environment variables (all optional):
                             the wheel is then not portable.  The AVX2 and AVX-512
                             levels are always built and picked at run time.
   FASTLOGISTIC_NO_OPENMP=1  build without OpenMP (single-threaded).
+  FASTLOGISTIC_BUILD_JOBS=n compile n C files at once (default: the CPUs this
+                            process may use); 1 compiles one after the other.
 OpenMP is detected by compiling a test program; without it the build still
 succeeds, runs on one thread and says so in fastlogistic.show_config().
 """
@@ -13,6 +15,7 @@ import glob
 import os
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from Cython.Build import cythonize
@@ -33,6 +36,67 @@ CORE = [
 
 def _flag(name):
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# --- parallel compile (issue 18) --------------------------------------------
+# setuptools compiles the sources of one extension one after the other; this
+# compiles them on a thread pool (one compiler process per thread).  Longest
+# first, so that the last one to start is a short one.  Cold code gets a lower
+# optimisation level: the Cython-generated drivers (_kernels.c: argument
+# checks, chunk scheduling, the gathering of strided operands) are a third of
+# the build's compile time at -O3; the math core (core/fl_*.c), where the time
+# of a call goes, keeps -O3.
+COMPILE_ORDER = ["_kernels.c", "fl_isa_avx512.c", "fl_isa_avx512s.c", "fl_isa_avx2.c",
+                 "fl_isa_baseline.c", "fl_isa_avx512_mc.c", "fl_isa_avx2_mc.c",
+                 "fl_isa_baseline_mc.c", "fl_dispatch.c"]
+COLD_FLAGS = {"_kernels.c": ["-O2"]}
+
+
+def _build_jobs():
+    value = os.environ.get("FASTLOGISTIC_BUILD_JOBS", "").strip()
+    if value:
+        return max(1, int(value))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def parallel_compile(compiler, jobs, flags_for=lambda src: []):
+    """Make compiler.compile (a distutils UnixCCompiler: GCC, Clang, MinGW)
+    compile the sources of one call on `jobs` threads, each source with
+    flags_for(source) after the other flags (so that an -O there wins).
+    Other compilers (MSVC) are left as they are."""
+    if not hasattr(compiler, "_compile") or compiler.compiler_type == "msvc":
+        return
+
+    def rank(obj, build):
+        name = os.path.basename(build[obj][0])
+        return COMPILE_ORDER.index(name) if name in COMPILE_ORDER else len(COMPILE_ORDER)
+
+    def compile(sources, output_dir=None, macros=None, include_dirs=None, debug=0,
+                extra_preargs=None, extra_postargs=None, depends=None):
+        macros, objects, extra_postargs, pp_opts, build = compiler._setup_compile(
+            output_dir, macros, include_dirs, sources, depends, extra_postargs)
+        cc_args = compiler._get_cc_args(pp_opts, debug, extra_preargs)
+
+        def one(obj):
+            src, ext = build[obj]
+            compiler._compile(obj, src, ext, cc_args, list(extra_postargs) + flags_for(src),
+                              pp_opts)
+
+        todo = sorted((o for o in objects if o in build), key=lambda o: rank(o, build))
+        if jobs == 1 or len(todo) < 2:
+            for obj in todo:
+                one(obj)
+        else:
+            with ThreadPoolExecutor(min(jobs, len(todo))) as pool:
+                for _ in pool.map(one, todo):   # re-raises the first failure
+                    pass
+        return objects
+
+    compiler.compile = compile
+# --- end of parallel compile --------------------------------------------------
 
 
 class BuildExt(build_ext):
@@ -70,6 +134,8 @@ class BuildExt(build_ext):
             ext.extra_link_args = omp if use_omp and ctype != "msvc" else []
             if _flag("FASTLOGISTIC_NATIVE"):
                 ext.define_macros.append(("FL_BUILD_NATIVE", "1"))
+        parallel_compile(self.compiler, _build_jobs(),
+                         lambda src: COLD_FLAGS.get(os.path.basename(src), []))
         super().build_extensions()
 
 
