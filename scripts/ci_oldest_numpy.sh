@@ -43,4 +43,6 @@ cd - >/dev/null
 
 # 4. the tests (the repo's tests/, run from the repo root)
 if [ $# -gt 0 ]; then ARGS=("$@"); else ARGS=(tests); fi
+# FL_CI_TESTS="test_a.py test_b.py": those files of tests/ only (CI's core set)
+if [ $# -eq 0 ] && [ -n "${FL_CI_TESTS:-}" ]; then ARGS=(); for f in $FL_CI_TESTS; do ARGS+=("tests/$f"); done; fi
 PYTHONPATH="$SITE" "$VENV/bin/python" -m pytest "${ARGS[@]}" -q -p no:cacheprovider

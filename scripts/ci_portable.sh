@@ -32,4 +32,7 @@ assert k.cpu_simd_levels() == ["cython"], k.cpu_simd_levels()
 assert k.get_simd_level() == "cython", k.get_simd_level()
 fl.show_config()
 PY
-python3 -m pytest "$root/tests" -q -p no:cacheprovider "$@"
+# FL_CI_TESTS="test_a.py test_b.py": those files of tests/ only (CI's core set)
+tests=("$root/tests")
+if [ -n "${FL_CI_TESTS:-}" ]; then tests=(); for f in $FL_CI_TESTS; do tests+=("$root/tests/$f"); done; fi
+python3 -m pytest "${tests[@]}" -q -p no:cacheprovider "$@"

@@ -13,11 +13,29 @@
 Helpers here are plain functions too: test modules import them with
 ``from conftest import ...`` (pytest puts this directory on sys.path).
 """
+import os
+
 import mpmath
 import numpy as np
 import pytest
 
-from fastlogistic import _kernels
+# --- which fastlogistic the tests import (issue 18) ---
+# The tests import the installed package (pip install ., or the wheel), or
+# src/ with PYTHONPATH=src; scripts/ci_wheel.sh sets FL_EXPECT_INSTALLED to
+# the venv it installed the wheel into, and then nothing else may be imported.
+try:
+    import fastlogistic
+except ImportError as exc:
+    raise ImportError(f"the tests need fastlogistic installed ({exc}): run `pip install .` "
+                      "first (README, the first command), or set PYTHONPATH=src after "
+                      "building in place") from None
+if os.environ.get("FL_EXPECT_INSTALLED"):
+    _where = os.path.realpath(fastlogistic.__file__)
+    assert _where.startswith(os.path.realpath(os.environ["FL_EXPECT_INSTALLED"])), \
+        f"FL_EXPECT_INSTALLED: the tests imported {_where}"
+# --- end ---
+
+from fastlogistic import _kernels  # noqa: E402
 
 MP_PREC = 192
 mpmath.mp.prec = MP_PREC

@@ -100,6 +100,70 @@ def test_bad_options_exit_with_a_message(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_default_output_has_machine_and_summary_but_no_targets(capsys):
+    """By default: the table, the machine (CPU, SIMD level, threads) and a
+    one-line summary; the PASS/FAIL target section only with --targets,
+    labelled as the reference machine's."""
+    argv = ["--functions", "sigmoid", "--sizes", "1e3", "--dtypes", "float64",
+            "--impls", "numpy", "--repeat", "3", "--quiet"]
+    assert _bench.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "PASS" not in out and "FAIL" not in out and "Targets" not in out
+    from fastlogistic import _config
+    cfg = _config.config()
+    assert f"SIMD level {cfg['simd_level']}" in out
+    assert f"{cfg['default_threads']} threads by default" in out
+    (summary,) = [ln for ln in out.splitlines() if ln.startswith("summary: ")]
+    assert "sigmoid f64 N=1e3: " in summary and "x numpy" in summary
+    assert _bench.main(argv + ["--targets"]) == 0
+    out = capsys.readouterr().out
+    assert "Targets of the project's reference machine" in out
+
+
+def test_summary_line_is_the_paired_ratio_against_the_fastest_other():
+    info = {"cpu": "Some CPU", "versions": {"fastlogistic": "9.9"},
+            "fastlogistic_config": {"simd_level": "avx2"}}
+    results = [_row("fastlogistic", [1.0, 1.0, 1.0]),
+               _row("numpy", [3.0, 4.0, 5.0]),
+               _row("torch", [2.0, 1.5, 2.5]),        # the fastest other: median 2.0
+               _row("copy", [0.5, 0.5, 0.5]),         # a reference, not a library
+               _row("fastlogistic", [2.0, 2.0], threads=2, shape=(10**7,)),
+               _row("torch", [5.0, 7.0], threads=2, shape=(10**7,))]
+    line = _bench.summary_line(info, results)
+    assert line.startswith("fastlogistic 9.9 on Some CPU (avx2, 1 thread unless said)")
+    assert "sigmoid f64 N=1e6: 2.00x torch" in line
+    assert "sigmoid f64 N=1e7 2 threads: 3.00x torch" in line
+    assert "copy" not in line
+
+
+def test_numexpr_and_numba_rows_when_installed(capsys):
+    """numexpr and numba appear as peers of the sigmoid when installed, each
+    computing the sigmoid (checked against fastlogistic's values)."""
+    import numpy as np
+    have = [name for name, mod in (("numexpr", "numexpr"), ("numba_vectorize", "numba"),
+                                   ("numba_prange", "numba"))
+            if _bench._import(mod) is not None]
+    if not have:
+        pytest.skip("neither numexpr nor numba is installed")
+    libs = _bench.init()
+    d = _bench.make_inputs("unary", (1000,), "float64")
+    expected = _bench.fl.sigmoid(d["x"])
+    for name in have:
+        impl = _bench.FUNCTIONS["sigmoid"].impls[name]
+        assert _bench._available(impl)
+        timed = impl.factory(d, 2 if impl.threaded else 1)
+        if timed.before:
+            timed.before()
+        np.testing.assert_allclose(timed.call(), expected, rtol=1e-12)
+    assert libs is not None
+    argv = ["--functions", "sigmoid", "--sizes", "1e3", "--dtypes", "float32", "--impls",
+            ",".join(have), "--repeat", "1", "--quiet"]
+    assert _bench.main(argv) == 0
+    out = capsys.readouterr().out
+    for name in have:
+        assert f"  {name} " in out
+
+
 def test_module_command_runs():
     """The command as the README writes it (a tiny case)."""
     r = subprocess.run([sys.executable, "-m", "fastlogistic", "bench", "--functions", "sigmoid",

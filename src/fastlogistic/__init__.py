@@ -8,6 +8,7 @@ AVX2, baseline; chosen at run time) and parallel (OpenMP).
     loss, grad = fl.binary_cross_entropy_with_logits_loss_and_grad(x, y)
 """
 import os as _os
+from collections.abc import Callable as _Callable
 
 from . import _kernels
 from ._api import *  # noqa: F401,F403
@@ -67,7 +68,7 @@ __all__ = list(_api_all) + list(_mc_all) + [
 __all__ += ["log_loss", "patch", "unpatch", "patched", "is_patched"]   # issue 15
 
 
-def _from_env(name, apply):
+def _from_env(name: str, apply: "_Callable[[str], object]") -> None:
     """apply(value) for a set environment variable; a bad value warns
     instead of raising (a typo must not make the package unimportable)."""
     value = _os.environ.get(name, "").strip()
@@ -82,4 +83,4 @@ def _from_env(name, apply):
 _from_env("FASTLOGISTIC_SIMD", lambda v: _kernels.set_simd_level(v.lower()))
 _from_env("FASTLOGISTIC_STREAM_BYTES", lambda v: _kernels.set_stream_threshold(int(v)))
 _from_env("FASTLOGISTIC_OUTPUT_CACHE", lambda v: _kernels.set_output_cache(int(v)))
-del _from_env
+del _from_env, _Callable

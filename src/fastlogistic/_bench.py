@@ -64,10 +64,15 @@ class _Libs:
         self.torch = _import("torch")
         self.torch_F = _import("torch.nn.functional") if self.torch else None
         self.sklearn_loss = _import("sklearn._loss.loss")
+        # what a NumPy user reaches for first when NumPy is too slow
+        self.numexpr = _import("numexpr")
+        self.numba = _import("numba")
 
     def missing(self):
         return [lib for lib, mod in (("scipy", self.scipy_special), ("torch", self.torch),
-                                     ("scikit-learn", self.sklearn_loss)) if mod is None]
+                                     ("scikit-learn", self.sklearn_loss),
+                                     ("numexpr", self.numexpr), ("numba", self.numba))
+                if mod is None]
 
 
 _TORCH_DEFAULT_THREADS = None
@@ -111,8 +116,8 @@ class Function:
     fl_name: str          # the fastlogistic attribute that must exist
 
 
-def _fl(name, *args):
-    """fastlogistic: the call a user writes, fl.<name>(*inputs); the thread
+def _fl(name, *args, **fixed):
+    """fastlogistic: the call a user writes, fl.<name>(*inputs, **fixed); the thread
     count is the library default, set before each round (as torch's is), and
     above one thread also passed as num_threads=k.  The default alone would
     not do: it obeys a lower OpenMP thread count set after set_num_threads
@@ -120,7 +125,7 @@ def _fl(name, *args):
     the same OpenMP runtime, so after a round of torch at 1 thread our
     2-thread round ran on one."""
     def factory(d, k):
-        kw = {} if k == 1 else {"num_threads": k}
+        kw = dict(fixed) if k == 1 else dict(fixed, num_threads=k)
         call = functools.partial(getattr(fl, name), *[d[n] for n in args], **kw)
         return Timed(call, before=lambda: fl.set_num_threads(k))
     return Impl("fastlogistic", factory, threaded=True)
@@ -223,6 +228,58 @@ def _torch_grad_hess(x, t):
     return s - t, s * (1 - s)
 
 
+# --- numexpr and numba (issue 18): the tools a NumPy user reaches for first ---
+
+def _numexpr_sigmoid():
+    """numexpr, as its users write the sigmoid; multi-threaded by numexpr's own
+    pool, set to the row's thread count before each round."""
+    def factory(d, k):
+        ne, x = LIBS.numexpr, d["x"]
+        return Timed(lambda: ne.evaluate("1/(1+exp(-x))", local_dict={"x": x}),
+                     before=lambda: ne.set_num_threads(k))
+    return Impl("numexpr", factory, threaded=True, note='ne.evaluate("1/(1+exp(-x))")')
+
+
+@functools.lru_cache(maxsize=None)
+def _numba_kernels():
+    """The two numba forms (compiled lazily, on first use per dtype): a
+    @vectorize ufunc (one thread) and an njit(parallel=True, fastmath=True)
+    prange loop that allocates its output as the others do."""
+    import math
+
+    nb = LIBS.numba
+
+    @nb.vectorize(["float64(float64)", "float32(float32)"])
+    def sigmoid_vectorize(x):
+        return 1.0 / (1.0 + math.exp(-x))
+
+    @nb.njit(parallel=True, fastmath=True)
+    def sigmoid_prange(x):
+        out = np.empty_like(x)
+        for i in nb.prange(x.size):
+            out[i] = 1.0 / (1.0 + np.exp(-x[i]))
+        return out
+
+    return sigmoid_vectorize, sigmoid_prange
+
+
+def _numba_sigmoid(form):
+    def factory(d, k):
+        nb, x = LIBS.numba, d["x"]
+        vectorized, prange = _numba_kernels()
+        if form == "vectorize":
+            vectorized(x[:1])                      # compiled at definition; warm the call path
+            return Timed(lambda: vectorized(x))
+        prange(x[:1].copy())                       # JIT compile for this dtype, untimed
+        threads = min(k, nb.config.NUMBA_NUM_THREADS)
+        return Timed(lambda: prange(x), before=lambda: nb.set_num_threads(threads))
+    if form == "vectorize":
+        return Impl("numba", factory, threaded=False, note="@vectorize 1/(1+exp(-x))")
+    return Impl("numba", factory, threaded=True,
+                note="njit(parallel, fastmath) prange 1/(1+exp(-x))")
+# --- end of numexpr and numba ---------------------------------------------
+
+
 # function name -> implementations.  Each factory gets the inputs {"x", "t" or
 # "labels"/"y"} (NumPy arrays, or tensors for torch) and returns the call to time.
 # --- the "cython" kernel level (issue 18): the design card's own approach --
@@ -301,6 +358,9 @@ FUNCTIONS = {
         "numpy": _plain("numpy", lambda d: lambda: _np_sigmoid(d["x"]), "1/(1+np.exp(-x))"),
         "scipy": _plain("scipy", lambda d: lambda: LIBS.scipy_special.expit(d["x"]), "expit"),
         "torch": _torch(lambda d: lambda: LIBS.torch.sigmoid(d["x"]), note="torch.sigmoid"),
+        "numexpr": _numexpr_sigmoid(),
+        "numba_vectorize": _numba_sigmoid("vectorize"),
+        "numba_prange": _numba_sigmoid("prange"),
     }, "sigmoid"),
     "log_sigmoid": Function("unary", {
         "fastlogistic": _fl("log_sigmoid", "x"),
@@ -351,7 +411,7 @@ FUNCTIONS = {
                             note="gradient_hessian"),
     }, "binary_cross_entropy_with_logits_grad_hess"),
     "log_softmax": Function("multiclass", {
-        "fastlogistic": _fl("log_softmax", "x"),
+        "fastlogistic": _fl("log_softmax", "x", axis=-1),   # per row, as the peers
         "numpy": _plain("numpy", lambda d: lambda: _np_log_softmax(d["x"]),
                         "z-m-log(sum(exp(z-m)))"),
         "scipy": _plain("scipy", lambda d: lambda: LIBS.scipy_special.log_softmax(d["x"], axis=1),
@@ -387,14 +447,17 @@ def _copy_factory(d, k):
 
 COPY = Impl("numpy", _copy_factory, threaded=True, note="memory copy (torch copy_)")
 REFERENCE_IMPLS = {"copy": COPY}     # only with --impls copy
-DEFAULT_IMPLS = ("fastlogistic", "cython", "numpy", "scipy", "torch", "sklearn")
+DEFAULT_IMPLS = ("fastlogistic", "cython", "numpy", "scipy", "torch", "sklearn",
+                 "numexpr", "numba_vectorize", "numba_prange")
 
 
 def _available(impl):
     return {"numpy": True, "fastlogistic": True,
             "scipy": LIBS.scipy_special is not None,
             "torch": LIBS.torch is not None,
-            "sklearn": LIBS.sklearn_loss is not None}[impl.library]
+            "sklearn": LIBS.sklearn_loss is not None,
+            "numexpr": LIBS.numexpr is not None,
+            "numba": LIBS.numba is not None}[impl.library]
 
 
 # ---------------------------------------------------------------------------
@@ -556,7 +619,8 @@ QUICK_CASES = [
     ("bce_logits", (10**6,), ("float64",), (1,), None),
     ("bce_logits_loss_and_grad", (10**6,), ("float64",), (1,), None),
     ("sigmoid", (16,), ("float64",), (1,), ("fastlogistic", "scipy", "numpy", "torch")),
-    ("sigmoid", (10**7,), ("float64",), (1, 2), ("fastlogistic", "torch")),
+    ("sigmoid", (10**7,), ("float64",), (1, 2),
+     ("fastlogistic", "torch", "numexpr", "numba_prange")),
     ("cross_entropy_loss_and_grad", (10**5, 10), ("float64",), (1,), None),
 ]
 
@@ -753,9 +817,14 @@ def check_targets(results):
 
 def print_targets(checks, file):
     if not checks:
+        print("\nTargets of the project's reference machine (--targets): none of their cases "
+              "ran (--quick runs them)", file=file)
         return
-    print("\nTargets (ratios from this run; the CI machine kind is the reference;\n"
-          "  [q1, q3]: the middle half of the per-round ratios):", file=file)
+    print("\nTargets of the project's reference machine (--targets): the bars were set for\n"
+          "  the 2-core CI VM kind (AMD EPYC, Zen 4, AVX-512); on another CPU, or with other\n"
+          "  work on the cores, a ratio under a bar says how this machine differs, not that\n"
+          "  the library is broken.  Ratios from this run; [q1, q3]: the middle half of the\n"
+          "  per-round ratios:", file=file)
     for c in checks:
         verdict = {True: "PASS", False: "FAIL", None: "SKIP"}[c["pass"]]
         print(f"  {verdict}  {c['target']:<66} {c['dtype']:<8} "
@@ -769,7 +838,7 @@ def print_targets(checks, file):
 def print_case(case, rows, file):
     print(f"\n{case.label()}", file=file)
     fl_row = {r["threads"]: r for r in rows if r["implementation"] == "fastlogistic"}
-    print(f"  {'implementation':<14}{'threads':>8}{'ns/elem':>10}{'us/call':>11}{'spread':>8}"
+    print(f"  {'implementation':<16}{'threads':>8}{'ns/elem':>10}{'us/call':>11}{'spread':>8}"
           f"{'fastlogistic speed-up':>23}   what", file=file)
     for r in rows:
         s = r["rounds_seconds_per_call"]
@@ -781,7 +850,7 @@ def print_case(case, rows, file):
         else:
             ref = fl_row.get(r["threads"], fl_row[min(fl_row)])
             speed = f"{paired_ratio(r, ref):.2f}x"
-        print(f"  {r['implementation']:<14}{r['threads']:>8}{r['ns_per_element']:>10.3f}"
+        print(f"  {r['implementation']:<16}{r['threads']:>8}{r['ns_per_element']:>10.3f}"
               f"{r['seconds_per_call'] * 1e6:>11.2f}{spread:>7.0%} {speed:>23}   {r['note']}",
               file=file)
 
@@ -801,7 +870,8 @@ def machine_info():
     cpu = cpu or platform.processor() or platform.machine()
     versions = {"python": platform.python_version(), "numpy": np.__version__,
                 "fastlogistic": fl.__version__}
-    for lib, mod in (("scipy", "scipy"), ("torch", "torch"), ("scikit-learn", "sklearn")):
+    for lib, mod in (("scipy", "scipy"), ("torch", "torch"), ("scikit-learn", "sklearn"),
+                     ("numexpr", "numexpr"), ("numba", "numba")):
         m = sys.modules.get(mod)
         if m is not None:
             versions[lib] = m.__version__
@@ -847,13 +917,52 @@ def steady_malloc():
             f"--malloc-default keeps the defaults)")
 
 
+def _threads_text(info):
+    cfg = info["fastlogistic_config"]
+    usable = info.get("affinity") or info["cores"]
+    return (f"{cfg['default_threads']} threads by default"
+            + (f" ({usable} CPUs usable)" if usable != cfg["default_threads"] else ""))
+
+
+# implementations that are not another library: the memory-copy reference and
+# fastlogistic's own other kernel levels
+NOT_PEERS = frozenset({"fastlogistic", "copy", "cython"})
+
+
+def summary_line(info, results):
+    """One line a user can quote: per case, fastlogistic's speed against the
+    fastest other library measured in that case, at the case's lowest thread
+    count (the paired ratio of the table)."""
+    cases = {}
+    for r in results:
+        cases.setdefault((r["function"], tuple(r["shape"]), r["dtype"]), []).append(r)
+    parts = []
+    for (function, shape, dtype), rows in cases.items():
+        k = min(r["threads"] for r in rows)
+        ours = [r for r in rows if r["implementation"] == "fastlogistic" and r["threads"] == k]
+        others = [r for r in rows if r["implementation"] not in NOT_PEERS and r["threads"] == k]
+        if not ours or not others:
+            continue
+        best = min(others, key=lambda r: r["seconds_per_call"])
+        short = {"float64": "f64", "float32": "f32"}[dtype]
+        threads = "" if k == 1 else f" {k} threads"
+        parts.append(f"{function} {short} {_fmt_shape(shape)}{threads}: "
+                     f"{paired_ratio(best, ours[0]):.2f}x {best['implementation']}")
+    cfg = info["fastlogistic_config"]
+    where = f"{info['cpu']} ({cfg['simd_level']}, 1 thread unless said)"
+    if not parts:
+        return f"fastlogistic {info['versions']['fastlogistic']} on {where}: no other library measured"
+    return (f"fastlogistic {info['versions']['fastlogistic']} on {where}; speed vs the fastest "
+            f"other installed library: " + "; ".join(parts))
+
+
 def print_header(info, file):
     v = info["versions"]
     cfg = info["fastlogistic_config"]
     print(f"fastlogistic {v['fastlogistic']} bench -- {info['cpu']} "
           f"({info['cores']} cores; {info['cpu_flags'] or 'no avx2'})", file=file)
     print(f"  SIMD level {cfg['simd_level']}, OpenMP {'on' if cfg['openmp'] else 'off'}, "
-          f"{cfg['compiler']}; " + ", ".join(f"{k} {val}" for k, val in v.items()
+          f"{_threads_text(info)}, {cfg['compiler']}; " + ", ".join(f"{k} {val}" for k, val in v.items()
                                                if k != "fastlogistic"), file=file)
     load = info["load_average"]
     if load is not None:
@@ -882,7 +991,8 @@ def plot(results, path):
         panels.setdefault(key, []).append(r)
     keys = sorted(panels, key=lambda k: (list(FUNCTIONS).index(k[0]), k[1], k[2] or 0))
     impl_names = list(DEFAULT_IMPLS) + list(REFERENCE_IMPLS)
-    colors = dict(zip(impl_names, ["C3", "C0", "C2", "C1", "C4", "C7"]))
+    palette = ["C3", "C0", "C2", "C1", "C4", "C5", "C6", "C8", "C9", "C7"]
+    colors = {name: palette[i % len(palette)] for i, name in enumerate(impl_names)}
     ncol = min(2, len(keys))
     nrow = math.ceil(len(keys) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 3.6 * nrow), squeeze=False)
@@ -948,11 +1058,13 @@ def _choice(valid, what):
     return conv
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(
-        prog="python -m fastlogistic bench",
-        description="Time fastlogistic against NumPy, SciPy, PyTorch and scikit-learn "
-                    "(those installed) and print ns/element and speed-ups.")
+DESCRIPTION = ("Time fastlogistic against NumPy, SciPy, PyTorch, scikit-learn, numexpr and "
+               "numba (those installed) and print ns/element, speed-ups, the machine and a "
+               "one-line summary.")
+
+
+def add_arguments(p):
+    """The bench's options, on parser p (its own, or the `bench` subcommand's)."""
     p.add_argument("--quick", action="store_true",
                    help="a small fixed set (< 1 minute): sigmoid f64/f32 and BCE-with-logits at "
                         "N=1e6, call overhead at N=16, 1 vs 2 threads at N=1e7, "
@@ -966,26 +1078,40 @@ def parse_args(argv):
                    help="(N, C) shapes for log_softmax and cross_entropy_loss_and_grad "
                         "(default 1e5x10,1e4x1000)")
     p.add_argument("--dtypes", type=_list(_choice(["float64", "float32"], "dtype")),
-                   default=["float64", "float32"])
+                   default=["float64", "float32"],
+                   help="comma-separated element types, from: float64, float32 "
+                        "(default both)")
     p.add_argument("--threads", type=_list(int), default=[1],
                    help="thread counts for the threaded libraries (e.g. 1,2)")
     p.add_argument("--impls", type=_list(_choice(list(DEFAULT_IMPLS) + list(REFERENCE_IMPLS),
                                                  "implementation")),
                    default=list(DEFAULT_IMPLS),
-                   help="implementations to run (fastlogistic always runs); 'copy' adds a "
-                        "memory-copy reference to the elementwise functions")
+                   help="comma-separated implementations to run, where installed "
+                        "(fastlogistic always runs), from: "
+                        + ", ".join(list(DEFAULT_IMPLS) + list(REFERENCE_IMPLS))
+                        + "; default all but 'copy', which adds a memory-copy reference to "
+                          "the elementwise functions")
     p.add_argument("--repeat", type=int, default=9,
                    help="rounds per implementation (default 9)")
     p.add_argument("--memory", action="store_true",
                    help="also report peak allocation per call at N=1e7 float64 (tracemalloc)")
-    p.add_argument("--json", metavar="PATH", help="write raw results and machine info as JSON")
+    p.add_argument("--targets", action="store_true",
+                   help="also print the PASS/FAIL check of the project's speed targets; the "
+                        "bars are for its reference machine (the 2-core AMD Zen 4 CI VM), "
+                        "not for yours")
+    p.add_argument("--json", metavar="PATH",
+                   help="write raw results, machine info and the target checks as JSON")
     p.add_argument("--plot", metavar="PATH", help="write ns/element vs N (needs matplotlib)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--malloc-default", action="store_true",
                    help="keep glibc's dynamic mmap/trim thresholds (by default the bench fixes "
                         "them at their steady state, 32 MiB / 128 MiB, so that fresh-page costs "
                         "do not depend on the order of rounds)")
-    args = p.parse_args(argv)
+    return p
+
+
+def check_args(p, args):
+    """The checks argparse's types cannot make; p.error exits with status 2."""
     if any(k < 1 for k in args.threads):
         p.error("--threads must be positive")
     if args.repeat < 1:
@@ -993,15 +1119,25 @@ def parse_args(argv):
     return args
 
 
-def main(argv=None):
+def parse_args(argv, prog="python -m fastlogistic bench"):
+    p = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_arguments(p)
+    return check_args(p, p.parse_args(argv))
+
+
+def main(argv=None, args=None, command="python -m fastlogistic bench"):
+    """Run the bench: options from argv (a list of strings), or already
+    parsed in args (the `bench` subcommand of __main__); command is how the
+    report's first line names the command."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
+    if args is None:
+        args = parse_args(argv, prog=command)
     malloc = None if args.malloc_default else steady_malloc()
     init()
     out = sys.stdout
     info = machine_info()
     info["malloc"] = malloc
-    print(f"$ python -m fastlogistic bench {' '.join(argv)}".rstrip(), file=out)
+    print(f"$ {command} {' '.join(argv)}".rstrip(), file=out)
     print_header(info, out)
     missing = LIBS.missing()
     if missing:
@@ -1031,7 +1167,8 @@ def main(argv=None):
         out.flush()
 
     checks = check_targets(results)
-    print_targets(checks, out)
+    if args.targets:
+        print_targets(checks, out)
     memory_rows = []
     if memory:
         if not args.quiet:
@@ -1040,12 +1177,15 @@ def main(argv=None):
         memory_rows = run_memory()
         print_memory(memory_rows, out)
     print(f"\ntotal {time.perf_counter() - start:.1f} s", file=out)
+    summary = summary_line(info, results)
+    print(f"\nsummary: {summary}", file=out)
 
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "argv": argv,
                        "rounds": rounds, "round_seconds": ROUND_SECONDS,
                        "results": results, "targets": checks, "memory": memory_rows,
+                       "summary": summary,
                        "skipped": skipped + [f"{m}: not installed" for m in missing]},
                       f, indent=1)
         print(f"wrote {args.json}", file=sys.stderr)
