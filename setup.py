@@ -13,7 +13,8 @@ Environment variables (all optional):
   FASTLOGISTIC_SANITIZE=address,undefined
                             build with AddressSanitizer / UndefinedBehaviorSanitizer
                             (any -fsanitize= list; OpenMP stays on).  For testing
-                            only: see scripts/sanitize.sh.
+                            only: see scripts/sanitize.sh.  The AVX-512 units are
+                            built uninstrumented unless FASTLOGISTIC_SANITIZE_AVX512=1.
   FASTLOGISTIC_BUILD_JOBS=n compile n C files at once (default: the CPUs this
                             process may use); 1 compiles one after the other.
   FASTLOGISTIC_DEBUG=1      keep debug information (-g; by default -g0: the same
@@ -173,6 +174,17 @@ class BuildExt(build_ext):
                   "to build single-threaded on purpose.\n" % (
                       os.environ.get("CFLAGS", ""), os.environ.get("LDFLAGS", ""),
                       self._omp_error.strip()[-800:]) + "!" * 72 + "\n", file=sys.stderr)
+        if san_flags and not _flag("FASTLOGISTIC_SANITIZE_AVX512"):
+            # the AVX-512 units cannot run on the AVX2 CPUs the sanitized runs
+            # use (CI), and instrumenting them costs most of the build: built
+            # plain (at -O1) unless FASTLOGISTIC_SANITIZE_AVX512=1
+            compile_one = self.compiler._compile
+
+            def _compile(obj, src, ext, cc_args, extra_postargs, pp_opts):
+                if "avx512" in os.path.basename(src):
+                    extra_postargs = [a for a in extra_postargs if not a.startswith("-fsanitize")]
+                return compile_one(obj, src, ext, cc_args, extra_postargs, pp_opts)
+            self.compiler._compile = _compile
         for ext in self.extensions:
             ext.extra_compile_args = base + (omp if use_omp else []) + san_flags
             ext.extra_link_args = (omp if use_omp and ctype != "msvc" else []) + san_flags

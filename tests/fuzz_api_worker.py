@@ -498,8 +498,8 @@ def spec_config(rng, name, valid):
 
 def spec_log_loss(rng, name, valid):
     if valid:
-        n = int(rng.integers(2, 40))
         k = int(rng.integers(2, 5))
+        n = int(rng.integers(k, 40))                # every label present
         labels = np.array(["a", "b", "c", "d"][:k]) if rng.random() < 0.3 else np.arange(k) * 3
         y = labels[np.arange(n) % k]
         rng.shuffle(y)
