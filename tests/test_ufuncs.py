@@ -344,3 +344,14 @@ def test_softmax_scalars_lists_dtypes_as_scipy(name):
         f(np.zeros((2, 2)), axis=(0, "a"))
     with pytest.raises(ValueError, match=f"{name}: axis 1 of x with shape \\(2, 0\\) is empty"):
         f(np.zeros((2, 0)))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("axis", [None, (0, 1)])
+def test_softmax_over_several_axes_leaves_masked_entries_out(name, axis):
+    x = np.ma.array(np.linspace(-3, 4, 12).reshape(3, 4), mask=np.arange(12).reshape(3, 4) % 5 == 1)
+    r = getattr(fl, name)(x, axis=axis)
+    assert isinstance(r, np.ma.MaskedArray)
+    np.testing.assert_array_equal(r.mask, x.mask)
+    np.testing.assert_allclose(r.compressed(), getattr(sc, name)(x.compressed()), rtol=1e-13)
+    assert np.all(np.ma.getdata(x) == np.linspace(-3, 4, 12).reshape(3, 4))     # unchanged

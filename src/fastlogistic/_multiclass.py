@@ -203,14 +203,20 @@ def _softmax_scipy(kind, fname, x, axis, out, num_threads):
     rest = [ax for ax in range(x.ndim) if ax not in axes]
     perm = rest + list(axes)
     moved = x.transpose(perm)
-    merged = np.ascontiguousarray(moved).reshape(moved.shape[:len(rest)] + (-1,))
+    flat_shape = moved.shape[:len(rest)] + (-1,)
+    masked = np.ma.isMaskedArray(x)
+    if masked:            # the mask travels with the data (left out of each slice)
+        merged = np.ma.MaskedArray(np.ascontiguousarray(np.ma.getdata(moved)).reshape(flat_shape),
+                                   mask=np.ma.getmaskarray(moved).reshape(flat_shape))
+    else:
+        merged = np.ascontiguousarray(moved).reshape(flat_shape)
     res = _softmax(kind, fname, merged, -1, None, num_threads)
     res = res.reshape(moved.shape).transpose(np.argsort(perm))
     if out is not None:
         _check_out(out, x.shape, res.dtype, fname)
-        np.copyto(out, res)
+        np.copyto(out, np.ma.getdata(res))
         return out
-    return np.ascontiguousarray(res)
+    return res.copy(order="C") if masked else np.ascontiguousarray(res)
 
 
 def softmax(x, axis=None, out=None, *, num_threads=None):
