@@ -4,21 +4,12 @@ weights), alternating the two implementations in one run.
 
     PYTHONPATH=src python benchmarks/bench_log_loss.py [N] [repeats]
 """
-import platform
 import sys
 import time
 
 import numpy as np
 
-
-def _cpu():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from fastlogistic._bench_sklearn import _cpu
 
 
 def cases(n, rng):

@@ -38,6 +38,8 @@ import sys
 
 import numpy as np
 
+from ._multiclass import _axes
+
 # arity of the fixed reduction tree over the per-block partials
 SPLIT_EVERY = 8
 
@@ -399,24 +401,6 @@ def _whole_axes(a, axes):
     return a.rechunk(spec)
 
 
-def _norm_axes(axis, ndim, fname):
-    if axis is None:
-        return tuple(range(ndim))
-    axes = axis if isinstance(axis, tuple) else (axis,)
-    res = []
-    for ax in axes:
-        try:
-            ax = operator.index(ax)
-        except TypeError:
-            raise TypeError(f"{fname}: axis must be an int, a tuple of ints or None, got "
-                            f"{type(ax).__name__}") from None
-        if not -ndim <= ax < max(ndim, 1):
-            raise ValueError(f"{fname}: axis {ax} is out of bounds for an array of "
-                             f"{ndim} dimensions")
-        res.append(ax % ndim if ndim else 0)
-    return tuple(sorted(set(r for r in res if r < ndim)))
-
-
 def _sm_task(name, axis, num_threads, block):
     return _resolve(name)(block, axis=axis, num_threads=num_threads)
 
@@ -428,7 +412,7 @@ def _softmax(name, arguments):
     z = _as_dask(arguments["z"] if "z" in arguments else arguments["x"], fname, "z")
     axis = arguments.get("axis")
     num_threads = arguments.get("num_threads")
-    axes = _norm_axes(axis, z.ndim, fname)
+    axes = _axes(z.ndim, axis, fname)        # the in-memory rules (repeats raise)
     f = _resolve(name)
     rdt = np.asarray(f(_tiny(z, 0.0, keep=axes), axis=axis, num_threads=num_threads)).dtype
     z = _whole_axes(z, axes)
