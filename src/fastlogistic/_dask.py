@@ -302,15 +302,7 @@ def _bin_task(name, names, mode, reduction, scale, upcast, nd, num_threads, *blo
         kw[names[0]] = np.asarray(kw[names[0]], np.float32)
     exact = mode == "exact"
     res = f(**kw, reduction="none" if exact else "sum", num_threads=num_threads)
-    single = not isinstance(res, tuple)
-    res = (res,) if single else res
-    out = []
-    for kind, r in zip(_BCEL[name], res):
-        if kind == "loss":
-            out.append(_exact_partial(r, nd) if exact else _as_partial(r, nd))
-        else:
-            out.append(_scaled(r, scale, upcast))
-    return out[0] if single else tuple(out)
+    return _block_results(_BCEL[name], res, nd, exact, scale, upcast)
 
 
 def _scaled(r, scale, upcast):
@@ -443,14 +435,16 @@ def _mc_task(name, zname, axis, opts, mode, reduction, upcast, nd, num_threads, 
         scale = 1.0 / d if d != 0 else math.nan
     else:
         scale = 1.0
+    return _block_results(_MULTICLASS[name], res, nd, exact, scale, upcast)
+
+
+def _block_results(kinds, res, nd, exact, scale, upcast):
+    """One block task's results: each loss as its partial sum (exact or
+    float64), each gradient/hessian scaled for the reduction."""
     single = not isinstance(res, tuple)
-    res = (res,) if single else res
-    out = []
-    for kind, r in zip(_MULTICLASS[name], res):
-        if kind == "loss":
-            out.append(_exact_partial(r, nd) if exact else _as_partial(r, nd))
-        else:
-            out.append(_scaled(r, scale, upcast))
+    out = [(_exact_partial(r, nd) if exact else _as_partial(r, nd)) if kind == "loss"
+           else _scaled(r, scale, upcast)
+           for kind, r in zip(kinds, (res,) if single else res)]
     return out[0] if single else tuple(out)
 
 
