@@ -504,8 +504,22 @@ def spec_log_loss(rng, name, valid):
         y = labels[np.arange(n) % k]
         rng.shuffle(y)
         p = rng.dirichlet(np.ones(k), n)
-        if k == 2 and rng.random() < 0.5:
+        if rng.random() < 0.3:
+            p = p.astype(np.float32)
+        if k == 2 and rng.random() < 0.4:
             p = p[:, 1]
+        else:
+            # the one-pass matrix scan reads any layout: C, Fortran, a
+            # column-strided view, rows reversed (y reversed with them)
+            lay = rng.integers(4)
+            if lay == 1:
+                p = np.asfortranarray(p)
+            elif lay == 2:
+                wide = np.full((n, 2 * k), 7.0, dtype=p.dtype)
+                wide[:, ::2] = p
+                p = wide[:, ::2]
+            elif lay == 3:
+                p, y = p[::-1], y[::-1]
         sw = rng.uniform(0.1, 2, n) if rng.random() < 0.4 else None
         kw = {"sample_weight": sw, "normalize": bool(rng.random() < 0.8)}
 
@@ -519,8 +533,23 @@ def spec_log_loss(rng, name, valid):
             terms = -np.log(np.clip(q, eps, 1 - eps))
             wt = np.ones(n) if sw is None else sw
             ref = np.sum(wt * terms) / (np.sum(wt) if kw["normalize"] else 1.0)
-            return _close(res, ref, np.float64)
+            return _close(res, ref, pm.dtype)
         return (y, p), kw, check
+    if rng.random() < 0.4:
+        # a probability matrix spoiled in one place (NaN, an infinity or
+        # both in one row, out of [0, 1]) or with a class count that does
+        # not match the labels: scikit-learn's error, named, never a crash
+        k = int(rng.integers(2, 5))
+        n = int(rng.integers(1, 40))
+        p = rng.dirichlet(np.ones(k), n).astype(np.float32 if rng.random() < 0.3 else np.float64)
+        i, j = int(rng.integers(n)), int(rng.integers(k))
+        bad = [np.nan, np.inf, -np.inf, 1.5, -0.5, None][rng.integers(6)]
+        if bad is not None:
+            p[i, j] = bad
+            if k > 2 and rng.random() < 0.3:
+                p[i, (j + 1) % k] = -bad
+        y = rng.integers(0, int(rng.integers(1, k + 2)), n)
+        return (y, p if rng.random() < 0.7 else np.asfortranarray(p)), {}, None
     args = tuple(_any(rng, "prob") for _ in range(int(rng.integers(0, 3))))
     kw = {}
     if rng.random() < 0.4:

@@ -185,3 +185,99 @@ def test_sklearn_own_log_loss_tests():
     tail = r.stdout[-3000:] + r.stderr[-2000:]
     assert r.returncode == 0, tail
     assert "passed" in r.stdout and "failed" not in r.stdout, tail
+
+
+def _layouts(P, y):
+    """The same matrix and labels as C, Fortran, a column-strided view, rows
+    reversed (labels with them), and a row-strided view (every other row)."""
+    k = P.shape[1]
+    wide = np.full((P.shape[0], 2 * k), 5.0, dtype=P.dtype)
+    wide[:, 1::2] = P
+    twice = np.repeat(P, 2, axis=0)
+    return [("C", P, y), ("F", np.asfortranarray(P), y), ("column-strided", wide[:, 1::2], y),
+            ("rows reversed", P[::-1], y[::-1]), ("row-strided", twice[::2], y)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k", [2, 3, 7])
+def test_matrix_scan_any_layout(dtype, k):
+    # the one pass over the matrix (extremes, row sums, the true class's
+    # probability gathered and clipped) reads any layout; exact zeros and
+    # ones exercise the clipping at eps and 1 - eps of the dtype
+    rng = np.random.default_rng(10 * k)
+    n = 101
+    P = _probs(n, k, rng, dtype)
+    P[:5] = np.eye(k, dtype=dtype)[rng.integers(0, k, 5)]
+    y = rng.integers(0, k, n)
+    y[:k] = np.arange(k)
+    ref = _reference(y, P)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    for name, Q, yy in _layouts(P, y):
+        np.testing.assert_allclose(fl.log_loss(yy, Q), ref, rtol=tol, err_msg=name)
+        sw = np.linspace(0.5, 2, n)
+        np.testing.assert_allclose(fl.log_loss(yy, Q, sample_weight=sw[: len(yy)]),
+                                   _reference(yy, Q, sw), rtol=tol, err_msg=name)
+
+
+def test_matrix_scan_on_threads():
+    # above the parallel threshold the rows are scanned in blocks on threads;
+    # the result (value and warnings) is independent of the thread count
+    rng = np.random.default_rng(3)
+    n, k = 60_000, 5
+    P = _probs(n, k, rng)
+    y = rng.integers(0, k, n)
+    ref = _reference(y, P)
+    got = {}
+    for t in (1, 2, 3):
+        with fl.use_threads(t):
+            got[t] = fl.log_loss(y, P)
+    assert got[1] == got[2] == got[3]
+    np.testing.assert_allclose(got[1], ref, rtol=1e-12)
+    bad = P.copy()
+    bad[n - 7] *= 1.01                        # one row in the last block sums to 1.01
+    for t in (1, 2):
+        with fl.use_threads(t), pytest.warns(UserWarning, match="do not sum to one"):
+            fl.log_loss(y, bad)
+    for v, msg in ((np.nan, "contains NaN"), (np.inf, "contains infinity"),
+                   (1.5, "greater than 1: 1.5"), (-0.25, "lower than 0: -0.25")):
+        bad = P.copy()
+        bad[n - 3, 1] = v
+        with fl.use_threads(2), pytest.raises(ValueError, match=msg):
+            fl.log_loss(y, bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matrix_errors_in_sklearn_order(dtype):
+    P = np.array([[0.3, 0.7], [0.6, 0.4], [0.4, 0.6]], dtype=dtype)
+    # y_proba's errors come before those of the labels (one label only here)
+    for v, msg in ((np.nan, "contains NaN"), (np.inf, "contains infinity"),
+                   (2.0, "greater than 1"), (-1.0, "lower than 0")):
+        bad = P.copy()
+        bad[1, 0] = v
+        with pytest.raises(ValueError, match=msg):
+            fl.log_loss([4, 4, 4], bad)
+    # +inf and -inf in one row (their sum is NaN): infinity, as scikit-learn
+    bad = np.array([[np.inf, -np.inf, 0.0], [0.2, 0.3, 0.5]], dtype=dtype)
+    with pytest.raises(ValueError, match="contains infinity"):
+        fl.log_loss([0, 1], bad)
+    # then lengths, then the labels
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        fl.log_loss([4, 4], P)
+    with pytest.raises(ValueError, match="only one label"):
+        fl.log_loss([4, 4, 4], P)
+    with pytest.raises(ValueError, match="different number of classes: 3 vs 2"):
+        fl.log_loss([0, 1, 2], P)
+
+
+def test_labels_parameter_checked_as_sklearn():
+    P = [[0.3, 0.7], [0.6, 0.4]]
+    with pytest.raises(TypeError, match="'labels' parameter of log_loss must be an array-like"):
+        fl.log_loss([0, 1], P, labels=len)
+    with pytest.raises(TypeError, match="at least 1 dimension"):
+        fl.log_loss([0, 1], P, labels=np.array("ab"))
+    with pytest.raises(ValueError, match="y has 0 samples"):
+        fl.log_loss([0, 1], P, labels=[])
+    with pytest.raises(ValueError, match="Multioutput target data"):
+        fl.log_loss([0, 1], P, labels=[[0, 1], [1, 2]])
+    with pytest.raises(ValueError, match="different from that in y_true: 3 vs 2"):
+        fl.log_loss(np.array([[0, 1], [1, 0]]), P, labels=[0, 1, 2])

@@ -854,4 +854,5 @@ def binary_loss(int kind, Py_ssize_t n, bint is_f64, tuple inputs, tuple periods
 
 
 include "_softmax.pxi"
+include "_log_loss.pxi"
 include "_ufunc.pxi"

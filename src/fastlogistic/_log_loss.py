@@ -24,6 +24,9 @@ import warnings
 
 import numpy as np
 
+from . import _api
+from . import _kernels as _k
+
 __all__ = ["log_loss"]
 
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16))
@@ -92,22 +95,35 @@ def _unique_inverse(y):
         raise ValueError("Mix of label input types (string and number)") from None
 
 
+def _labels(labels):
+    """labels= as LabelBinarizer.fit checks it: 1-D and not empty."""
+    lab = np.asarray(labels)
+    if lab.ndim == 0:
+        raise TypeError("Input should have at least 1 dimension i.e. satisfy "
+                        f"`len(x.shape) > 0`, got scalar `{lab!r}` instead.")
+    if lab.ndim > 1 and lab.shape[1] > 1:
+        raise ValueError("Multioutput target data is not supported with label binarization")
+    lab = lab.reshape(-1)
+    if lab.size == 0:
+        raise ValueError(f"y has 0 samples: {lab!r}")
+    return lab
+
+
 def _binarize(y_true, labels):
     """(classes, class index per sample or None, indicator matrix or None),
     as LabelBinarizer.fit(labels or y_true).transform(y_true)."""
     y_orig = y_true
+    lab = None if labels is None else _labels(labels)
     if hasattr(y_true, "to_numpy") and not isinstance(y_true, np.ndarray):
         y_true = y_true.to_numpy()
     y = np.asarray(y_true)
     if y.ndim == 2 and y.shape[1] > 1:
         # a label indicator matrix (multilabel-indicator) or multioutput
         if y.dtype.kind in "biuf" and bool(np.all((y == 0) | (y == 1))):
-            if labels is not None:
-                classes = np.asarray(labels)
-                if classes.shape[0] != y.shape[1]:
-                    raise ValueError(
-                        f"The number of classes in labels is different from that in "
-                        f"y_true: {classes.shape[0]} vs {y.shape[1]}")
+            if lab is not None and lab.shape[0] != y.shape[1]:
+                raise ValueError(
+                    f"The number of classes in labels is different from that in "
+                    f"y_true: {lab.shape[0]} vs {y.shape[1]}")
             classes = np.arange(y.shape[1])
             return classes, None, y
         raise ValueError("Multioutput target data is not supported with label binarization")
@@ -127,8 +143,7 @@ def _binarize(y_true, labels):
         if len(kinds) > 1:
             raise ValueError("Mix of label input types (string and number)")
 
-    if labels is not None:
-        lab = np.asarray(labels)
+    if lab is not None:
         classes = np.unique(lab)
         same_order = classes.shape == lab.shape and bool(np.all(classes == lab))
         if not same_order:
@@ -225,19 +240,49 @@ def _log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, label
         y_proba = y_pred
     if y_proba is None:
         raise TypeError("log_loss() missing required argument: 'y_proba'")
+    if labels is not None and (isinstance(labels, (str, bytes)) or not (
+            hasattr(labels, "__len__") or hasattr(labels, "shape")
+            or hasattr(labels, "__array__"))):
+        # scikit-learn's parameter validation, before anything is read
+        raise TypeError(f"The 'labels' parameter of log_loss must be an array-like or "
+                        f"None. Got {labels!r} instead.")
     if not isinstance(normalize, (bool, np.bool_)):
         raise TypeError(f"log_loss: normalize must be a bool, got {type(normalize).__name__}")
 
     p = _as_proba(y_proba)
-    mn, mx = p.min(), p.max()
-    if not (math.isfinite(mn) and math.isfinite(mx)):
-        kind = "NaN" if np.isnan(mn) or np.isnan(mx) else \
-            f"infinity or a value too large for {p.dtype!r}"
+    binary_1d = p.ndim == 1 or p.shape[1] == 1
+    # one pass over a float32/float64 matrix (see _kernels.proba_scan) finds
+    # the extremes and row sums and gathers each row's true-class probability;
+    # it needs the class indices, so the labels are binarised first and their
+    # errors raised in scikit-learn's order (after those of y_proba)
+    scan = not binary_1d and p.dtype != np.float16 and _api._kernel_ready(p)
+    label_error = None
+    if scan:
+        try:
+            classes, idx, indicator = _binarize(y_true, labels)
+        except (TypeError, ValueError) as exc:
+            label_error = exc
+            idx = indicator = None
+        ok_idx = idx is not None and idx.shape == (p.shape[0],)
+        eps = np.finfo(p.dtype).eps
+        lo, hi = p.dtype.type(eps), p.dtype.type(1 - eps)
+        q = np.empty(p.shape[0], dtype=p.dtype) if ok_idx else None
+        if ok_idx and idx.dtype != np.intp:
+            idx = idx.astype(np.intp)
+        mn, mx, maybe_nan, smin, smax = _k.proba_scan(
+            p, np.ascontiguousarray(idx) if ok_idx else None, q, float(lo), float(hi))
+        if maybe_nan and not np.isnan(p).any():
+            maybe_nan = False          # a row's sum was inf - inf: reported as infinity
+    else:
+        mn, mx = p.min(), p.max()
+        maybe_nan = bool(np.isnan(mn) or np.isnan(mx))
+    if maybe_nan or not (math.isfinite(mn) and math.isfinite(mx)):
+        kind = "NaN" if maybe_nan else f"infinity or a value too large for {p.dtype!r}"
         raise ValueError(f"Input y_proba contains {kind}.")
     if mx > 1:
-        raise ValueError(f"y_prob contains values greater than 1: {mx}")
+        raise ValueError(f"y_prob contains values greater than 1: {p.dtype.type(mx)}")
     if mn < 0:
-        raise ValueError(f"y_prob contains values lower than 0: {mn}")
+        raise ValueError(f"y_prob contains values lower than 0: {p.dtype.type(mn)}")
 
     lengths = [p.shape[0], _n_samples(y_true)]
     if sample_weight is not None and not isinstance(sample_weight, numbers.Number):
@@ -248,16 +293,20 @@ def _log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, label
     n = p.shape[0]
     sw = None if sample_weight is None else _sample_weight(sample_weight, n)
 
-    classes, idx, indicator = _binarize(y_true, labels)
+    if not scan:
+        classes, idx, indicator = _binarize(y_true, labels)
+    elif label_error is not None:
+        raise label_error
     n_classes = classes.shape[0]
 
-    binary_1d = p.ndim == 1 or p.shape[1] == 1
     k = 2 if binary_1d else p.shape[1]
     eps = np.finfo(p.dtype).eps
     if not binary_1d:
-        sums = np.einsum("ij->i", p)
+        if not scan:
+            sums = np.einsum("ij->i", p)
+            smin, smax = sums.min(), sums.max()
         tol = 1e-8 + math.sqrt(eps)
-        if not (1 - tol <= sums.min() and sums.max() <= 1 + tol):
+        if not (1 - tol <= smin and smax <= 1 + tol):
             warnings.warn("The y_prob values do not sum to one. Make sure to pass "
                           "probabilities.", UserWarning, stacklevel=2)
     if n_classes != k:
@@ -272,7 +321,6 @@ def _log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, label
             "The number of classes in labels is different "
             "from that in y_prob. Classes found in "
             "labels: {0}".format(classes))
-
     cdt = np.float32 if p.dtype == np.float16 else p.dtype.type
     lo, hi = p.dtype.type(eps), p.dtype.type(1 - eps)
     if indicator is not None:
@@ -292,6 +340,9 @@ def _log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, label
         # -(t log p + (1 - t) log(1 - p)) on the clipped positive-class probability
         q = np.clip(p.reshape(-1), lo, hi).astype(cdt, copy=False)
         t = idx if idx.dtype.itemsize <= 8 else idx.astype(np.int64)
+    elif scan:
+        q = q.astype(cdt, copy=False)          # gathered and clipped by proba_scan
+        t = cdt(1.0)
     else:
         if p.flags.c_contiguous:
             flat = np.arange(0, n * k, k, dtype=np.intp)
