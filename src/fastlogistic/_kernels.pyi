@@ -59,6 +59,9 @@ def multiclass(kind: int, z: npt.NDArray[Any], t: Any, idx: Any, y: Any, loss: A
 def class_targets(idx: npt.NDArray[np.int64], C: int, ignore_index: int,
                   w: npt.NDArray[Any] | None) -> tuple[float, int]: ...
 def weight_sum(w: npt.NDArray[Any]) -> float: ...
+def proba_scan(p: npt.NDArray[np.floating[Any]], idx: npt.NDArray[np.intp] | None,
+               q: npt.NDArray[np.floating[Any]] | None, lo: float,
+               hi: float) -> tuple[float, float, bool, float, float]: ...
 
 # the ufunc objects (_ufunc.pxi) and the per-Python-thread thread count
 expit: np.ufunc

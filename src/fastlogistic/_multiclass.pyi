@@ -74,3 +74,6 @@ def categorical_cross_entropy_grad(p: npt.ArrayLike, target: npt.ArrayLike, *, a
                                    weight: npt.ArrayLike | None = None,
                                    ignore_index: int = -100, reduction: Reduction = "mean",
                                    num_threads: int | None = None) -> FloatArray: ...
+
+# shared with _dask: SciPy's axis argument as a sorted tuple of distinct axes
+def _axes(ndim: int, axis: int | tuple[int, ...] | None, fname: str) -> tuple[int, ...]: ...
