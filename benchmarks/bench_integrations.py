@@ -88,6 +88,13 @@ def bench_torch(quick):
     print(f"torch {torch.__version__}, 1 thread; rounds={rounds} x {reps} calls")
 
     print("\nLoss forward + backward alone")
+    print("(autograd floor: a 10-element w.sum().backward(), the fixed cost of a backward\n"
+          " that every loss pays; no loss can be faster than it)")
+    w10 = torch.randn(10, requires_grad=True)
+
+    def floor():
+        w10.sum().backward()
+        w10.grad = None
     for dtype in (torch.float32, torch.float64):
         for N in ((n,) if quick else (n, 1_000_000)):
             x = torch.randn(N, 1, dtype=dtype, requires_grad=True)
@@ -97,7 +104,8 @@ def bench_torch(quick):
                 fn(x, y).backward()
                 x.grad = None
             times = alternate({"torch BCEWithLogits": lambda: step(F.binary_cross_entropy_with_logits),
-                               "fastlogistic.torch": lambda: step(flt.binary_cross_entropy_with_logits)},
+                               "fastlogistic.torch": lambda: step(flt.binary_cross_entropy_with_logits),
+                               "autograd floor": floor},
                               rounds, reps)
             report(f"binary_cross_entropy_with_logits, mean, {N} x 1 {str(dtype)[6:]}",
                    times, "torch BCEWithLogits", unit_div=N)
