@@ -487,3 +487,44 @@ def test_module_in_training_step_matches_torch():
             opt.step()
     for p, q in zip(models[0].parameters(), models[1].parameters()):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_plain_path_same_bits_as_general_path(dtype, reduction):
+    """Contiguous input and target without weights take the short path
+    (_api._bcel_plain); a strided view of the same numbers takes the general
+    one: the same loss and gradient, bit for bit, with and without grad."""
+    base = torch.randn(300, 6, dtype=dtype) * 6
+    t = torch.rand(300, 3, dtype=dtype)
+    t[::7] = 1.0
+    xc = base[:, ::2].contiguous().requires_grad_(True)
+    xs = base.clone().requires_grad_(True)
+    lc = flt.binary_cross_entropy_with_logits(xc, t, reduction=reduction)
+    ls = flt.binary_cross_entropy_with_logits(xs[:, ::2], t, reduction=reduction)
+    assert lc.dtype == dtype and lc.shape == () and torch.equal(lc, ls)
+    lc.backward()
+    ls.backward()
+    assert torch.equal(xc.grad, xs.grad[:, ::2])
+    # the float64 reference: torch's own function at float64
+    ref = F.binary_cross_entropy_with_logits(xc.detach().double(), t.double(), reduction=reduction)
+    close(lc, ref.to(dtype), dtype)
+    with torch.no_grad():
+        n1 = flt.binary_cross_entropy_with_logits(xc, t, reduction=reduction)
+    assert n1.grad_fn is None and torch.equal(n1, lc.detach())
+
+
+def test_plain_path_double_backward_and_in_place_check():
+    x = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    t = torch.rand(5, 4, dtype=torch.float64)
+    for red in ("mean", "sum"):
+        assert torch.autograd.gradgradcheck(
+            lambda x: flt.binary_cross_entropy_with_logits(x, t, reduction=red), (x,))
+    # an input changed in place after the forward: torch's own error at backward
+    y = x.detach().clone().requires_grad_(True)
+    z = y * 1.0
+    loss = flt.binary_cross_entropy_with_logits(z, t)
+    with torch.no_grad():
+        z.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()

@@ -123,6 +123,27 @@ def _threads():
     return torch.get_num_threads()
 
 
+def _plain_pair(input, target):
+    """input and target: contiguous CPU float tensors of one dtype and shape,
+    not empty, target without requires_grad, in eager mode (the case
+    _api._bcel_plain takes)."""
+    return (type(input) in _PLAIN and type(target) in _PLAIN and input.dtype in _FLOATS
+            and target.dtype is input.dtype and input.device.type == "cpu"
+            and target.device.type == "cpu" and input.layout is torch.strided
+            and target.layout is torch.strided and not target.requires_grad
+            and input.shape == target.shape and input.numel() > 0
+            and input.is_contiguous() and target.is_contiguous() and _eager())
+
+
+def _plain_bcel(x, t, reduction, want_grad):
+    return _api._bcel_plain(x, t, reduction, want_grad, _threads())
+
+
+def _scalar(value, dtype):
+    """A 0-d tensor of `dtype` holding the Python float `value` (rounded once)."""
+    return torch.tensor(value, dtype=dtype)
+
+
 def _reduction(size_average, reduce, reduction):
     if size_average is not None or reduce is not None:
         return _Reduction.legacy_get_string(size_average, reduce)
@@ -163,7 +184,7 @@ class _FusedLoss(torch.autograd.Function):
         ctx.compute = compute
         ctx.unsqueeze = unsqueeze
         ctx.torch_fn = torch_fn
-        return _tensor(loss)
+        return _scalar(loss, input.dtype) if type(loss) is float else _tensor(loss)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -273,6 +294,15 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         return _F.binary_cross_entropy_with_logits(x, target, weight, reduction=reduction,
                                                    pos_weight=pos_weight)
 
+    if (weight is None and pos_weight is None and (reduction == "mean" or reduction == "sum")
+            and _plain_pair(input, target)):
+        # the common case (a training loop's loss), on the shortest path: at a
+        # 1e3-element batch the general one below costs ~0.03 ms more per step
+        x, t = input.detach().numpy(), target.numpy()
+        if _wants_grad(input):
+            return _FusedLoss.apply(input, lambda: _plain_bcel(x, t, reduction, True),
+                                    False, fallback)
+        return _scalar(_plain_bcel(x, t, reduction, False)[0], input.dtype)
     if not _binary_args_ok(input, target, weight, pos_weight, reduction):
         return fallback()
     x, t, w, pw = _np(input), _np(target), _np(weight), _np(pos_weight)
