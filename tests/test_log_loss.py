@@ -281,3 +281,26 @@ def test_labels_parameter_checked_as_sklearn():
         fl.log_loss([0, 1], P, labels=[[0, 1], [1, 2]])
     with pytest.raises(ValueError, match="different from that in y_true: 3 vs 2"):
         fl.log_loss(np.array([[0, 1], [1, 0]]), P, labels=[0, 1, 2])
+
+
+def test_matrix_scan_float16_and_unaligned():
+    # a float16 matrix is scanned as float32 (exact) with float16's eps; an
+    # unaligned one through an aligned copy: both give the closed form
+    rng = np.random.default_rng(8)
+    n, k = 57, 4
+    P = _probs(n, k, rng)
+    y = rng.integers(0, k, n)
+    y[:k] = np.arange(k)
+    P16 = P.astype(np.float16)
+    np.testing.assert_allclose(fl.log_loss(y, P16), _reference(y, P16), rtol=1e-6)
+    P16[0, y[0]] = 0                              # clipped at float16's eps
+    with pytest.warns(UserWarning, match="do not sum to one"):
+        np.testing.assert_allclose(fl.log_loss(y, P16), _reference(y, P16), rtol=1e-6)
+    raw = np.zeros(n * k * 8 + 1, dtype=np.uint8)
+    U = np.frombuffer(raw.data, dtype=np.float64, count=n * k, offset=1).reshape(n, k)
+    assert not U.flags.aligned
+    U[...] = P
+    np.testing.assert_allclose(fl.log_loss(y, U), _reference(y, P), rtol=1e-13)
+    U[3, 1] = np.nan
+    with pytest.raises(ValueError, match="contains NaN"):
+        fl.log_loss(y, U)

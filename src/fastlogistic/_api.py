@@ -487,15 +487,15 @@ def _bcel_plain(x, t, reduction, want_grad, num_threads):
     common case, without the general path's checks: x and t C-contiguous,
     aligned, native ndarrays of one float dtype (float32 or float64) and one
     shape with at least one element, no weights, reduction "mean" or "sum".
-    Returns (the reduced loss as a Python float, the gradient array or
-    None): the values binary_cross_entropy_with_logits_loss_and_grad gives
-    (the loss before its rounding to x's dtype)."""
+    Returns (the reduced loss, a NumPy scalar of x's dtype; the gradient
+    array or None): the values binary_cross_entropy_with_logits_loss_and_grad
+    gives."""
     n = x.size
     g = _k.empty(x.shape, x.dtype) if want_grad else None
     total, _ = _k.binary_loss(1, n, x.dtype == _F64, (x.reshape(-1), t.reshape(-1), None, None),
                               (0, 0, 0, 0), None, None if g is None else g.reshape(-1), None,
                               _gscale(reduction, n), num_threads, True)
-    return (total / n if reduction == "mean" else total), g
+    return _reduce(total, n, reduction, x.dtype), g
 
 
 def _split_out(out, k, fname):

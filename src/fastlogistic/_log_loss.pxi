@@ -11,17 +11,17 @@ ctypedef struct PScan:
     int nan
 
 
-cdef void _pscan_rows(const char *p, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t r0,
-                      Py_ssize_t r1, Py_ssize_t k, bint f64, const Py_ssize_t *idx,
-                      char *q, double lo, double hi, PScan *out) noexcept nogil:
-    """Rows [r0, r1): extremes (NaN skipped, flagged), extreme row sums (four
-    running partial sums per row: the check is to sqrt(eps)), and q[i] =
-    clip(p[i, idx[i]], lo, hi) in p's type when idx is given."""
+cdef void _pscan_rows(const real *p, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t r0,
+                      Py_ssize_t r1, Py_ssize_t k, const Py_ssize_t *idx, real *q,
+                      double lo, double hi, PScan *out) noexcept nogil:
+    """Rows [r0, r1) (strides rs, cs in elements): extremes (NaN skipped,
+    flagged), extreme row sums (four running partial sums per row: the check
+    is to sqrt(eps)), and q[i] = clip(p[i, idx[i]], lo, hi) when idx is given."""
     cdef double mn = out.mn, mx = out.mx, smin = out.smin, smax = out.smax
     cdef double v, v1, v2, v3, s0, s1, s2, s3, s
     cdef int nan = out.nan
     cdef Py_ssize_t i, j, c
-    cdef const char *row
+    cdef const real *row
     for i in range(r0, r1):
         row = p + i * rs
         s0 = 0.0
@@ -30,16 +30,10 @@ cdef void _pscan_rows(const char *p, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t r0
         s3 = 0.0
         j = 0
         while j + 4 <= k:
-            if f64:
-                v = (<const double *>(row + j * cs))[0]
-                v1 = (<const double *>(row + (j + 1) * cs))[0]
-                v2 = (<const double *>(row + (j + 2) * cs))[0]
-                v3 = (<const double *>(row + (j + 3) * cs))[0]
-            else:
-                v = (<const float *>(row + j * cs))[0]
-                v1 = (<const float *>(row + (j + 1) * cs))[0]
-                v2 = (<const float *>(row + (j + 2) * cs))[0]
-                v3 = (<const float *>(row + (j + 3) * cs))[0]
+            v = row[j * cs]
+            v1 = row[(j + 1) * cs]
+            v2 = row[(j + 2) * cs]
+            v3 = row[(j + 3) * cs]
             s0 += v
             s1 += v1
             s2 += v2
@@ -55,10 +49,7 @@ cdef void _pscan_rows(const char *p, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t r0
             mx = v3 if v3 > mx else mx
             j += 4
         while j < k:
-            if f64:
-                v = (<const double *>(row + j * cs))[0]
-            else:
-                v = (<const float *>(row + j * cs))[0]
+            v = row[j * cs]
             s0 += v
             mn = v if v < mn else mn
             mx = v if v > mx else mx
@@ -71,22 +62,28 @@ cdef void _pscan_rows(const char *p, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t r0
         if idx != NULL:
             c = idx[i]
             if c < 0 or c >= k:
-                v = __builtin_nan("")
+                q[i] = <real>__builtin_nan("")
             else:
-                if f64:
-                    v = (<const double *>(row + c * cs))[0]
-                else:
-                    v = (<const float *>(row + c * cs))[0]
-                v = lo if v < lo else (hi if v > hi else v)
-            if f64:
-                (<double *>q)[i] = v
-            else:
-                (<float *>q)[i] = <float>v
+                v = row[c * cs]
+                q[i] = <real>(lo if v < lo else (hi if v > hi else v))
     out.mn = mn
     out.mx = mx
     out.smin = smin
     out.smax = smax
     out.nan = nan
+
+
+cdef inline void _pscan_block(const char *p, bint f64, Py_ssize_t rs, Py_ssize_t cs,
+                              Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t k,
+                              const Py_ssize_t *idx, char *q, double lo, double hi,
+                              PScan *out) noexcept nogil:
+    """_pscan_rows for p's element type (byte strides in, element strides on)."""
+    if f64:
+        _pscan_rows(<const double *>p, rs // 8, cs // 8, r0, r1, k, idx, <double *>q,
+                    lo, hi, out)
+    else:
+        _pscan_rows(<const float *>p, rs // 4, cs // 4, r0, r1, k, idx, <float *>q,
+                    lo, hi, out)
 
 
 cdef extern from *:
@@ -138,12 +135,12 @@ def proba_scan(p, idx, q, double lo, double hi):
     with nogil:
         if nt > 1:
             for b in prange(nb, num_threads=nt, schedule='static'):
-                _pscan_rows(pp, rs, cs, b * rpb, min(n, (b + 1) * rpb), k, f64, ip, qp,
-                            lo, hi, &parts[b])
+                _pscan_block(pp, f64, rs, cs, b * rpb, min(n, (b + 1) * rpb), k, ip, qp,
+                             lo, hi, &parts[b])
         else:
             for b in range(nb):
-                _pscan_rows(pp, rs, cs, b * rpb, min(n, (b + 1) * rpb), k, f64, ip, qp,
-                            lo, hi, &parts[b])
+                _pscan_block(pp, f64, rs, cs, b * rpb, min(n, (b + 1) * rpb), k, ip, qp,
+                             lo, hi, &parts[b])
     cdef PScan r
     r.mn = inf
     r.mx = -inf

@@ -251,31 +251,34 @@ def _log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, label
 
     p = _as_proba(y_proba)
     binary_1d = p.ndim == 1 or p.shape[1] == 1
-    # one pass over a float32/float64 matrix (see _kernels.proba_scan) finds
-    # the extremes and row sums and gathers each row's true-class probability;
-    # it needs the class indices, so the labels are binarised first and their
-    # errors raised in scikit-learn's order (after those of y_proba)
-    scan = not binary_1d and p.dtype != np.float16 and _api._kernel_ready(p)
+    eps = np.finfo(p.dtype).eps
+    cdt = np.float32 if p.dtype == np.float16 else p.dtype.type
+    lo, hi = p.dtype.type(eps), p.dtype.type(1 - eps)
     label_error = None
-    if scan:
+    if binary_1d:
+        mn, mx = p.min(), p.max()
+        maybe_nan = bool(np.isnan(mn) or np.isnan(mx))
+    else:
+        # one pass over the matrix (_kernels.proba_scan, float32 or float64,
+        # kernel-ready) finds the extremes and row sums and gathers each row's
+        # clipped true-class probability; it needs the class indices, so the
+        # labels are encoded first and their errors raised in scikit-learn's
+        # order (after those of y_proba)
+        pk = p.astype(cdt) if p.dtype == np.float16 else _api._kernel_operand(p)
         try:
             classes, idx, indicator = _binarize(y_true, labels)
         except (TypeError, ValueError) as exc:
             label_error = exc
-            idx = indicator = None
-        ok_idx = idx is not None and idx.shape == (p.shape[0],)
-        eps = np.finfo(p.dtype).eps
-        lo, hi = p.dtype.type(eps), p.dtype.type(1 - eps)
-        q = np.empty(p.shape[0], dtype=p.dtype) if ok_idx else None
-        if ok_idx and idx.dtype != np.intp:
-            idx = idx.astype(np.intp)
-        mn, mx, maybe_nan, smin, smax = _k.proba_scan(
-            p, np.ascontiguousarray(idx) if ok_idx else None, q, float(lo), float(hi))
-        if maybe_nan and not np.isnan(p).any():
+            idx = None
+        q = None
+        if idx is not None and idx.shape == (p.shape[0],):
+            idx = np.ascontiguousarray(idx, dtype=np.intp)
+            q = np.empty(p.shape[0], dtype=cdt)
+        else:
+            idx = None
+        mn, mx, maybe_nan, smin, smax = _k.proba_scan(pk, idx, q, float(lo), float(hi))
+        if maybe_nan and not np.isnan(pk).any():
             maybe_nan = False          # a row's sum was inf - inf: reported as infinity
-    else:
-        mn, mx = p.min(), p.max()
-        maybe_nan = bool(np.isnan(mn) or np.isnan(mx))
     if maybe_nan or not (math.isfinite(mn) and math.isfinite(mx)):
         kind = "NaN" if maybe_nan else f"infinity or a value too large for {p.dtype!r}"
         raise ValueError(f"Input y_proba contains {kind}.")
@@ -293,18 +296,14 @@ def _log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, label
     n = p.shape[0]
     sw = None if sample_weight is None else _sample_weight(sample_weight, n)
 
-    if not scan:
+    if binary_1d:
         classes, idx, indicator = _binarize(y_true, labels)
     elif label_error is not None:
         raise label_error
     n_classes = classes.shape[0]
 
     k = 2 if binary_1d else p.shape[1]
-    eps = np.finfo(p.dtype).eps
     if not binary_1d:
-        if not scan:
-            sums = np.einsum("ij->i", p)
-            smin, smax = sums.min(), sums.max()
         tol = 1e-8 + math.sqrt(eps)
         if not (1 - tol <= smin and smax <= 1 + tol):
             warnings.warn("The y_prob values do not sum to one. Make sure to pass "
@@ -321,8 +320,6 @@ def _log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, label
             "The number of classes in labels is different "
             "from that in y_prob. Classes found in "
             "labels: {0}".format(classes))
-    cdt = np.float32 if p.dtype == np.float16 else p.dtype.type
-    lo, hi = p.dtype.type(eps), p.dtype.type(1 - eps)
     if indicator is not None:
         if binary_1d:
             p1 = p.reshape(-1)
@@ -340,19 +337,8 @@ def _log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, label
         # -(t log p + (1 - t) log(1 - p)) on the clipped positive-class probability
         q = np.clip(p.reshape(-1), lo, hi).astype(cdt, copy=False)
         t = idx if idx.dtype.itemsize <= 8 else idx.astype(np.int64)
-    elif scan:
-        q = q.astype(cdt, copy=False)          # gathered and clipped by proba_scan
-        t = cdt(1.0)
     else:
-        if p.flags.c_contiguous:
-            flat = np.arange(0, n * k, k, dtype=np.intp)
-            flat += idx
-            q = p.reshape(-1).take(flat)
-        else:
-            q = p[np.arange(n), idx]
-        np.clip(q, lo, hi, out=q)
-        q = q.astype(cdt, copy=False)
-        t = cdt(1.0)
+        t = cdt(1.0)                           # q: gathered and clipped by proba_scan
     if sw is None:
         red = "mean" if normalize else "sum"
         return float(binary_cross_entropy(q, t, reduction=red))

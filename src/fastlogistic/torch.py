@@ -127,21 +127,13 @@ def _plain_pair(input, target):
     """input and target: contiguous CPU float tensors of one dtype and shape,
     not empty, target without requires_grad, in eager mode (the case
     _api._bcel_plain takes)."""
-    return (type(input) in _PLAIN and type(target) in _PLAIN and input.dtype in _FLOATS
-            and target.dtype is input.dtype and input.device.type == "cpu"
-            and target.device.type == "cpu" and input.layout is torch.strided
-            and target.layout is torch.strided and not target.requires_grad
+    return (_ok(input) and _ok(target, input.dtype) and not target.requires_grad
             and input.shape == target.shape and input.numel() > 0
             and input.is_contiguous() and target.is_contiguous() and _eager())
 
 
 def _plain_bcel(x, t, reduction, want_grad):
     return _api._bcel_plain(x, t, reduction, want_grad, _threads())
-
-
-def _scalar(value, dtype):
-    """A 0-d tensor of `dtype` holding the Python float `value` (rounded once)."""
-    return torch.tensor(value, dtype=dtype)
 
 
 def _reduction(size_average, reduce, reduction):
@@ -184,7 +176,7 @@ class _FusedLoss(torch.autograd.Function):
         ctx.compute = compute
         ctx.unsqueeze = unsqueeze
         ctx.torch_fn = torch_fn
-        return _scalar(loss, input.dtype) if type(loss) is float else _tensor(loss)
+        return _tensor(loss)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -302,7 +294,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         if _wants_grad(input):
             return _FusedLoss.apply(input, lambda: _plain_bcel(x, t, reduction, True),
                                     False, fallback)
-        return _scalar(_plain_bcel(x, t, reduction, False)[0], input.dtype)
+        return _tensor(_plain_bcel(x, t, reduction, False)[0])
     if not _binary_args_ok(input, target, weight, pos_weight, reduction):
         return fallback()
     x, t, w, pw = _np(input), _np(target), _np(weight), _np(pos_weight)
