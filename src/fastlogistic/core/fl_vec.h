@@ -246,6 +246,14 @@ FL_INLINE void fl_nstore_part_f32(float *p, nf32 v, ptrdiff_t n)
             ur.p[j] = fl_n##op##_##S(ua.p[j], ub.p[j]);                        \
         return ur.w;                                                           \
     }
+#define FL_LIFT3(op, S, V)                                                     \
+    FL_INLINE V fl_##op##_##S(V a, V b, V c)                                   \
+    {                                                                          \
+        FL_U(V) ua = {a}, ub = {b}, uc = {c}, ur;                              \
+        for (int j = 0; j < FL_NV; j++)                                        \
+            ur.p[j] = fl_n##op##_##S(ua.p[j], ub.p[j], uc.p[j]);               \
+        return ur.w;                                                           \
+    }
 #define FL_LIFT_SEL(S, V, VI)                                                  \
     FL_INLINE V fl_sel_##S(VI m, V a, V b)                                     \
     {                                                                          \
@@ -555,14 +563,7 @@ FL_INLINE nf32 fl_nfma_f32(nf32 a, nf32 b, nf32 c) { return (nf32)_mm256_fmadd_p
 FL_INLINE nf64 fl_nfma_f64(nf64 a, nf64 b, nf64 c) { return (nf64)_mm_fmadd_pd((__m128d)a, (__m128d)b, (__m128d)c); }
 FL_INLINE nf32 fl_nfma_f32(nf32 a, nf32 b, nf32 c) { return (nf32)_mm_fmadd_ps((__m128)a, (__m128)b, (__m128)c); }
 #endif
-#define FL_DEFINE_FMA(S, V)                                                    \
-    FL_INLINE V fl_fma_##S(V a, V b, V c)                                      \
-    {                                                                          \
-        FL_U(V) ua = {a}, ub = {b}, uc = {c}, ur;                              \
-        for (int j = 0; j < FL_NV; j++)                                        \
-            ur.p[j] = fl_nfma_##S(ua.p[j], ub.p[j], uc.p[j]);                  \
-        return ur.w;                                                           \
-    }
+#define FL_DEFINE_FMA(S, V) FL_LIFT3(fma, S, V)
 #else
 #define FL_DEFINE_FMA(S, V)                                                    \
     FL_INLINE V fl_fma_##S(V a, V b, V c) { return a * b + c; }
@@ -1074,14 +1075,7 @@ FL_INLINE nf32 fl_nsel_neg_f32(nf32 x, nf32 a, nf32 b)
     return (nf32)_mm512_mask_blend_ps(_mm512_cmp_ps_mask((__m512)x, _mm512_setzero_ps(), _CMP_LT_OQ),
                                       (__m512)b, (__m512)a);
 }
-#define FL_DEFINE_SEL_NEG(S, V)                                                \
-    FL_INLINE V fl_sel_neg_##S(V x, V a, V b)                                  \
-    {                                                                          \
-        FL_U(V) ux = {x}, ua = {a}, ub = {b}, ur;                              \
-        for (int j = 0; j < FL_NV; j++)                                        \
-            ur.p[j] = fl_nsel_neg_##S(ux.p[j], ua.p[j], ub.p[j]);              \
-        return ur.w;                                                           \
-    }
+#define FL_DEFINE_SEL_NEG(S, V) FL_LIFT3(sel_neg, S, V)
 #else
 #define FL_DEFINE_SEL_NEG(S, V)                                                \
     FL_INLINE V fl_sel_neg_##S(V x, V a, V b) { return fl_sel_##S(fl_lt_##S(x, (V){0}), a, b); }
