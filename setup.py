@@ -196,23 +196,24 @@ class BuildExt(build_ext):
 
 ext = Extension(
     "fastlogistic._kernels",
-    sources=["src/fastlogistic/_kernels.pyx"] + [f"src/fastlogistic/core/{c}" for c in CORE],
-    include_dirs=[np.get_include(), "src/fastlogistic", "src/fastlogistic/core"],
+    sources=["src/fastlogistic/_cython/_kernels.pyx"] + [f"src/fastlogistic/core/{c}" for c in CORE],
+    include_dirs=[np.get_include(), "src/fastlogistic", "src/fastlogistic/_cython", "src/fastlogistic/core"],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
     # headers and includes: a change to any of them rebuilds the extension
     depends=sorted(
         glob.glob("src/fastlogistic/core/*.h")
         + glob.glob("src/fastlogistic/core/fl_isa_*.c")  # included by the *_mc.c units
-        + glob.glob("src/fastlogistic/*.pxi")
+        + glob.glob("src/fastlogistic/_cython/*.pxi")
+        + glob.glob("src/fastlogistic/_cython/*.h")
     ),
 )
 
 # the Cython level's typed-memoryview loops (the level's table is in _kernels)
 cylevel = Extension(
     "fastlogistic._cylevel",
-    sources=["src/fastlogistic/_cylevel.pyx"],
-    include_dirs=["src/fastlogistic", "src/fastlogistic/core"],
-    depends=["src/fastlogistic/_cylevel_points.pxi", "src/fastlogistic/_softmax_decl.pxi"],
+    sources=["src/fastlogistic/_cython/_cylevel.pyx"],
+    include_dirs=["src/fastlogistic", "src/fastlogistic/_cython", "src/fastlogistic/core"],
+    depends=["src/fastlogistic/_cython/_cylevel_points.pxi", "src/fastlogistic/_cython/_softmax_decl.pxi"],
 )
 
 setup(

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from fastlogistic._bench_sklearn import _cpu
+from fastlogistic.bench.sklearn import _cpu
 
 
 def cases(n, rng):

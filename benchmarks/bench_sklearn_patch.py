@@ -6,7 +6,7 @@ n x d float64 binary data).
 """
 import sys
 
-from fastlogistic._bench_sklearn import main
+from fastlogistic.bench.sklearn import main
 
 if __name__ == "__main__":
     main(sys.argv[1:])

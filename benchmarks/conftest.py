@@ -6,7 +6,7 @@ scikit-learn, one benchmark per (function, implementation, dtype, size).
         --benchmark-max-time=0.2 -k "sigmoid and float64"
 
 The implementations are the ones of ``python -m fastlogistic bench`` (the
-registry ``fastlogistic._bench.FUNCTIONS``), so both measure the same calls.
+registry ``fastlogistic.bench.FUNCTIONS``), so both measure the same calls.
 Benchmarks are grouped per case, so pytest-benchmark's table compares the
 implementations side by side.  No timing assertions: the targets are checked
 by the bench command's "Targets" section.  This folder lies outside
@@ -15,7 +15,7 @@ by the bench command's "Targets" section.  This folder lies outside
 import pytest
 
 import fastlogistic as fl
-from fastlogistic import _bench
+from fastlogistic import bench as _bench
 
 # the module that each implementation's library is imported from
 _MODULES = {"scipy": "scipy.special", "torch": "torch", "sklearn": "sklearn._loss.loss"}

@@ -46,8 +46,8 @@ fi
 SDIST=$(ls "$W"/dist/*.tar.gz); WHEEL=$(ls "$W"/dist/*.whl)
 tar -tzf "$SDIST" > "$W/sdist-files.txt"     # a file: grep -q on a pipe would break pipefail
 echo "sdist: $(basename "$SDIST") ($(wc -l < "$W/sdist-files.txt") files)"
-for f in LICENSE setup.py pyproject.toml requirements-test.txt src/fastlogistic/_kernels.pyx \
-         src/fastlogistic/_outcache.h src/fastlogistic/core/fl_vec.h src/fastlogistic/py.typed \
+for f in LICENSE setup.py pyproject.toml requirements-test.txt src/fastlogistic/_cython/_kernels.pyx \
+         src/fastlogistic/_cython/_outcache.h src/fastlogistic/core/fl_vec.h src/fastlogistic/py.typed \
          src/fastlogistic/_api.pyi tests/conftest.py; do
     grep -q "^[^/]*/$f\$" "$W/sdist-files.txt" || { echo "ci_wheel: $f missing from the sdist" >&2; exit 1; }
 done

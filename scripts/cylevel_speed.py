@@ -3,7 +3,7 @@ ns/element at N = 1e6 on 1 thread, float64 and float32, sigmoid and
 BCE-with-logits (mean), three ways -- the library at the best level, the
 library at the cython level (its kernel table), and fastlogistic._cylevel's
 typed-memoryview loops -- in rounds that alternate them
-(fastlogistic._bench.time_case).  The ratio printed in parentheses is the
+(fastlogistic.bench.time_case).  The ratio printed in parentheses is the
 median over rounds of the paired ratios.
 
     python scripts/cylevel_speed.py [rounds]
@@ -13,9 +13,10 @@ import sys
 import numpy as np
 
 import fastlogistic as fl
-from fastlogistic import _bench, _cylevel
+from fastlogistic import _cylevel
+from fastlogistic import bench as _bench
 from fastlogistic import _kernels as k
-from fastlogistic._bench import Timed
+from fastlogistic.bench import Timed
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 15
 N = 10**6

@@ -10,7 +10,7 @@ first file; the target ranges from all of them.
 import json
 import sys
 
-from fastlogistic._bench import find_row, paired_ratio
+from fastlogistic.bench import find_row, paired_ratio
 
 IMPLS = ["fastlogistic", "numpy", "scipy", "torch", "sklearn"]
 ROWS = [  # label, function, shape, dtype, threads, per call

@@ -596,7 +596,7 @@ FUNCS = sorted(n for n in fl.__all__ if callable(getattr(fl, n, None)))
 
 
 def _restore():
-    if "fastlogistic._patch" in sys.modules:
+    if "fastlogistic._integrations.patch" in sys.modules:
         fl.unpatch()
     fl.set_num_threads(None)
     fl.set_stream_threshold(None)

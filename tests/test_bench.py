@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from fastlogistic import _bench
+from fastlogistic import bench as _bench
 
 
 def _row(impl, rounds, function="sigmoid", shape=(10**6,), dtype="float64", threads=1):

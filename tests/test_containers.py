@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastlogistic as fl
-from fastlogistic import _containers
+from fastlogistic._integrations import containers as _containers
 
 pd = pytest.importorskip("pandas")
 
@@ -339,7 +339,7 @@ def test_import_does_not_import_containers():
 def test_xarray_over_dask_stays_lazy():
     xr = pytest.importorskip("xarray")
     dask_array = pytest.importorskip("dask.array")
-    pytest.importorskip("fastlogistic._dask")
+    pytest.importorskip("fastlogistic._integrations.dask")
     x, _, t, _ = _binary_data(40)
     da = xr.DataArray(dask_array.from_array(x, chunks=10), dims=("n",),
                       coords={"n": np.arange(40)}, name="logit")

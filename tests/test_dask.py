@@ -16,7 +16,7 @@ dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 
 import fastlogistic as fl  # noqa: E402
-from fastlogistic import _dask  # noqa: E402
+from fastlogistic._integrations import dask as _dask  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(fl.__file__)))

@@ -20,7 +20,7 @@ from ._multiclass import *  # noqa: F401,F403
 from ._multiclass import __all__ as _mc_all
 
 # --- issue 15: pandas/xarray/dask containers for the losses and multi-class functions
-from . import _containers
+from ._integrations import containers as _containers
 
 
 def _wrap_containers(names):
@@ -39,8 +39,8 @@ _wrap_containers([
 del _wrap_containers
 
 # log_loss and patch() load on first use: `import fastlogistic` stays as fast
-_LAZY = {"log_loss": "_log_loss", "patch": "_patch", "unpatch": "_patch",
-         "patched": "_patch", "is_patched": "_patch"}
+_LAZY = {"log_loss": "_integrations.log_loss", "patch": "_integrations.patch", "unpatch": "_integrations.patch",
+         "patched": "_integrations.patch", "is_patched": "_integrations.patch"}
 
 
 def __getattr__(name):

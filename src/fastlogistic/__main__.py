@@ -16,7 +16,7 @@ def _prog():
 
 def build_parser(prog=None):
     from . import __version__
-    from . import _bench
+    from . import bench as _bench
 
     prog = prog or _prog()
     p = argparse.ArgumentParser(
@@ -54,7 +54,7 @@ def main(argv=None):
             from . import show_config
             show_config()
         return 0
-    from . import _bench
+    from . import bench as _bench
     _bench.check_args(bench_parser, args)
     return _bench.main(argv[1:], args=args, command=f"{parser.prog} bench")
 

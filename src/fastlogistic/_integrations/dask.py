@@ -1,6 +1,6 @@
 """Dask arrays for the loss and multi-class functions (issue 16).
 
-``fastlogistic._containers.wrap`` calls :func:`call` when an argument of a
+``fastlogistic._integrations.containers.wrap`` calls :func:`call` when an argument of a
 public function is a dask array.  Everything here builds a dask graph and
 computes nothing; each task calls the public NumPy-level function on NumPy
 blocks (no arithmetic on the data is written here), so the workers run the
@@ -38,7 +38,7 @@ import sys
 
 import numpy as np
 
-from ._multiclass import _axes
+from .._multiclass import _axes
 
 # arity of the fixed reduction tree over the per-block partials
 SPLIT_EVERY = 8
@@ -92,7 +92,7 @@ def _worker_setup():
         limit = get_worker().memory_manager.memory_limit
     except Exception:        # not in a worker (threaded scheduler, client side)
         return
-    from . import _kernels
+    from .. import _kernels
     cur = _kernels.get_output_cache()
     new = worker_output_cache(limit, cur, _kernels.DEFAULT_OUTPUT_CACHE)
     if new != cur:
@@ -452,8 +452,8 @@ def _den_task(C, ignore, cdt, nd, exact, t, w):
     """Partial of the "mean" denominator of a block of class-index targets:
     the weights of its non-ignored targets (their count without weights), as
     the in-memory function computes it (exactly with `exact`)."""
-    from . import _kernels
-    from ._api import _kernel_operand
+    from .. import _kernels
+    from .._api import _kernel_operand
     # blocks unpickled on a worker may sit at any address: aligned copies
     idx = _kernel_operand(np.asarray(t, dtype=np.int64).reshape(-1))
     if w is not None:

@@ -112,7 +112,7 @@ def _call(func, name, sig, args, kwargs):
     xr_dask = [k for k, v in arguments.items()
                if kinds[k] == "xarray" and container_kind(getattr(v, "data", None)) == "dask"]
     if dask or xr_dask:
-        from . import _dask
+        from . import dask as _dask
         if not xr_dask:
             return _dask.call(name, func, arguments)
         plain = {k: (v.data if kinds[k] == "xarray" else v) for k, v in arguments.items()}

@@ -24,8 +24,8 @@ import warnings
 
 import numpy as np
 
-from . import _api
-from . import _kernels as _k
+from .. import _api
+from .. import _kernels as _k
 
 __all__ = ["log_loss"]
 
@@ -220,14 +220,14 @@ def log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, labels
                          labels=labels, y_pred=y_pred)
     except (TypeError, ValueError) as exc:
         # scikit-learn's messages, led by the function's name
-        from ._api import _named_error
+        from .._api import _named_error
         raise _named_error("log_loss", exc) from None
 
 
 def _log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, labels=None,
               y_pred="deprecated"):
     """The body of log_loss (its errors unprefixed)."""
-    from . import binary_cross_entropy, categorical_cross_entropy
+    from .. import binary_cross_entropy, categorical_cross_entropy
 
     if not (isinstance(y_pred, str) and y_pred == "deprecated"):
         if y_proba is not None:

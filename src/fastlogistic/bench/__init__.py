@@ -291,7 +291,7 @@ _CY_NOTE = "Cython typed-memoryview loop, libm"
 
 def _cy(make):
     def factory(d, k):
-        from . import _cylevel
+        from .. import _cylevel
         # one thread below the library's parallel threshold, as the library
         # itself does (a parallel region costs more there than it saves)
         if d["x"].size < fl._kernels.PARALLEL_THRESHOLD:

@@ -103,7 +103,7 @@ def _direct(out, dtype):
 # ---------------------------------------------------------------------------
 
 def _binomial_methods(orig):
-    from . import _api
+    from .. import _api
 
     bce = _api.binary_cross_entropy_with_logits
     lg = _api.binary_cross_entropy_with_logits_loss_and_grad
@@ -193,7 +193,7 @@ def _binomial_methods(orig):
 # ---------------------------------------------------------------------------
 
 def _multinomial_methods(orig):
-    from . import _multiclass
+    from .. import _multiclass
 
     ce = _multiclass.cross_entropy
     ce_lg = _multiclass.cross_entropy_loss_and_grad
@@ -383,13 +383,13 @@ def _unpatch_sklearn():
 
 
 def _scipy_hooks():
-    from . import _kernels
+    from .. import _kernels
     return (getattr(_kernels, "patch_scipy_ufuncs", None),
             getattr(_kernels, "unpatch_scipy_ufuncs", None))
 
 
 def _scipy_patched_now():
-    from . import _kernels
+    from .. import _kernels
     query = getattr(_kernels, "scipy_ufuncs_patched", None)
     return bool(query()) if query is not None else False
 

@@ -1,10 +1,10 @@
 """End-to-end benchmark of :func:`fastlogistic.patch` on scikit-learn:
 ``LogisticRegression().fit`` (lbfgs) and ``HistGradientBoostingClassifier().fit``
 on an n x d float64 binary problem, unpatched and patched alternately in one
-run.  ``run()`` returns the rows; ``python -m fastlogistic._bench_sklearn``
+run.  ``run()`` returns the rows; ``python -m fastlogistic.bench.sklearn``
 prints them.
 
-    PYTHONPATH=src python -m fastlogistic._bench_sklearn [n] [d] [repeats]
+    PYTHONPATH=src python -m fastlogistic.bench.sklearn [n] [d] [repeats]
 """
 import sys
 import time
