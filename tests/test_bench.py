@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+import fastlogistic as fl
 from fastlogistic import bench as _bench
 
 
@@ -147,7 +148,7 @@ def test_numexpr_and_numba_rows_when_installed(capsys):
         pytest.skip("neither numexpr nor numba is installed")
     libs = _bench.init()
     d = _bench.make_inputs("unary", (1000,), "float64")
-    expected = _bench.fl.sigmoid(d["x"])
+    expected = fl.sigmoid(d["x"])
     for name in have:
         impl = _bench.FUNCTIONS["sigmoid"].impls[name]
         assert _bench._available(impl)
@@ -172,3 +173,43 @@ def test_module_command_runs():
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "sigmoid  float32  N=64" in r.stdout and "fastlogistic" in r.stdout
+
+
+def test_copy_reference_gives_each_elementwise_row_its_memory_fraction(tmp_path, capsys):
+    path = tmp_path / "c.json"
+    argv = ["--functions", "sigmoid,bce_logits", "--sizes", "1e3", "--dtypes", "float64",
+            "--impls", "copy", "--repeat", "3", "--quiet", "--json", str(path)]
+    assert _bench.main(argv) == 0
+    out = capsys.readouterr().out
+    rows = json.loads(path.read_text())["results"]
+    for function in ("sigmoid", "bce_logits"):
+        ours = _bench.find_row(rows, function, (1000,), "float64", "fastlogistic", 1)
+        copy = _bench.find_row(rows, function, (1000,), "float64", "copy", 1)
+        assert ours["copy_fraction"] == pytest.approx(_bench.paired_ratio(copy, ours))
+    assert out.count("memory limit (1t): a copy of x takes") == 2
+
+
+def test_class_sweep_table_is_made_of_the_measured_rows(tmp_path, capsys):
+    path = tmp_path / "k.json"
+    argv = ["--classes", "2,3", "--total", "600", "--dtypes", "float32", "--impls", "numpy",
+            "--repeat", "2", "--quiet", "--json", str(path)]
+    assert _bench.main(argv) == 0
+    out = capsys.readouterr().out
+    data = json.loads(path.read_text())
+    shapes = {(r["function"], tuple(r["shape"])) for r in data["results"]}
+    assert {("softmax", (300, 2)), ("softmax", (200, 3)),
+            ("cross_entropy_loss_and_grad", (300, 2)),
+            ("cross_entropy_loss_and_grad", (200, 3)),
+            ("bce_logits_loss_and_grad", (600,))} <= shapes
+    table = {(r["dtype"], r["classes"]): r for r in data["classes"]}
+    assert set(table) == {("float32", 2), ("float32", 3)}
+    binary = _bench.find_row(data["results"], "bce_logits_loss_and_grad", (600,), "float32",
+                             "fastlogistic", 1)
+    for (_, k), r in table.items():
+        ce = _bench.find_row(data["results"], "cross_entropy_loss_and_grad", (600 // k, k),
+                             "float32", "fastlogistic", 1)
+        assert r["ce"] == ce["ns_per_element"]
+        assert r["ce_over_binary"] == pytest.approx(ce["ns_per_element"] /
+                                                    binary["ns_per_element"])
+        assert r["ce_vs_torch"] is None          # torch not asked for
+    assert "Class-count sweep" in out
