@@ -59,7 +59,7 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 # --- end issue 15 containers
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 __all__ = list(_api_all) + list(_mc_all) + [
     "get_num_threads", "set_num_threads", "get_stream_threshold", "set_stream_threshold",

@@ -15,7 +15,7 @@ def _prog():
 
 
 def build_parser(prog=None):
-    from . import __version__
+    from ._version import __version__
     from . import bench as _bench
 
     prog = prog or _prog()

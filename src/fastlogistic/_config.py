@@ -80,7 +80,7 @@ def get_output_cache():
 
 def config():
     """The build and run-time configuration as a dict."""
-    from . import __version__
+    from ._version import __version__
     return {
         "version": __version__,
         "numpy": np.__version__,

@@ -227,7 +227,8 @@ def log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, labels
 def _log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, labels=None,
               y_pred="deprecated"):
     """The body of log_loss (its errors unprefixed)."""
-    from .. import binary_cross_entropy, categorical_cross_entropy
+    from .._api import binary_cross_entropy
+    from .._multiclass import categorical_cross_entropy
 
     if not (isinstance(y_pred, str) and y_pred == "deprecated"):
         if y_proba is not None:
