@@ -7,6 +7,7 @@ import statistics
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import fastlogistic as fl
@@ -213,3 +214,16 @@ def test_class_sweep_table_is_made_of_the_measured_rows(tmp_path, capsys):
                                                     binary["ns_per_element"])
         assert r["ce_vs_torch"] is None          # torch not asked for
     assert "Class-count sweep" in out
+
+
+def test_sklearn_bench_multiclass_problem_and_methods():
+    pytest.importorskip("sklearn")
+    from fastlogistic.bench import sklearn as bs
+    X, y = bs.problem(3000, 5, classes=4)
+    assert X.shape == (3000, 5) and set(np.unique(y)) == {0.0, 1.0, 2.0, 3.0}
+    rows = bs.methods(n=500, classes=3, repeats=1)
+    assert {(r[0], r[1]) for r in rows} == {
+        (m, lay) for m in ("loss", "loss_gradient", "gradient", "gradient_hessian",
+                           "gradient_proba") for lay in ("C", "F")}
+    assert all(r[4] == pytest.approx(r[2] / r[3]) for r in rows)
+    assert not fl.is_patched()
