@@ -19,18 +19,14 @@ The error at a point is |c - v| / ulp(v) with v the exact value (mpmath,
 192 bits) and ulp(v) the dtype's spacing at v, floored at the smallest
 subnormal; a wrong inf/nan counts as inf.
 
-Usage:  PYTHONPATH=src python scripts/accuracy_table.py
+Usage:  python tests/accuracy_table.py   (the installed package, or PYTHONPATH=src
+after an in-place build; it lives beside the tests for their mpmath references)
 """
-import os
 import sys
 import time
 import warnings
 
 import numpy as np
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests"))
-sys.path.insert(0, os.path.join(HERE, "..", "src"))
 
 import fastlogistic as fl  # noqa: E402
 from conftest import (Exact, mp_bce_logits, mp_log_sigmoid, mp_logit, mp_map,  # noqa: E402
