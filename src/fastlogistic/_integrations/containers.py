@@ -14,14 +14,18 @@ imports pandas, xarray or dask (a user who passes their objects has already
 imported them).
 """
 import functools
+import importlib
 import inspect
 import sys
 
 import numpy as np
 
-__all__ = ["container_kind", "wrap"]
+from .. import _registry
 
-_KINDS = {"pandas": "pandas", "xarray": "xarray", "dask": "dask", "dask_expr": "dask"}
+__all__ = ["container_kind", "numpy_function", "public", "wrap"]
+
+_KINDS = {"pandas": "pandas", "xarray": "xarray", "dask": "dask", "dask_expr": "dask",
+          "polars": "polars"}
 
 # type -> kind (None for everything that is not a container), so that the
 # check on the plain-array path is one dict lookup per argument
@@ -37,15 +41,36 @@ _ARRAY_KW = ("input", "target", "weight", "pos_weight", "p", "z",
 
 # functions whose first argument has a class axis (`axis`); the losses among
 # them drop it in their per-row result
-_MULTICLASS = frozenset((
-    "softmax", "log_softmax",
-    "cross_entropy", "cross_entropy_grad", "cross_entropy_loss_and_grad",
-    "categorical_cross_entropy", "categorical_cross_entropy_grad"))
+_MULTICLASS = frozenset(_registry.names("softmax", "multiclass"))
 
 
 # scikit-learn's contract pairs samples by position, whatever the indexes
 # (y_test from train_test_split against a fresh Series of probabilities)
-_POSITIONAL = frozenset(("log_loss",))
+_POSITIONAL = frozenset(_registry.names(containers="positional"))
+
+
+def numpy_function(name):
+    """The NumPy-level object behind the public name `name`: what its
+    registry record's module defines (imported on first use)."""
+    rec = _registry.by_name(name)
+    return getattr(importlib.import_module(f"{__package__.rpartition('.')[0]}.{rec.module}"),
+                   name)
+
+
+_PUBLIC = {}
+
+
+def public(name):
+    """The public object `name` as ``fastlogistic.<name>`` gives it: the
+    NumPy-level object, wrapped by :func:`wrap` where its registry record
+    says the container adapter takes its containers."""
+    obj = _PUBLIC.get(name)
+    if obj is None:
+        obj = numpy_function(name)
+        if _registry.by_name(name).containers in ("wrap", "positional"):
+            obj = wrap(obj)
+        obj = _PUBLIC.setdefault(name, obj)
+    return obj
 
 
 def container_kind(obj):

@@ -1,4 +1,4 @@
-"""Dask arrays for the loss and multi-class functions (issue 16).
+"""Dask arrays and dask DataFrames for the loss and multi-class functions.
 
 ``fastlogistic._integrations.containers.wrap`` calls :func:`call` when an argument of a
 public function is a dask array.  Everything here builds a dask graph and
@@ -38,27 +38,17 @@ import sys
 
 import numpy as np
 
+from .. import _registry
 from .._multiclass import _axes
+from .containers import numpy_function
 
 # arity of the fixed reduction tree over the per-block partials
 SPLIT_EVERY = 8
 
-_BCEL = {
-    "binary_cross_entropy_with_logits": ("loss",),
-    "binary_cross_entropy_with_logits_grad": ("grad",),
-    "binary_cross_entropy_with_logits_loss_and_grad": ("loss", "grad"),
-    "binary_cross_entropy_with_logits_grad_hess": ("grad", "hess"),
-    "binary_cross_entropy": ("loss",),
-    "binary_cross_entropy_grad": ("grad",),
-}
-_MULTICLASS = {
-    "cross_entropy": ("loss",),
-    "cross_entropy_grad": ("grad",),
-    "cross_entropy_loss_and_grad": ("loss", "grad"),
-    "categorical_cross_entropy": ("loss",),
-    "categorical_cross_entropy_grad": ("grad",),
-}
-_SOFTMAX = ("softmax", "log_softmax")
+# outputs of each function, by kind (the public registry)
+_BCEL = {p.name: p.outputs for p in _registry.PUBLIC if p.kind == "binary"}
+_MULTICLASS = {p.name: p.outputs for p in _registry.PUBLIC if p.kind == "multiclass"}
+_SOFTMAX = _registry.names("softmax")
 
 
 # In a dask worker the output cache is bounded by this fraction of the
@@ -103,9 +93,7 @@ def _resolve(name):
     """The NumPy-level function `name`, looked up in the worker (functions
     travel by name: a wrapped function's inner object is not importable)."""
     _worker_setup()
-    import fastlogistic
-    f = getattr(fastlogistic, name)
-    return getattr(f, "__wrapped__", f)
+    return numpy_function(name)
 
 
 def _da():
