@@ -791,13 +791,44 @@ def _scale_task(i, upcast_to, part, den):
 
 
 def _frame_total(parts, pick, reduction, rdt):
-    """The reduction from the partitions' partials, added in partition order."""
-    total = np.sum(np.array([p[pick] for p in parts], np.float64))
-    if reduction == "sum" or pick == 1:
-        return total if pick == 1 else rdt.type(total)
-    den = np.sum(np.array([p[1] for p in parts], np.float64))
+    """The "mean" denominator (pick 1) from the partitions' partials, added
+    in partition order."""
+    return np.sum(np.array([p[pick] for p in parts], np.float64))
+
+
+def _partials_frame(part):
+    """A partition's (loss, denominator) partials as a one-row DataFrame."""
+    import pandas as pd
+    return pd.DataFrame({"total": [np.float64(part[0])], "weight": [np.float64(part[1])]})
+
+
+def _same(df):
+    return df
+
+
+def _partials_aggregate(df, reduction, rdt):
+    """The reduction from all partitions' partials (rows in partition order)."""
+    total = np.sum(df["total"].to_numpy(np.float64))
+    if reduction == "sum":
+        return rdt.type(total)
+    den = np.sum(df["weight"].to_numpy(np.float64))
     with np.errstate(invalid="ignore", divide="ignore"):
         return rdt.type(total / den if den != 0 else math.nan)
+
+
+def _lazy_scalar(partials, reduction, rdt):
+    """A dask DataFrame Scalar (what a dask DataFrame reduction returns) over
+    delayed (total, weight) partials, one per partition."""
+    import dask
+    import dask.dataframe as dd
+    import pandas as pd
+    meta = pd.DataFrame({"total": pd.Series(dtype=np.float64),
+                         "weight": pd.Series(dtype=np.float64)})
+    frame = dd.from_delayed([dask.delayed(_partials_frame, pure=True)(p) for p in partials],
+                            meta=meta, verify_meta=False)
+    return frame.reduction(chunk=_same, aggregate=_partials_aggregate,
+                           aggregate_kwargs={"reduction": reduction, "rdt": rdt},
+                           meta=rdt.type(0), split_every=False)
 
 
 def _frame_call(name, func, arguments):
@@ -843,9 +874,7 @@ def _frame_call(name, func, arguments):
     gi = 0
     for o, m in zip(rec.outputs, metas):
         if o == "loss":
-            total = dask.delayed(_frame_total, pure=True)(got, 0, reduction, rdt)
-            res.append(_da().from_delayed(total, shape=(), dtype=rdt,
-                                          meta=np.empty((), rdt)))
+            res.append(_lazy_scalar(got, reduction, rdt))
             continue
         back = np.float16 if upcast else None
         if den is not None or upcast:
@@ -864,16 +893,13 @@ def _frame_labels(ys):
                                      for y in ys]))
 
 
-def _frame_ll_task(labels_given, normalize, y, p, sw, labels):
+def _frame_ll_task(y, p, sw, labels):
+    """(weighted sum of the partition's losses, its weight)."""
     from .containers import _to_numpy
     y, p = _to_numpy(y, "log_loss", "y_true"), _to_numpy(p, "log_loss", "y_proba")
     if sw is not None:
         sw = _to_numpy(sw, "log_loss", "sample_weight")
-    return _ll_task(True, normalize, 1, y, p, sw, labels)
-
-
-def _frame_ll_finish(parts, normalize):
-    return _ll_finish(np.concatenate(parts), normalize)
+    return tuple(_ll_task(True, False, 1, y, p, sw, labels).reshape(2))
 
 
 def _frame_log_loss(arguments, frames):
@@ -890,7 +916,5 @@ def _frame_log_loss(arguments, frames):
         labels = np.asarray(labels)
     sws = parts.get("sample_weight", [None] * len(parts["y_true"]))
     task = dask.delayed(_frame_ll_task, pure=True)
-    got = [task(arguments.get("labels") is not None, normalize, y, p, sw, labels)
-           for y, p, sw in zip(parts["y_true"], parts["y_proba"], sws)]
-    total = dask.delayed(_frame_ll_finish, pure=True)(got, normalize)
-    return _da().from_delayed(total, shape=(), dtype=np.float64, meta=np.empty((), np.float64))
+    got = [task(y, p, sw, labels) for y, p, sw in zip(parts["y_true"], parts["y_proba"], sws)]
+    return _lazy_scalar(got, "mean" if normalize else "sum", np.dtype(np.float64))
