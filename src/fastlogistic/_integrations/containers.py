@@ -132,6 +132,14 @@ def _call(func, name, sig, args, kwargs):
     kinds = {k: container_kind(v) for k, v in arguments.items()}
     if not any(kinds.values()):
         return func(*args, **kwargs)   # e.g. a NumPy scalar type seen first here
+    if "polars" in kinds.values():
+        if any(_is_polars_expr(v) for v in arguments.values()):
+            return _polars_expr(func, name, sig, arguments, kinds)
+        for k, v in arguments.items():
+            if kinds[k] == "polars" and not hasattr(v, "to_numpy"):
+                raise TypeError(f"{name}: {k} is a polars {type(v).__name__}; pass a "
+                                f"Series, a DataFrame or a pl.col expression (collect a "
+                                f"LazyFrame first)")
     dask = "dask" in kinds.values()
     # xarray over dask: lazy too, through the dask path on the .data arrays
     xr_dask = [k for k, v in arguments.items()
@@ -173,6 +181,16 @@ def _invoke(func, sig, arguments):
 
 def _to_numpy(obj, fname, argname):
     kind = container_kind(obj)
+    if kind == "polars":
+        frame = hasattr(obj, "columns")
+        if sum(obj.null_count().row(0)) if frame else obj.null_count():
+            dtypes = list(obj.dtypes) if frame else [obj.dtype]
+            if not all(d.is_float() for d in dtypes):
+                raise TypeError(
+                    f"{fname}: {argname} has missing values (null) in a polars "
+                    f"{'/'.join(sorted(set(str(d) for d in dtypes)))} column; an integer or "
+                    f"boolean array has no NaN: fill or drop them first")
+        return obj.to_numpy()   # nulls in float columns: NaN
     if kind == "xarray":
         if not hasattr(obj, "dims"):
             raise TypeError(f"{fname}: {argname}: an xarray {type(obj).__name__} is not "
@@ -296,6 +314,8 @@ def _templates(fname, arguments, kinds):
 
 def _like(obj, arr):
     kind = container_kind(obj)
+    if kind == "polars":
+        return _polars_like(obj, arr)
     if kind == "xarray":
         return obj.copy(deep=False, data=arr)
     if hasattr(obj, "columns"):
@@ -311,6 +331,9 @@ def _like_reduced(obj, ax, arr):
     kind = container_kind(obj)
     if arr.ndim == 0:
         return arr
+    if kind == "polars":
+        pl = sys.modules["polars"]
+        return pl.Series(arr) if ax == 1 else arr
     if kind == "xarray":
         dim = obj.dims[ax]
         return obj.isel({dim: 0}, drop=True).copy(deep=False, data=arr)
@@ -333,3 +356,58 @@ def _rewrap(result, templates):
         if tshape == tuple(shape):
             return build(result)
     return result
+
+
+# --- polars: Series and DataFrames by position, pl.col expressions -----------
+
+def _is_polars_expr(obj):
+    return container_kind(obj) == "polars" and type(obj).__name__ == "Expr"
+
+
+def _polars_like(obj, arr):
+    pl = sys.modules["polars"]
+    if hasattr(obj, "columns") and arr.ndim == 2:
+        return pl.DataFrame(arr, schema=list(obj.columns), orient="row")
+    if arr.ndim != 1:
+        return arr
+    out = pl.Series(obj.name, arr)
+    if obj.null_count():        # a missing input gives a missing result, as polars does
+        out = out.scatter(np.flatnonzero(obj.is_null().to_numpy()), None)
+    return out
+
+
+def _polars_dtype(dt):
+    pl = sys.modules["polars"]
+    return {np.dtype(np.float64): pl.Float64, np.dtype(np.float32): pl.Float32}.get(
+        np.dtype(dt))
+
+
+def _polars_expr(func, name, sig, arguments, kinds):
+    """pl.col expressions in: an expression out (one per result), which calls
+    the function on the columns' Series when polars evaluates it.  A
+    reduction is a scalar expression."""
+    pl = sys.modules["polars"]
+    keys = [k for k, v in arguments.items() if _is_polars_expr(v)]
+    for k, v in arguments.items():
+        if kinds[k] and k not in keys:
+            raise TypeError(f"{name}: {keys[0]} is a polars expression but {k} is a "
+                            f"{type(v).__name__}; pass pl.col expressions for both")
+    outputs = _registry.by_name(name).outputs
+    reduction = arguments.get("reduction", "none")
+    exprs = []
+    for i, o in enumerate(outputs):
+        scalar = o == "loss" and reduction != "none"
+        f = functools.partial(_polars_batch, func, name, sig, arguments, tuple(keys),
+                              i if len(outputs) > 1 else None)
+        exprs.append(pl.map_batches([arguments[k] for k in keys], f, returns_scalar=scalar))
+    return exprs[0] if len(exprs) == 1 else tuple(exprs)
+
+
+def _polars_batch(func, name, sig, arguments, keys, pick, series):
+    """One evaluation of a polars expression: the function on the Series."""
+    args = dict(arguments)
+    args.update(zip(keys, series))
+    kinds = {k: container_kind(v) for k, v in args.items()}
+    plain = {k: (_to_numpy(v, name, k) if kinds[k] else v) for k, v in args.items()}
+    res = _rewrap(_invoke(func, sig, plain), _templates(name, args, kinds))
+    return res[pick] if pick is not None else res
