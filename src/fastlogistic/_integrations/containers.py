@@ -57,7 +57,7 @@ def numpy_function(name):
                    name)
 
 
-_PUBLIC = {}
+_PUBLIC: dict = {}
 
 
 def public(name):

@@ -31,6 +31,7 @@ same kernels as in memory.
   case they are rechunked "auto" (the two-pass log-sum-exp for class axes
   too large for one block is not implemented).
 """
+import importlib
 import math
 import operator
 import os
@@ -671,7 +672,7 @@ def _is_frame(a):
             and hasattr(a, "to_delayed") and not hasattr(a, "chunks"))
 
 
-_PANDAS_LEVEL = {}
+_PANDAS_LEVEL: dict = {}
 
 
 def _pandas_level(name):
@@ -798,7 +799,7 @@ def _frame_total(parts, pick, reduction, rdt):
 
 def _partials_frame(part):
     """A partition's (loss, denominator) partials as a one-row DataFrame."""
-    import pandas as pd
+    pd = importlib.import_module("pandas")
     return pd.DataFrame({"total": [np.float64(part[0])], "weight": [np.float64(part[1])]})
 
 
@@ -821,7 +822,7 @@ def _lazy_scalar(partials, reduction, rdt):
     delayed (total, weight) partials, one per partition."""
     import dask
     import dask.dataframe as dd
-    import pandas as pd
+    pd = importlib.import_module("pandas")
     meta = pd.DataFrame({"total": pd.Series(dtype=np.float64),
                          "weight": pd.Series(dtype=np.float64)})
     frame = dd.from_delayed([dask.delayed(_partials_frame, pure=True)(p) for p in partials],
