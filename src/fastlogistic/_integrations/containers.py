@@ -1,17 +1,21 @@
-"""Array containers (pandas, xarray, dask) for the losses and the multi-class
-functions.
+"""Array containers (pandas, xarray, polars, dask) for the losses, the
+multi-class functions and log_loss.
 
-``wrap(func)`` gives a public function that accepts containers: a call with
-plain arrays goes straight to ``func``; a dask argument hands the call to
-``_dask.call`` (lazy, chunk by chunk); pandas and xarray arguments are
-converted to NumPy, ``func`` runs once, and its array results come back in
-the input's container (index/columns, dims/coords/name/attrs kept; a
-multi-class per-row loss without the class axis).  Reductions stay NumPy
-scalars.
+``public(name)`` gives ``fastlogistic.<name>``: the NumPy-level function
+named in the registry, wrapped by ``wrap`` where its container rule says so.
+``wrap(func)`` gives a function that accepts containers: a call with plain
+arrays goes straight to ``func``; a dask argument (array, DataFrame, Series)
+hands the call to ``dask.call`` (lazy, block by block or partition by
+partition); pandas, xarray and polars arguments are converted to NumPy,
+``func`` runs once, and its array results come back in the input's
+container (index/columns, dims/coords/name/attrs, polars names and nulls
+kept; a multi-class per-row loss without the class axis).  Reductions stay
+NumPy scalars.  A ``pl.col`` expression gives an expression that calls the
+function when polars evaluates it.
 
 Containers are recognised from ``type(obj).__module__``: nothing here
-imports pandas, xarray or dask (a user who passes their objects has already
-imported them).
+imports pandas, xarray, polars or dask (a user who passes their objects has
+already imported them).
 """
 import functools
 import importlib

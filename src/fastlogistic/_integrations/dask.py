@@ -1,7 +1,8 @@
 """Dask arrays and dask DataFrames for the loss and multi-class functions.
 
 ``fastlogistic._integrations.containers.wrap`` calls :func:`call` when an argument of a
-public function is a dask array.  Everything here builds a dask graph and
+public function is a dask array, DataFrame or Series (the DataFrame route is
+at the end of this module).  Everything here builds a dask graph and
 computes nothing; each task calls the public NumPy-level function on NumPy
 blocks (no arithmetic on the data is written here), so the workers run the
 same kernels as in memory.
