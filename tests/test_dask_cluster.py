@@ -226,3 +226,37 @@ def test_patch_workers_with_a_plugin(client):
     finally:
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
         client.run(fl.unpatch)
+
+
+def _boom():
+    raise AssertionError("computed while building the graph")
+
+
+@pytest.mark.parametrize("name", [p.name for p in _registry.PUBLIC
+                                  if p.containers in ("wrap", "positional")])
+def test_dask_dataframe_nothing_computed_before_compute(name):
+    d = _data(4)
+    args, kw = _args(name, d)
+    lazy = []
+    for a in args:
+        meta = (pd.DataFrame({f"c{j}": pd.Series(dtype=a.dtype) for j in range(a.shape[1])})
+                if a.ndim == 2 else pd.Series(dtype=a.dtype, name="v"))
+        lazy.append(dd.from_delayed([dask.delayed(_boom)()] * 2, meta=meta, verify_meta=False))
+    res = _tuple(getattr(fl, name)(*lazy, **kw))       # builds, computes nothing
+    with pytest.raises(AssertionError, match="computed while building"):
+        dask.compute(*res, scheduler="sync")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_dask_dataframe_dtypes(dtype):
+    d = _data(5)
+    (xs, xd), (ts, td) = _frames([d["x"].astype(dtype), d["t"].astype(dtype)], npartitions=4)
+    for reduction in ("none", "sum", "mean"):
+        want = fl.binary_cross_entropy_with_logits_loss_and_grad(xs, ts, reduction=reduction)
+        got = dask.compute(*fl.binary_cross_entropy_with_logits_loss_and_grad(
+            xd, td, reduction=reduction), scheduler="sync")
+        for g, w in zip(got, want):
+            g, w = np.asarray(g), np.asarray(w)
+            assert g.dtype == w.dtype == dtype
+            np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64),
+                                       rtol=1e-3 if dtype == np.float16 else 1e-6)
