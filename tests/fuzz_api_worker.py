@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 
 import fastlogistic as fl
+from fastlogistic import _registry
 
 warnings.simplefilter("ignore")
 
@@ -269,20 +270,16 @@ def _valid_real(rng, kind="real", dt=None, shape=None):
     return a
 
 
-UNARY = {"sigmoid", "expit", "log_sigmoid", "log_expit", "softplus", "sigmoid_grad", "logit"}
-BCEL = {"binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
-        "binary_cross_entropy_with_logits_loss_and_grad",
-        "binary_cross_entropy_with_logits_grad_hess"}
-BCE = {"binary_cross_entropy", "binary_cross_entropy_grad"}
-SOFTMAX = {"softmax", "log_softmax"}
-MC = {"cross_entropy", "cross_entropy_grad", "cross_entropy_loss_and_grad",
-      "categorical_cross_entropy", "categorical_cross_entropy_grad"}
-CONFIG = {"get_num_threads", "set_num_threads", "get_stream_threshold",
-          "set_stream_threshold", "get_output_cache", "set_output_cache", "show_config",
-          "use_threads"}
+# the functions by kind, from the registry of the public names
+UNARY = set(_registry.names("ufunc", "elementwise"))
+BCEL = {n for n in _registry.names("binary") if n.startswith("binary_cross_entropy_with_logits")}
+BCE = set(_registry.names("binary")) - BCEL
+SOFTMAX = set(_registry.names("softmax"))
+MC = set(_registry.names("multiclass"))
+CONFIG = set(_registry.names("config"))
 # numpy.ufunc objects with SciPy's types: no num_threads keyword (use_threads)
-UFUNCS = {"expit", "log_expit", "logit"}
-PATCH = {"patch", "unpatch", "patched", "is_patched"}
+UFUNCS = set(_registry.names("ufunc"))
+PATCH = set(_registry.names("patch"))
 
 
 def spec_unary(rng, name, valid):
@@ -575,21 +572,13 @@ def spec_generic(rng, name, valid):
 
 
 def spec_for(name):
-    if name in UNARY:
-        return spec_unary
-    if name in BCEL or name in BCE:
-        return spec_binary
-    if name in SOFTMAX:
-        return spec_softmax
-    if name in MC:
-        return spec_mc
-    if name in CONFIG:
-        return spec_config
-    if name == "log_loss":
-        return spec_log_loss
-    if name in PATCH:
-        return spec_patch
-    return spec_generic
+    try:
+        kind = _registry.by_name(name).kind
+    except KeyError:
+        return spec_generic
+    return {"ufunc": spec_unary, "elementwise": spec_unary, "binary": spec_binary,
+            "softmax": spec_softmax, "multiclass": spec_mc, "config": spec_config,
+            "log_loss": spec_log_loss, "patch": spec_patch}.get(kind, spec_generic)
 
 
 FUNCS = sorted(n for n in fl.__all__ if callable(getattr(fl, n, None)))

@@ -9,16 +9,13 @@ import numpy as np
 import pytest
 
 import fastlogistic as fl
+from fastlogistic import _registry
 from fastlogistic._integrations import containers as _containers
 
 pd = pytest.importorskip("pandas")
 
-BINARY = ["binary_cross_entropy", "binary_cross_entropy_grad",
-          "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
-          "binary_cross_entropy_with_logits_loss_and_grad",
-          "binary_cross_entropy_with_logits_grad_hess"]
-MC_LOSSES = ["cross_entropy", "cross_entropy_grad", "cross_entropy_loss_and_grad",
-             "categorical_cross_entropy", "categorical_cross_entropy_grad"]
+BINARY = list(_registry.names("binary"))
+MC_LOSSES = list(_registry.names("multiclass"))
 ON_PROBA = {"binary_cross_entropy", "binary_cross_entropy_grad",
             "categorical_cross_entropy", "categorical_cross_entropy_grad"}
 

@@ -12,60 +12,35 @@ from collections.abc import Callable as _Callable
 
 from . import _kernels
 from ._api import *  # noqa: F401,F403
-from ._api import __all__ as _api_all
 from ._config import (get_num_threads, get_output_cache, get_stream_threshold,
                       set_num_threads, set_output_cache, set_stream_threshold, show_config,
                       use_threads)
 from ._multiclass import *  # noqa: F401,F403
-from ._multiclass import __all__ as _mc_all
-
-# --- issue 15: pandas/xarray/dask containers for the losses and multi-class functions
+from . import _registry
 from ._integrations import containers as _containers
 
-
-def _wrap_containers(names):
-    for _name in names:
-        globals()[_name] = _containers.wrap(globals()[_name])
-
-
-_wrap_containers([
-    "binary_cross_entropy", "binary_cross_entropy_grad",
-    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
-    "binary_cross_entropy_with_logits_loss_and_grad",
-    "binary_cross_entropy_with_logits_grad_hess",
-    "softmax", "log_softmax",
-    "cross_entropy", "cross_entropy_grad", "cross_entropy_loss_and_grad",
-    "categorical_cross_entropy", "categorical_cross_entropy_grad"])
-del _wrap_containers
-
-# log_loss and patch() load on first use: `import fastlogistic` stays as fast
-_LAZY = {"log_loss": "_integrations.log_loss", "patch": "_integrations.patch", "unpatch": "_integrations.patch",
-         "patched": "_integrations.patch", "is_patched": "_integrations.patch"}
+# the public functions as users get them: those that take containers through
+# the container adapter wrapped (see _registry); log_loss and patch() load on
+# first use, so `import fastlogistic` stays fast
+globals().update({_p.name: _containers.public(_p.name) for _p in _registry.PUBLIC
+                  if not _p.lazy})
+_LAZY = frozenset(_p.name for _p in _registry.PUBLIC if _p.lazy)
 
 
 def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
+    if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-    value = getattr(importlib.import_module("." + module, __name__), name)
-    if name == "log_loss":
-        value = _containers.wrap(value)
-    globals()[name] = value
+    value = globals()[name] = _containers.public(name)
     return value
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
-# --- end issue 15 containers
+    return sorted(set(globals()) | _LAZY)
+
 
 from ._version import __version__  # noqa: E402
 
-__all__ = list(_api_all) + list(_mc_all) + [
-    "get_num_threads", "set_num_threads", "get_stream_threshold", "set_stream_threshold",
-    "get_output_cache", "set_output_cache", "use_threads",
-    "show_config", "__version__"]
-__all__ += ["log_loss", "patch", "unpatch", "patched", "is_patched"]   # issue 15
+__all__ = [_p.name for _p in _registry.PUBLIC] + ["__version__"]
 
 
 def _from_env(name: str, apply: "_Callable[[str], object]") -> None:

@@ -68,6 +68,11 @@ expit: np.ufunc
 log_expit: np.ufunc
 logit_ufunc: np.ufunc
 LIB_UFUNCS: dict[int, np.ufunc]
+sigmoid: np.ufunc
+log_sigmoid: np.ufunc
+softplus: np.ufunc
+sigmoid_grad: np.ufunc
+logit: np.ufunc
 def get_thread_override() -> int: ...
 def set_thread_override(n: int | None) -> int: ...
 def patch_scipy_ufuncs() -> list[str]: ...

@@ -856,3 +856,12 @@ def binary_loss(int kind, Py_ssize_t n, bint is_f64, tuple inputs, tuple periods
 include "_softmax.pxi"
 include "_log_loss.pxi"
 include "_ufunc.pxi"
+
+# NumPy pickles a ufunc as a global looked up by its __name__: the library's
+# own ufuncs are importable as fastlogistic._kernels.<name>, so that pickle,
+# cloudpickle and a dask cluster can ship them
+sigmoid = LIB_UFUNCS[FL_SIGMOID]
+log_sigmoid = LIB_UFUNCS[FL_LOG_SIGMOID]
+softplus = LIB_UFUNCS[FL_SOFTPLUS]
+sigmoid_grad = LIB_UFUNCS[FL_SIGMOID_GRAD]
+logit = logit_ufunc

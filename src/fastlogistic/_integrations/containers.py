@@ -1,27 +1,35 @@
-"""Array containers (pandas, xarray, dask) for the losses and the multi-class
-functions.
+"""Array containers (pandas, xarray, polars, dask) for the losses, the
+multi-class functions and log_loss.
 
-``wrap(func)`` gives a public function that accepts containers: a call with
-plain arrays goes straight to ``func``; a dask argument hands the call to
-``_dask.call`` (lazy, chunk by chunk); pandas and xarray arguments are
-converted to NumPy, ``func`` runs once, and its array results come back in
-the input's container (index/columns, dims/coords/name/attrs kept; a
-multi-class per-row loss without the class axis).  Reductions stay NumPy
-scalars.
+``public(name)`` gives ``fastlogistic.<name>``: the NumPy-level function
+named in the registry, wrapped by ``wrap`` where its container rule says so.
+``wrap(func)`` gives a function that accepts containers: a call with plain
+arrays goes straight to ``func``; a dask argument (array, DataFrame, Series)
+hands the call to ``dask.call`` (lazy, block by block or partition by
+partition); pandas, xarray and polars arguments are converted to NumPy,
+``func`` runs once, and its array results come back in the input's
+container (index/columns, dims/coords/name/attrs, polars names and nulls
+kept; a multi-class per-row loss without the class axis).  Reductions stay
+NumPy scalars.  A ``pl.col`` expression gives an expression that calls the
+function when polars evaluates it.
 
 Containers are recognised from ``type(obj).__module__``: nothing here
-imports pandas, xarray or dask (a user who passes their objects has already
-imported them).
+imports pandas, xarray, polars or dask (a user who passes their objects has
+already imported them).
 """
 import functools
+import importlib
 import inspect
 import sys
 
 import numpy as np
 
-__all__ = ["container_kind", "wrap"]
+from .. import _registry
 
-_KINDS = {"pandas": "pandas", "xarray": "xarray", "dask": "dask", "dask_expr": "dask"}
+__all__ = ["container_kind", "numpy_function", "public", "wrap"]
+
+_KINDS = {"pandas": "pandas", "xarray": "xarray", "dask": "dask", "dask_expr": "dask",
+          "polars": "polars"}
 
 # type -> kind (None for everything that is not a container), so that the
 # check on the plain-array path is one dict lookup per argument
@@ -37,15 +45,36 @@ _ARRAY_KW = ("input", "target", "weight", "pos_weight", "p", "z",
 
 # functions whose first argument has a class axis (`axis`); the losses among
 # them drop it in their per-row result
-_MULTICLASS = frozenset((
-    "softmax", "log_softmax",
-    "cross_entropy", "cross_entropy_grad", "cross_entropy_loss_and_grad",
-    "categorical_cross_entropy", "categorical_cross_entropy_grad"))
+_MULTICLASS = frozenset(_registry.names("softmax", "multiclass"))
 
 
 # scikit-learn's contract pairs samples by position, whatever the indexes
 # (y_test from train_test_split against a fresh Series of probabilities)
-_POSITIONAL = frozenset(("log_loss",))
+_POSITIONAL = frozenset(_registry.names(containers="positional"))
+
+
+def numpy_function(name):
+    """The NumPy-level object behind the public name `name`: what its
+    registry record's module defines (imported on first use)."""
+    rec = _registry.by_name(name)
+    return getattr(importlib.import_module(f"{__package__.rpartition('.')[0]}.{rec.module}"),
+                   name)
+
+
+_PUBLIC: dict = {}
+
+
+def public(name):
+    """The public object `name` as ``fastlogistic.<name>`` gives it: the
+    NumPy-level object, wrapped by :func:`wrap` where its registry record
+    says the container adapter takes its containers."""
+    obj = _PUBLIC.get(name)
+    if obj is None:
+        obj = numpy_function(name)
+        if _registry.by_name(name).containers in ("wrap", "positional"):
+            obj = wrap(obj)
+        obj = _PUBLIC.setdefault(name, obj)
+    return obj
 
 
 def container_kind(obj):
@@ -107,6 +136,14 @@ def _call(func, name, sig, args, kwargs):
     kinds = {k: container_kind(v) for k, v in arguments.items()}
     if not any(kinds.values()):
         return func(*args, **kwargs)   # e.g. a NumPy scalar type seen first here
+    if "polars" in kinds.values():
+        if any(_is_polars_expr(v) for v in arguments.values()):
+            return _polars_expr(func, name, sig, arguments, kinds)
+        for k, v in arguments.items():
+            if kinds[k] == "polars" and not hasattr(v, "to_numpy"):
+                raise TypeError(f"{name}: {k} is a polars {type(v).__name__}; pass a "
+                                f"Series, a DataFrame or a pl.col expression (collect a "
+                                f"LazyFrame first)")
     dask = "dask" in kinds.values()
     # xarray over dask: lazy too, through the dask path on the .data arrays
     xr_dask = [k for k, v in arguments.items()
@@ -148,6 +185,16 @@ def _invoke(func, sig, arguments):
 
 def _to_numpy(obj, fname, argname):
     kind = container_kind(obj)
+    if kind == "polars":
+        frame = hasattr(obj, "columns")
+        if sum(obj.null_count().row(0)) if frame else obj.null_count():
+            dtypes = list(obj.dtypes) if frame else [obj.dtype]
+            if not all(d.is_float() for d in dtypes):
+                raise TypeError(
+                    f"{fname}: {argname} has missing values (null) in a polars "
+                    f"{'/'.join(sorted(set(str(d) for d in dtypes)))} column; an integer or "
+                    f"boolean array has no NaN: fill or drop them first")
+        return obj.to_numpy()   # nulls in float columns: NaN
     if kind == "xarray":
         if not hasattr(obj, "dims"):
             raise TypeError(f"{fname}: {argname}: an xarray {type(obj).__name__} is not "
@@ -271,6 +318,8 @@ def _templates(fname, arguments, kinds):
 
 def _like(obj, arr):
     kind = container_kind(obj)
+    if kind == "polars":
+        return _polars_like(obj, arr)
     if kind == "xarray":
         return obj.copy(deep=False, data=arr)
     if hasattr(obj, "columns"):
@@ -286,6 +335,9 @@ def _like_reduced(obj, ax, arr):
     kind = container_kind(obj)
     if arr.ndim == 0:
         return arr
+    if kind == "polars":
+        pl = sys.modules["polars"]
+        return pl.Series(arr) if ax == 1 else arr
     if kind == "xarray":
         dim = obj.dims[ax]
         return obj.isel({dim: 0}, drop=True).copy(deep=False, data=arr)
@@ -308,3 +360,58 @@ def _rewrap(result, templates):
         if tshape == tuple(shape):
             return build(result)
     return result
+
+
+# --- polars: Series and DataFrames by position, pl.col expressions -----------
+
+def _is_polars_expr(obj):
+    return container_kind(obj) == "polars" and type(obj).__name__ == "Expr"
+
+
+def _polars_like(obj, arr):
+    pl = sys.modules["polars"]
+    if hasattr(obj, "columns") and arr.ndim == 2:
+        return pl.DataFrame(arr, schema=list(obj.columns), orient="row")
+    if arr.ndim != 1:
+        return arr
+    out = pl.Series(obj.name, arr)
+    if obj.null_count():        # a missing input gives a missing result, as polars does
+        out = out.scatter(np.flatnonzero(obj.is_null().to_numpy()), None)
+    return out
+
+
+def _polars_dtype(dt):
+    pl = sys.modules["polars"]
+    return {np.dtype(np.float64): pl.Float64, np.dtype(np.float32): pl.Float32}.get(
+        np.dtype(dt))
+
+
+def _polars_expr(func, name, sig, arguments, kinds):
+    """pl.col expressions in: an expression out (one per result), which calls
+    the function on the columns' Series when polars evaluates it.  A
+    reduction is a scalar expression."""
+    pl = sys.modules["polars"]
+    keys = [k for k, v in arguments.items() if _is_polars_expr(v)]
+    for k, v in arguments.items():
+        if kinds[k] and k not in keys:
+            raise TypeError(f"{name}: {keys[0]} is a polars expression but {k} is a "
+                            f"{type(v).__name__}; pass pl.col expressions for both")
+    outputs = _registry.by_name(name).outputs
+    reduction = arguments.get("reduction", "none")
+    exprs = []
+    for i, o in enumerate(outputs):
+        scalar = o == "loss" and reduction != "none"
+        f = functools.partial(_polars_batch, func, name, sig, arguments, tuple(keys),
+                              i if len(outputs) > 1 else None)
+        exprs.append(pl.map_batches([arguments[k] for k in keys], f, returns_scalar=scalar))
+    return exprs[0] if len(exprs) == 1 else tuple(exprs)
+
+
+def _polars_batch(func, name, sig, arguments, keys, pick, series):
+    """One evaluation of a polars expression: the function on the Series."""
+    args = dict(arguments)
+    args.update(zip(keys, series))
+    kinds = {k: container_kind(v) for k, v in args.items()}
+    plain = {k: (_to_numpy(v, name, k) if kinds[k] else v) for k, v in args.items()}
+    res = _rewrap(_invoke(func, sig, plain), _templates(name, args, kinds))
+    return res[pick] if pick is not None else res

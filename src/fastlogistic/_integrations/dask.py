@@ -1,7 +1,8 @@
-"""Dask arrays for the loss and multi-class functions (issue 16).
+"""Dask arrays and dask DataFrames for the loss and multi-class functions.
 
 ``fastlogistic._integrations.containers.wrap`` calls :func:`call` when an argument of a
-public function is a dask array.  Everything here builds a dask graph and
+public function is a dask array, DataFrame or Series (the DataFrame route is
+at the end of this module).  Everything here builds a dask graph and
 computes nothing; each task calls the public NumPy-level function on NumPy
 blocks (no arithmetic on the data is written here), so the workers run the
 same kernels as in memory.
@@ -31,6 +32,7 @@ same kernels as in memory.
   case they are rechunked "auto" (the two-pass log-sum-exp for class axes
   too large for one block is not implemented).
 """
+import importlib
 import math
 import operator
 import os
@@ -38,27 +40,17 @@ import sys
 
 import numpy as np
 
+from .. import _registry
 from .._multiclass import _axes
+from .containers import numpy_function
 
 # arity of the fixed reduction tree over the per-block partials
 SPLIT_EVERY = 8
 
-_BCEL = {
-    "binary_cross_entropy_with_logits": ("loss",),
-    "binary_cross_entropy_with_logits_grad": ("grad",),
-    "binary_cross_entropy_with_logits_loss_and_grad": ("loss", "grad"),
-    "binary_cross_entropy_with_logits_grad_hess": ("grad", "hess"),
-    "binary_cross_entropy": ("loss",),
-    "binary_cross_entropy_grad": ("grad",),
-}
-_MULTICLASS = {
-    "cross_entropy": ("loss",),
-    "cross_entropy_grad": ("grad",),
-    "cross_entropy_loss_and_grad": ("loss", "grad"),
-    "categorical_cross_entropy": ("loss",),
-    "categorical_cross_entropy_grad": ("grad",),
-}
-_SOFTMAX = ("softmax", "log_softmax")
+# outputs of each function, by kind (the public registry)
+_BCEL = {p.name: p.outputs for p in _registry.PUBLIC if p.kind == "binary"}
+_MULTICLASS = {p.name: p.outputs for p in _registry.PUBLIC if p.kind == "multiclass"}
+_SOFTMAX = _registry.names("softmax")
 
 
 # In a dask worker the output cache is bounded by this fraction of the
@@ -103,9 +95,7 @@ def _resolve(name):
     """The NumPy-level function `name`, looked up in the worker (functions
     travel by name: a wrapped function's inner object is not importable)."""
     _worker_setup()
-    import fastlogistic
-    f = getattr(fastlogistic, name)
-    return getattr(f, "__wrapped__", f)
+    return numpy_function(name)
 
 
 def _da():
@@ -581,6 +571,8 @@ def call(name, func, arguments):
     a lazy dask array, or a tuple of them for the functions returning two
     results.  Nothing is computed."""
     arguments = dict(arguments)
+    if any(_is_frame(v) for v in arguments.values()):
+        return _frame_call(name, func, arguments)
     if name in _BCEL:
         return _binary(name, arguments)
     if name in _MULTICLASS:
@@ -658,3 +650,273 @@ def _log_loss(func, arguments):
     return sums.map_blocks(_ll_finish, normalize, drop_axis=0, dtype=np.float64,
                            meta=np.empty((), np.float64),
                            name="fl-log_loss-" + tok)
+
+
+# ---------------------------------------------------------------------------
+# dask DataFrames and Series: partition by partition
+# ---------------------------------------------------------------------------
+#
+# Their partition lengths are unknown until computed, so they do not become
+# dask arrays (that needs the lengths, a computation behind the user's back).
+# Each partition is a pandas object: every task calls the pandas-level
+# function (the container adapter over the NumPy-level one) on the
+# partitions that line up, so results keep their index and partitions.
+# Reductions: each partition's "sum" as a float64 partial with its share of
+# the "mean" denominator; the partials are added in partition order by one
+# task (the same bits for the same partitioning, whatever the workers), and
+# the gradients of a "mean" are the partitions' "sum" gradients over the
+# total denominator.
+
+def _is_frame(a):
+    """A dask DataFrame or Series (not a dask array)."""
+    return (type(a).__module__.split(".")[0] == "dask" and hasattr(a, "npartitions")
+            and hasattr(a, "to_delayed") and not hasattr(a, "chunks"))
+
+
+_PANDAS_LEVEL: dict = {}
+
+
+def _pandas_level(name):
+    """The public function `name` taking pandas objects (cached per process)."""
+    f = _PANDAS_LEVEL.get(name)
+    if f is None:
+        from .containers import wrap
+        f = _PANDAS_LEVEL[name] = wrap(_resolve(name))
+    return f
+
+
+def _filled_meta(frame):
+    """A small non-empty pandas object like the partitions of `frame`, with
+    values every function takes (0.5 in float columns, 0 in the others)."""
+    m = frame._meta_nonempty.copy()
+    if m.ndim == 1:
+        return m.where(m != m, 0.5 if m.dtype.kind == "f" else 0).astype(m.dtype)
+    for j in range(m.shape[1]):
+        col = m.iloc[:, j]
+        m.iloc[:, j] = np.full(len(m), 0.5 if col.dtype.kind == "f" else 0, col.dtype)
+    return m
+
+
+def _frame_checks(fname, rec, arguments, frames):
+    ref = arguments[frames[0]]
+    for k, v in arguments.items():
+        if k in frames or v is None or k == "out":
+            continue
+        if _is_dask(v) or (type(v).__module__.split(".")[0] == "dask" and hasattr(v, "dask")):
+            raise TypeError(
+                f"{fname}: {frames[0]} is a dask {type(ref).__name__} but {k} is a dask "
+                f"{type(v).__name__}; pass both as dask DataFrames/Series partitioned alike, "
+                f"or both as dask arrays (to_dask_array(lengths=True))")
+        shape = np.shape(v) if hasattr(v, "shape") or isinstance(v, (list, tuple)) else ()
+        row_arg = k in ("input", "target", "y_true", "y_proba", "sample_weight") or (
+            k == "weight" and rec.kind == "binary")
+        if row_arg and len(shape) >= ref.ndim and shape[0] != 1:
+            raise TypeError(
+                f"{fname}: {frames[0]} is a dask {type(ref).__name__}; {k} must be one too, "
+                f"partitioned alike (an in-memory {k} of shape {shape} cannot be split "
+                f"into its partitions)")
+    for k in frames[1:]:
+        v = arguments[k]
+        if v.npartitions != ref.npartitions:
+            raise ValueError(
+                f"{fname}: {k} has {v.npartitions} partitions and {frames[0]} "
+                f"{ref.npartitions}; repartition one like the other")
+        if ref.known_divisions and v.known_divisions and tuple(v.divisions) != tuple(
+                ref.divisions):
+            raise ValueError(
+                f"{fname}: the divisions of {k} do not match those of {frames[0]}; "
+                f"repartition one like the other (divisions={frames[0]}.divisions)")
+    if rec.kind in ("softmax", "multiclass"):
+        axis = arguments.get("axis", -1)
+        if ref.ndim != 2 or not isinstance(axis, (int, np.integer)) or isinstance(
+                axis, bool) or axis not in (1, -1):
+            raise ValueError(
+                f"{fname}: on a dask {type(ref).__name__} the class axis must be the "
+                f"columns of a DataFrame (axis=1 or -1; got axis={axis!r}): rows are split "
+                f"into partitions")
+    if rec.kind == "log_loss":
+        if arguments.get("y_pred", "deprecated") != "deprecated":
+            raise TypeError(f"{fname}: y_pred= is not supported with dask DataFrames; "
+                            f"pass y_proba")
+        for k in ("y_true", "y_proba", "sample_weight"):
+            if arguments.get(k) is not None and k not in frames:
+                raise TypeError(f"{fname}: y_true is a dask {type(ref).__name__}; {k} must "
+                                f"be one too, partitioned alike")
+
+
+def _part_task(name, keys, consts, mode, upcast, *parts):
+    """One partition.  mode "none": the function's result (pandas objects);
+    "sum", "mean": (loss partial or None, "mean" denominator partial or 0,
+    "sum" gradients)."""
+    f = _pandas_level(name)
+    kw = dict(consts)
+    kw.update(zip(keys, parts))
+    if mode == "none":
+        return f(**kw)
+    first = next(iter(keys))
+    if upcast:          # float16: the kernels compute in float32, as in memory
+        kw[first] = kw[first].astype(np.float32)
+    kw["reduction"] = "sum"
+    res = f(**kw)
+    res = res if isinstance(res, tuple) else (res,)
+    outs = _registry.by_name(name).outputs
+    loss = next((np.float64(r) for o, r in zip(outs, res) if o == "loss"), None)
+    grads = tuple(r for o, r in zip(outs, res) if o != "loss")
+    return loss, _frame_denominator(name, kw) if mode == "mean" else 0.0, grads
+
+
+def _frame_denominator(name, kw):
+    """This partition's share of the "mean" denominator, as the in-memory
+    function computes it: the elements (binary), the rows (probability
+    targets) or the weights of the non-ignored class-index targets."""
+    from .containers import _to_numpy
+    arrays = {k: _to_numpy(v, name, k) for k, v in kw.items()
+              if k in ("input", "z", "p", "target", "weight", "pos_weight") and v is not None}
+    if _registry.by_name(name).kind == "binary":
+        return float(math.prod(np.broadcast_shapes(*(np.shape(a) for a in arrays.values()))))
+    z = arrays.get("input", arrays.get("z", arrays.get("p")))
+    t = np.asarray(arrays["target"])
+    if t.dtype.kind not in "iu":
+        return float(z.shape[0])
+    cdt = np.float64 if z.dtype == np.float64 else np.float32
+    w = arrays.get("weight")
+    return float(_den_task(z.shape[1], int(kw.get("ignore_index", -100)), cdt, 1, False,
+                           t, w).reshape(-1)[0])
+
+
+def _scale_task(i, upcast_to, part, den):
+    g = part[2][i]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = 1.0 / den if den != 0 else math.nan
+    g = g * g.dtype.type(scale) if g.ndim == 1 else g * scale
+    return g.astype(upcast_to) if upcast_to is not None else g
+
+
+def _frame_total(parts, pick, reduction, rdt):
+    """The "mean" denominator (pick 1) from the partitions' partials, added
+    in partition order."""
+    return np.sum(np.array([p[pick] for p in parts], np.float64))
+
+
+def _partials_frame(part):
+    """A partition's (loss, denominator) partials as a one-row DataFrame."""
+    pd = importlib.import_module("pandas")
+    return pd.DataFrame({"total": [np.float64(part[0])], "weight": [np.float64(part[1])]})
+
+
+def _same(df):
+    return df
+
+
+def _partials_aggregate(df, reduction, rdt):
+    """The reduction from all partitions' partials (rows in partition order)."""
+    total = np.sum(df["total"].to_numpy(np.float64))
+    if reduction == "sum":
+        return rdt.type(total)
+    den = np.sum(df["weight"].to_numpy(np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return rdt.type(total / den if den != 0 else math.nan)
+
+
+def _lazy_scalar(partials, reduction, rdt):
+    """A dask DataFrame Scalar (what a dask DataFrame reduction returns) over
+    delayed (total, weight) partials, one per partition."""
+    import dask
+    import dask.dataframe as dd
+    pd = importlib.import_module("pandas")
+    meta = pd.DataFrame({"total": pd.Series(dtype=np.float64),
+                         "weight": pd.Series(dtype=np.float64)})
+    frame = dd.from_delayed([dask.delayed(_partials_frame, pure=True)(p) for p in partials],
+                            meta=meta, verify_meta=False)
+    return frame.reduction(chunk=_same, aggregate=_partials_aggregate,
+                           aggregate_kwargs={"reduction": reduction, "rdt": rdt},
+                           meta=rdt.type(0), split_every=False)
+
+
+def _frame_call(name, func, arguments):
+    import dask
+    import dask.dataframe as dd
+    fname = name
+    _no_out(fname, arguments)
+    arguments.pop("out", None)
+    rec = _registry.by_name(name)
+    frames = [k for k, v in arguments.items() if _is_frame(v)]
+    _frame_checks(fname, rec, arguments, frames)
+    ref = arguments[frames[0]]
+    if rec.kind == "log_loss":
+        return _frame_log_loss(arguments, frames)
+    consts = {k: v for k, v in arguments.items() if k not in frames}
+    # eager validation, and the result's types, from a small partition
+    meta = _pandas_level(name)(**{k: (_filled_meta(v) if k in frames else v)
+                                  for k, v in arguments.items()})
+    parts = [v.to_delayed() for v in (arguments[k] for k in frames)]
+    divisions = tuple(ref.divisions) if ref.known_divisions else None
+    reduction = arguments.get("reduction", "none") if rec.kind != "softmax" else "none"
+    single = not isinstance(meta, tuple)
+    metas = (meta,) if single else meta
+    task = dask.delayed(_part_task, pure=True)
+
+    def frame(delayeds, m):
+        return dd.from_delayed(list(delayeds), meta=m.iloc[:0], divisions=divisions,
+                               verify_meta=False)
+
+    if reduction == "none":
+        got = [task(name, tuple(frames), consts, "none", False, *ps) for ps in zip(*parts)]
+        res = [frame(got if single else (g[i] for g in got), m) for i, m in enumerate(metas)]
+        return res[0] if single else tuple(res)
+    rdt = np.asarray(metas[rec.outputs.index("loss")] if "loss" in rec.outputs
+                     else metas[0].to_numpy()).dtype
+    first_dt = np.asarray(_filled_meta(arguments[frames[0]])).dtype
+    upcast = first_dt == np.float16
+    got = [task(name, tuple(frames), consts, reduction, upcast, *ps) for ps in zip(*parts)]
+    res = []
+    den = None
+    if reduction == "mean" and any(o != "loss" for o in rec.outputs):
+        den = dask.delayed(_frame_total, pure=True)(got, 1, reduction, rdt)
+    gi = 0
+    for o, m in zip(rec.outputs, metas):
+        if o == "loss":
+            res.append(_lazy_scalar(got, reduction, rdt))
+            continue
+        back = np.float16 if upcast else None
+        if den is not None or upcast:
+            g = [dask.delayed(_scale_task, pure=True)(gi, back, p, den if den is not None
+                                                      else 1.0) for p in got]
+        else:
+            g = [p[2][gi] for p in got]
+        res.append(frame(g, m))
+        gi += 1
+    return res[0] if single else tuple(res)
+
+
+def _frame_labels(ys):
+    from .containers import _to_numpy
+    return np.unique(np.concatenate([np.unique(_to_numpy(y, "log_loss", "y_true"))
+                                     for y in ys]))
+
+
+def _frame_ll_task(y, p, sw, labels):
+    """(weighted sum of the partition's losses, its weight)."""
+    from .containers import _to_numpy
+    y, p = _to_numpy(y, "log_loss", "y_true"), _to_numpy(p, "log_loss", "y_proba")
+    if sw is not None:
+        sw = _to_numpy(sw, "log_loss", "sample_weight")
+    return tuple(_ll_task(True, False, 1, y, p, sw, labels).reshape(2))
+
+
+def _frame_log_loss(arguments, frames):
+    """log_loss on dask Series/DataFrames: each partition's weighted sum of
+    losses with the global labels (given, else the unique values of all of
+    y_true), added in partition order."""
+    import dask
+    normalize = arguments.get("normalize", True)
+    labels = arguments.get("labels")
+    parts = {k: arguments[k].to_delayed() for k in frames}
+    if labels is None:
+        labels = dask.delayed(_frame_labels, pure=True)(parts["y_true"])
+    else:
+        labels = np.asarray(labels)
+    sws = parts.get("sample_weight", [None] * len(parts["y_true"]))
+    task = dask.delayed(_frame_ll_task, pure=True)
+    got = [task(y, p, sw, labels) for y, p, sw in zip(parts["y_true"], parts["y_proba"], sws)]
+    return _lazy_scalar(got, "mean" if normalize else "sum", np.dtype(np.float64))
