@@ -215,3 +215,69 @@ def test_wrong_out_ufunc_as_scipy(name):
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
         getattr(fl, name)(x, out=ro)
+
+
+# --- unsigned class labels beyond int64 ----------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.uint64, np.uint32, np.uint8])
+@pytest.mark.parametrize("fname", ["cross_entropy", "cross_entropy_grad",
+                                   "cross_entropy_loss_and_grad",
+                                   "categorical_cross_entropy", "categorical_cross_entropy_grad"])
+def test_out_of_range_unsigned_labels_name_the_value_passed(fname, dtype):
+    """Every unsigned label that is not a class is a ValueError naming the
+    value as passed: uint64 above int64's range must not wrap to a negative
+    index (2**64 - 100 would become ignore_index = -100)."""
+    f = getattr(fl, fname)
+    z = np.full((3, 4), 0.25) if fname.startswith("categorical") else np.zeros((3, 4))
+    top = int(np.iinfo(dtype).max)
+    bad_values = [4, top] + ([2**64 - 100, 2**64 - 1, 2**63] if dtype is np.uint64 else [])
+    for v in bad_values:
+        for pos in (0, 2):
+            t = np.array([0, 1, 2], dtype=dtype)
+            t[pos] = v
+            kw = {} if fname.endswith("_grad") else {"reduction": "none"}
+            with pytest.raises(ValueError, match=rf"{fname}: target class index {v} at "
+                                                 rf"position \({pos},\) is out of range"):
+                f(z, t, **kw)
+    # in range: the same values as int64 labels
+    t = np.array([0, 3, 2], dtype=dtype)
+    got = f(z, t)
+    want = f(z, t.astype(np.int64))
+    for g, w in zip(got if isinstance(got, tuple) else (got,),
+                    want if isinstance(want, tuple) else (want,)):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_out_of_range_unsigned_label_in_a_batch_with_more_axes():
+    z = np.zeros((2, 4, 3))               # class axis 1 of (N, C, d)
+    t = np.zeros((2, 3), np.uint64)
+    t[1, 2] = 2**64 - 100
+    with pytest.raises(ValueError, match=r"index 18446744073709551516 at position \(1, 2\)"):
+        fl.cross_entropy(z, t, axis=1)
+
+
+# --- log_loss: non-finite y_true, as scikit-learn says it ---------------------
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("layout", ["1d", "2d-indicator", "column", "float32", "list"])
+def test_log_loss_non_finite_y_true_as_scikit_learn(bad, layout):
+    metrics = pytest.importorskip("sklearn.metrics")
+    y = np.array([0.0, 1.0, 1.0, 0.0])
+    p = np.array([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.9, 0.1]])
+    if layout == "2d-indicator":
+        y = np.stack([1 - y, y], axis=1)
+        y[2, 0] = bad
+    else:
+        y[2] = bad
+        if layout == "column":
+            y = y[:, None]
+        elif layout == "float32":
+            y = y.astype(np.float32)
+        elif layout == "list":
+            y = y.tolist()
+    with pytest.raises(ValueError) as theirs:
+        metrics.log_loss(y, p)
+    with pytest.raises(ValueError) as ours:
+        fl.log_loss(y, p)
+    assert str(theirs.value).startswith("Input y contains")
+    assert str(ours.value).endswith(str(theirs.value))

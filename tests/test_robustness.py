@@ -428,3 +428,72 @@ def test_nan_and_inf_through_every_elementwise_kernel(simd_level, dt):
         assert np.isnan(y[:2]).all()
     np.testing.assert_array_equal(fl.sigmoid(x[2:4]), [1, 0])
     np.testing.assert_array_equal(fl.logit(x[2:5]), [np.nan, np.nan, -np.inf])
+
+
+# --- zero strides on any axis: broadcast operands are not materialised -------
+
+def _zero_stride_layouts(rng, dt):
+    """(name, input of shape (6, 5, 4) with zero strides somewhere)."""
+    row = rng.uniform(0.05, 0.95, 4).astype(dt)
+    block = rng.uniform(0.05, 0.95, (5, 4)).astype(dt)
+    col = rng.uniform(0.05, 0.95, (6, 5, 1)).astype(dt)
+    wide = rng.uniform(0.05, 0.95, (5, 8)).astype(dt)
+    return [
+        ("row", np.broadcast_to(row, (6, 5, 4))),
+        ("block", np.broadcast_to(block, (6, 5, 4))),
+        ("strided block", np.broadcast_to(wide[:, ::2], (6, 5, 4))),
+        ("reversed block", np.broadcast_to(block[::-1], (6, 5, 4))),
+        ("middle axis", np.broadcast_to(block[:, None, :][:1], (6, 5, 4))),
+        ("last axis", np.broadcast_to(col, (6, 5, 4))),
+        ("scalar", np.broadcast_to(np.array(0.3, dt), (6, 5, 4))),
+    ]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("f", BINARY6, ids=lambda f: f.__name__)
+def test_zero_stride_operands_same_as_materialised(f, dt):
+    """Input, target and weight with zero strides on any axis: the same
+    values, bit for bit, as the same operands copied to contiguous arrays."""
+    rng = np.random.default_rng(11)
+    layouts = _zero_stride_layouts(rng, dt)
+    full = rng.uniform(0.05, 0.95, (6, 5, 4)).astype(dt)
+    for (nx, x), (nt, t) in [(layouts[i], layouts[(i + 2) % len(layouts)])
+                             for i in range(len(layouts))] + [(layouts[0], ("full", full))]:
+        for w in (None, layouts[1][1]):
+            for red in ("none", "sum", "mean"):
+                got = f(x, t, weight=w, reduction=red)
+                want = f(x.copy(), t.copy(), weight=None if w is None else w.copy(),
+                         reduction=red)
+                for a, b in zip(got if isinstance(got, tuple) else (got,),
+                                want if isinstance(want, tuple) else (want,)):
+                    np.testing.assert_array_equal(a, b, err_msg=f"{nx} / {nt} / {red}")
+    for name, x in layouts:
+        assert 0 in x.strides, name
+
+
+def test_broadcast_row_reduction_allocates_nothing_like_the_array():
+    """A broadcast row of 2**22 x 2 float64 (64 MiB if materialised): the
+    reduced losses allocate next to nothing, the gradient only its output."""
+    import tracemalloc
+    n = 2**22
+    row = np.array([0.3, -1.2])
+    x = np.broadcast_to(row, (n, 2))
+    t = np.broadcast_to(np.array([1.0, 0.0]), (n, 2))
+    p = np.broadcast_to(np.array([0.6, 0.2]), (n, 2))
+    exact = (np.logaddexp(0, -0.3) + np.logaddexp(0, -1.2)) / 2
+    tracemalloc.start()
+    try:
+        loss = fl.binary_cross_entropy_with_logits(x, t)
+        s = fl.binary_cross_entropy(p, t, reduction="sum")
+        peak = tracemalloc.get_traced_memory()[1]
+        assert peak < 1 << 20, peak
+        tracemalloc.reset_peak()
+        g = fl.binary_cross_entropy_with_logits_grad(x, t)
+        peak = tracemalloc.get_traced_memory()[1]
+        assert peak < g.nbytes + (1 << 20), (peak, g.nbytes)
+    finally:
+        tracemalloc.stop()
+    assert abs(loss - exact) <= 1e-12 * exact
+    np.testing.assert_allclose(s, -n * (np.log(0.6) + np.log(0.8)), rtol=1e-12)
+    np.testing.assert_allclose(g[-1], (1 / (1 + np.exp([-0.3, 1.2])) - [1, 0]) / (2 * n),
+                               rtol=1e-12)

@@ -1,6 +1,7 @@
 """Threads: bitwise thread invariance, the default thread count and its
 sources (set_num_threads, OMP_NUM_THREADS, threadpoolctl), concurrency."""
 import concurrent.futures
+import contextlib
 import os
 import subprocess
 import sys
@@ -309,3 +310,43 @@ def test_simd_env_variable_unknown_value_warns_and_keeps_the_best_level():
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == levels[0]
     assert "FASTLOGISTIC_SIMD ignored" in r.stderr and "'avx3'" in r.stderr
+
+
+def test_use_threads_object_shared_between_threads():
+    """One use_threads object entered on two Python threads at once: each
+    thread gets its own outer setting back on exit, whatever the order of
+    the exits (the value a `with` replaced is saved per thread)."""
+    import threading
+    shared = fl.use_threads(2)
+    for order in (("A", "B"), ("B", "A")):
+        entered = threading.Barrier(2)
+        turn = {name: threading.Event() for name in "AB"}
+        seen = {}
+
+        def worker(name, outer):
+            with fl.use_threads(outer) if outer else contextlib.nullcontext():
+                with shared:
+                    seen[name + " inside"] = _kernels.get_thread_override()
+                    entered.wait()
+                    turn[name].wait()
+                seen[name + " after"] = _kernels.get_thread_override()
+                nxt = order[1] if name == order[0] else None
+                if nxt:
+                    turn[nxt].set()
+
+        threads = [threading.Thread(target=worker, args=("A", 1)),
+                   threading.Thread(target=worker, args=("B", None))]
+        for t in threads:
+            t.start()
+        turn[order[0]].set()
+        for t in threads:
+            t.join(30)
+        assert seen == {"A inside": 2, "B inside": 2, "A after": 1, "B after": 0}, order
+    # re-entered on one thread (nested): the outer value comes back last
+    with shared:
+        with fl.use_threads(5):
+            with shared:
+                assert _kernels.get_thread_override() == 2
+            assert _kernels.get_thread_override() == 5
+        assert _kernels.get_thread_override() == 2
+    assert _kernels.get_thread_override() == 0

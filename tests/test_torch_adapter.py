@@ -40,6 +40,19 @@ def _seed():
     torch.manual_seed(1234)
 
 
+@pytest.fixture(autouse=True)
+def _fused_at_every_size():
+    """The tests below use small tensors: take the fused path at every size
+    (TORCH_BELOW sends small batches to torch's own function); the tests of
+    that switch restore the measured table themselves."""
+    saved = dict(flt.TORCH_BELOW)
+    for k in flt.TORCH_BELOW:
+        flt.TORCH_BELOW[k] = 0
+    yield
+    flt.TORCH_BELOW.clear()
+    flt.TORCH_BELOW.update(saved)
+
+
 def test_import_fastlogistic_does_not_import_torch():
     code = "import sys, fastlogistic; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -528,3 +541,299 @@ def test_plain_path_double_backward_and_in_place_check():
         z.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+# ---------------------------------------------------------------------------
+# every function on every layout: 0-d, empty, expanded (zero strides),
+# non-contiguous, transposed; with and without requires_grad
+# ---------------------------------------------------------------------------
+
+C = 5
+LAYOUTS = ["0d", "empty", "empty2d", "expanded_row", "expanded_col", "expanded_all",
+           "strided", "transposed"]
+
+
+def _base_and_view(layout, dtype, ncls=None):
+    """(leaf tensor, function leaf -> the input tensor of that layout).  With
+    ncls, the input has a class axis of that length at axis 1 (or is (C,)
+    for "0d": a single sample)."""
+    c = ncls or 3
+    if layout == "0d":
+        return (torch.randn(c if ncls else (), dtype=dtype), lambda b: b)
+    if layout == "empty":
+        return torch.randn(0, c, dtype=dtype) if ncls else torch.randn(0, dtype=dtype), lambda b: b
+    if layout == "empty2d":
+        return torch.randn(4, c, 0, dtype=dtype) if ncls else torch.randn(3, 0, dtype=dtype), \
+            lambda b: b
+    if layout == "expanded_row":
+        return torch.randn(1, c, dtype=dtype), lambda b: b.expand(6, c)
+    if layout == "expanded_col":
+        return torch.randn(6, 1, dtype=dtype), lambda b: b.expand(6, c)
+    if layout == "expanded_all":
+        return torch.randn((), dtype=dtype), lambda b: b.expand(6, c)
+    if layout == "strided":
+        return torch.randn(12, 2 * c, dtype=dtype), lambda b: b[::2, ::2]
+    if layout == "transposed":
+        return torch.randn(c, 7, dtype=dtype), lambda b: b.t()
+    raise AssertionError(layout)
+
+
+def _compare(ours_fn, ref_fn, layout, dtype, requires_grad, make_args, ncls=None,
+             prob=False):
+    base, view = _base_and_view(layout, dtype, ncls)
+    if prob:
+        base = torch.sigmoid(base)
+    results = []
+    args = make_args(view(base))
+    for fn in (ours_fn, ref_fn):
+        b = base.detach().clone().requires_grad_(requires_grad)
+        x = view(b)
+        y = fn(x, *args)
+        assert y.requires_grad == requires_grad
+        if requires_grad:
+            gout = torch.linspace(0.5, 1.5, y.numel(), dtype=dtype).reshape(y.shape)
+            (g,) = torch.autograd.grad(y, b, gout)
+            assert g.shape == b.shape
+            results.append((y.detach(), g))
+        else:
+            results.append((y, None))
+    (a, ga), (r, gr) = results
+    assert a.shape == r.shape and a.dtype == r.dtype
+    torch.testing.assert_close(a, r, equal_nan=True, **TOL[dtype])
+    if requires_grad:
+        # a gradient summed over an expanded axis: float32 sums of differently
+        # rounded terms (that cancel for cross-entropy) differ by an ulp of the terms
+        tol = dict(rtol=2e-6, atol=1e-6) if layout.startswith("expanded") and \
+            dtype is torch.float32 else TOL[dtype]
+        torch.testing.assert_close(ga, gr, equal_nan=True, **tol)
+    return x
+
+
+@pytest.mark.parametrize("requires_grad", [False, True], ids=["nograd", "grad"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("name,ref", [("sigmoid", torch.sigmoid), ("logsigmoid", F.logsigmoid),
+                                      ("softplus", F.softplus)])
+def test_elementwise_every_layout(name, ref, layout, dtype, requires_grad):
+    x = _compare(getattr(flt, name), ref, layout, dtype, requires_grad, lambda x: ())
+    if layout == "0d":
+        assert x.dim() == 0
+
+
+@pytest.mark.parametrize("requires_grad", [False, True], ids=["nograd", "grad"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("name", ["binary_cross_entropy_with_logits", "binary_cross_entropy"])
+def test_binary_losses_every_layout(name, reduction, layout, dtype, requires_grad):
+    gen = torch.Generator().manual_seed(5)
+
+    def args(x):
+        t = torch.rand(x.shape, generator=gen, dtype=dtype)
+        return (t, None, None, None, reduction)
+
+    _compare(getattr(flt, name), getattr(F, name), layout, dtype, requires_grad, args,
+             prob=name == "binary_cross_entropy")
+
+
+@pytest.mark.parametrize("requires_grad", [False, True], ids=["nograd", "grad"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("target", ["index", "prob"])
+def test_cross_entropy_every_layout(target, reduction, layout, dtype, requires_grad):
+    gen = torch.Generator().manual_seed(6)
+
+    def args(x):
+        if target == "index":
+            batch = x.shape[:1] + x.shape[2:] if x.dim() >= 2 else ()
+            t = torch.randint(0, C, batch, generator=gen)
+        else:
+            t = torch.softmax(torch.randn(x.shape, generator=gen, dtype=dtype), dim=-1)
+        return (t, None, None, -100, None, reduction)
+
+    _compare(flt.cross_entropy, F.cross_entropy, layout, dtype, requires_grad, args, ncls=C)
+
+
+def test_zero_dim_backward_takes_the_fused_path():
+    """A 0-d input with requires_grad: the fused path's backward (the
+    derivative of a 0-d input is a NumPy scalar, made a 0-d tensor)."""
+    for fn, ref in ((flt.sigmoid, torch.sigmoid), (flt.logsigmoid, F.logsigmoid),
+                    (flt.softplus, F.softplus)):
+        x = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+        y = fn(x)
+        assert path(y) == "ours"
+        y.backward()
+        xr = x.detach().clone().requires_grad_(True)
+        ref(xr).backward()
+        close(x.grad, xr.grad, torch.float64)
+    x = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    y = flt.binary_cross_entropy_with_logits(x, torch.tensor(1.0, dtype=torch.float64),
+                                             reduction="none")
+    assert path(y) == "ours"
+    y.backward()
+    close(x.grad, torch.sigmoid(x.detach()) - 1, torch.float64)
+
+
+# ---------------------------------------------------------------------------
+# small batches: torch's own function below the measured crossing size
+# ---------------------------------------------------------------------------
+
+def test_torch_below_table_covers_every_function_and_dtype():
+    names = ("sigmoid", "logsigmoid", "softplus", "binary_cross_entropy",
+             "binary_cross_entropy_with_logits", "cross_entropy")
+    want = {(n, d, g) for n in names for d in DTYPES for g in (False, True)}
+    assert set(flt.TORCH_BELOW) == want
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_small_batches_run_torchs_function_big_ones_the_fused_path(dtype):
+    """Below TORCH_BELOW[(function, dtype, grad)] elements the result is
+    torch's own (its grad_fn), from that size on the fused path's; values and
+    gradients agree with torch on both sides of the switch."""
+    cases = [
+        ("sigmoid", lambda x: flt.sigmoid(x), lambda x: torch.sigmoid(x), False),
+        ("logsigmoid", lambda x: flt.logsigmoid(x), lambda x: F.logsigmoid(x), False),
+        ("softplus", lambda x: flt.softplus(x), lambda x: F.softplus(x), False),
+        ("binary_cross_entropy_with_logits",
+         lambda x: flt.binary_cross_entropy_with_logits(x, torch.full_like(x, 0.25)),
+         lambda x: F.binary_cross_entropy_with_logits(x, torch.full_like(x, 0.25)), False),
+        ("binary_cross_entropy",
+         lambda x: flt.binary_cross_entropy(torch.sigmoid(x), torch.full_like(x, 0.25)),
+         lambda x: F.binary_cross_entropy(torch.sigmoid(x), torch.full_like(x, 0.25)), True),
+        ("cross_entropy",
+         lambda x: flt.cross_entropy(x.reshape(-1, 4), torch.arange(x.numel() // 4) % 4),
+         lambda x: F.cross_entropy(x.reshape(-1, 4), torch.arange(x.numel() // 4) % 4), False),
+    ]
+    for name, ours, ref, through_sigmoid in cases:
+        for grad in (False, True):
+            flt.TORCH_BELOW[(name, dtype, grad)] = 64
+            for n, want in ((60, "torch"), (64, "ours"), (68, "ours")):
+                x = torch.randn(n, dtype=dtype, requires_grad=grad)
+                xi = torch.sigmoid(x) if through_sigmoid else x
+                y = ours(x)
+                if grad:
+                    ours_path = path(y) == "ours" if not through_sigmoid else \
+                        type(y.grad_fn).__name__ in OURS
+                    assert ours_path == (want == "ours"), (name, n, grad)
+                    (g,) = torch.autograd.grad(y.sum(), x)
+                    (gr,) = torch.autograd.grad(ref(x).sum(), x)
+                    close(g, gr, dtype)
+                close(y.detach(), ref(x).detach(), dtype)
+                del xi
+            flt.TORCH_BELOW[(name, dtype, grad)] = 0
+
+
+# ---------------------------------------------------------------------------
+# TorchScript and tracing
+# ---------------------------------------------------------------------------
+
+class _Net(torch.nn.Module):
+    """A model that contains a loss (scripted as a whole)."""
+
+    def __init__(self, loss, out, prob):
+        super().__init__()
+        self.lin = torch.nn.Linear(3, out)
+        self.prob = prob
+        self.loss = loss
+
+    def forward(self, x, t):
+        z = self.lin(x)
+        if self.prob:
+            z = torch.sigmoid(z)
+        return self.loss(z, t)
+
+
+def _loss_cases():
+    pw = torch.tensor([2.0, 1.0, 0.5, 1.0])
+    w = torch.tensor([1.0, 2.0, 1.0, 0.5])
+    return [
+        (flt.BCEWithLogitsLoss(pos_weight=pw), torch.nn.BCEWithLogitsLoss(pos_weight=pw),
+         lambda: torch.rand(5, 4), False),
+        (flt.BCEWithLogitsLoss(reduction="none"), torch.nn.BCEWithLogitsLoss(reduction="none"),
+         lambda: torch.rand(5, 4), False),
+        (flt.BCELoss(weight=w), torch.nn.BCELoss(weight=w), lambda: torch.rand(5, 4), True),
+        (flt.CrossEntropyLoss(weight=w, label_smoothing=0.1),
+         torch.nn.CrossEntropyLoss(weight=w, label_smoothing=0.1),
+         lambda: torch.tensor([0, 1, 2, 3, 1]), False),
+        (flt.CrossEntropyLoss(reduction="sum"), torch.nn.CrossEntropyLoss(reduction="sum"),
+         lambda: torch.softmax(torch.randn(5, 4), 1), False),
+    ]
+
+
+@pytest.mark.parametrize("case", range(5))
+def test_modules_and_models_script_and_compute_torchs_loss(case):
+    ours, ref, target, prob = _loss_cases()[case]
+    x, t = torch.randn(5, 3), target()
+    z = torch.randn(5, 4)
+    z = torch.sigmoid(z) if prob else z
+    close(torch.jit.script(ours)(z, t), ref(z, t), torch.float32)
+    net = _Net(ours, 4, prob)
+    refnet = _Net(ref, 4, prob)
+    refnet.load_state_dict(net.state_dict())
+    scripted = torch.jit.script(net)
+    y = scripted(x, t)
+    close(y, refnet(x, t), torch.float32)
+    close(y, net(x, t), torch.float32)
+    # the scripted model trains: gradients are torch's
+    scripted(x, t).sum().backward()
+    refnet(x, t).sum().backward()
+    for p, q in zip(scripted.parameters(), refnet.parameters()):
+        close(p.grad, q.grad, torch.float32)
+    # the scripted graph calls torch's own loss, not Python
+    kinds = {n.kind() for n in scripted.inlined_graph.nodes()}
+    assert "prim::PythonOp" not in kinds
+    assert kinds & {"aten::binary_cross_entropy", "aten::binary_cross_entropy_with_logits",
+                    "aten::cross_entropy_loss"}
+
+
+def test_functions_script():
+    x = torch.randn(6, 4, dtype=torch.float64)
+    t = torch.rand(6, 4, dtype=torch.float64)
+    close(torch.jit.script(flt.sigmoid)(x), torch.sigmoid(x), torch.float64)
+    close(torch.jit.script(flt.logsigmoid)(x), F.logsigmoid(x), torch.float64)
+    close(torch.jit.script(flt.softplus)(x, 2.0, 10.0), F.softplus(x, 2.0, 10.0), torch.float64)
+    close(torch.jit.script(flt.binary_cross_entropy_with_logits)(x, t),
+          F.binary_cross_entropy_with_logits(x, t), torch.float64)
+    p = torch.sigmoid(x)
+    close(torch.jit.script(flt.binary_cross_entropy)(p, t), F.binary_cross_entropy(p, t),
+          torch.float64)
+    y = torch.tensor([0, 1, 2, 3, 0, 1])
+    close(torch.jit.script(flt.cross_entropy)(x, y), F.cross_entropy(x, y), torch.float64)
+
+
+@pytest.mark.parametrize("case", range(5))
+def test_trace_is_quiet_and_computes_torchs_loss(case):
+    ours, ref, target, prob = _loss_cases()[case]
+    x, t = torch.randn(5, 3), target()
+    net = _Net(ours, 4, prob)
+    refnet = _Net(ref, 4, prob)
+    refnet.load_state_dict(net.state_dict())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        traced = torch.jit.trace(net, (x, t))
+    tracer = [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
+    assert tracer == [], [str(w.message) for w in tracer]
+    x2 = torch.randn(5, 3)
+    close(traced(x2, t), refnet(x2, t), torch.float32)
+
+
+def test_trace_of_functions_is_quiet():
+    x = torch.randn(4, 3)
+    t = torch.rand(4, 3)
+    y = torch.tensor([0, 1, 2, 0])
+    fns = [lambda x: flt.sigmoid(x), lambda x: flt.logsigmoid(x), lambda x: flt.softplus(x),
+           lambda x: flt.binary_cross_entropy_with_logits(x, t),
+           lambda x: flt.binary_cross_entropy(torch.sigmoid(x), t),
+           lambda x: flt.cross_entropy(x, y)]
+    refs = [torch.sigmoid, F.logsigmoid, F.softplus,
+            lambda x: F.binary_cross_entropy_with_logits(x, t),
+            lambda x: F.binary_cross_entropy(torch.sigmoid(x), t),
+            lambda x: F.cross_entropy(x, y)]
+    for f, r in zip(fns, refs):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            traced = torch.jit.trace(f, (x,))
+        assert not [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
+        x2 = torch.randn(4, 3)
+        close(traced(x2), r(x2), torch.float32)

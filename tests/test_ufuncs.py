@@ -1,6 +1,7 @@
 """expit, log_expit and logit as numpy.ufunc objects; the library's
 elementwise functions with ufunc keywords and containers; use_threads; SciPy's
 loops patched; softmax/log_softmax with SciPy's axis semantics."""
+import os
 import threading
 import warnings
 
@@ -368,3 +369,86 @@ def test_softmax_over_several_axes_leaves_masked_entries_out(name, axis):
     np.testing.assert_array_equal(r.mask, x.mask)
     np.testing.assert_allclose(r.compressed(), getattr(sc, name)(x.compressed()), rtol=1e-13)
     assert np.all(np.ma.getdata(x) == np.linspace(-3, 4, 12).reshape(3, 4))     # unchanged
+
+
+# --- out overlapping the input (not the same elements): the answer of the input
+# before the call, on any thread count -------------------------------------------
+
+def _overlap_ufuncs():
+    ufs = [(n, getattr(fl, n)) for n in SCIPY_NAMES]
+    ufs += [(n, _kernels.LIB_UFUNCS[op]) for n, op in
+            (("sigmoid", _kernels.SIGMOID), ("log_sigmoid", _kernels.LOG_SIGMOID),
+             ("softplus", _kernels.SOFTPLUS), ("sigmoid_grad", _kernels.SIGMOID_GRAD))]
+    # the public functions with a ufunc keyword go through the same loops
+    ufs += [(n + "(where=True)", (lambda f: lambda x, out: f(x, out=out, where=True))(
+        getattr(fl, n))) for n in LIB_NAMES]
+    return ufs
+
+
+OVERLAP_N = 3 * fl.show_config(file=open(os.devnull, "w"))["parallel_threshold"] + 4099
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("name,uf", _overlap_ufuncs(), ids=[u[0] for u in _overlap_ufuncs()])
+def test_out_overlapping_input_shifted_any_thread_count(name, uf, dt):
+    """out = x shifted by k elements (backward: out before the input, the
+    overlap NumPy hands to the loop uncopied; forward: out after it), on
+    arrays big enough to run threaded: every element is f of the input as it
+    was before the call."""
+    assert OVERLAP_N > 2 * _kernels.PARALLEL_THRESHOLD
+    x0 = _inputs("logit" if name.startswith("logit") else name, OVERLAP_N, dt, seed=3)
+    for threads in (1, 2, 3, 8):
+        for k in (1, 4099):
+            for direction in ("backward", "forward"):
+                x = x0.copy()
+                src, dst = (x[k:], x[:-k]) if direction == "backward" else (x[:-k], x[k:])
+                want = uf(src.copy(), np.empty_like(src))
+                with fl.use_threads(threads):
+                    uf(src, dst)
+                got = x[:-k] if direction == "backward" else x[k:]
+                bad = np.flatnonzero(~((got == want) | (np.isnan(got) & np.isnan(want))))
+                assert bad.size == 0, (threads, k, direction, bad[:5])
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_out_overlapping_strided_and_reversed(dt):
+    """Strided and reversed overlapping views, any thread count."""
+    x0 = _inputs("expit", OVERLAP_N, dt, seed=4)
+    views = [lambda x: (x[2::2], x[:-2:2]), lambda x: (x[:-2:2], x[2::2]),
+             lambda x: (x[::-1], x), lambda x: (x[1:], x[-2::-1]),
+             lambda x: (x[::2], x[: (x.size + 1) // 2])]
+    for threads in (1, 2, 4):
+        for view in views:
+            for uf in (fl.expit, fl.log_expit):
+                x = x0.copy()
+                src, dst = view(x)
+                want = uf(src.copy())
+                with fl.use_threads(threads):
+                    uf(src, out=dst)
+                np.testing.assert_array_equal(dst, want)
+
+
+def test_out_overlapping_with_scipy_patched():
+    x0 = np.random.default_rng(0).random(OVERLAP_N)
+    try:
+        _kernels.patch_scipy_ufuncs()
+        for uf in (sc.expit, sc.log_expit, sc.logit):
+            for dt in (np.float32, np.float64):
+                x = x0.astype(dt)
+                want = uf(x[1:].copy())
+                with fl.use_threads(4):
+                    uf(x[1:], out=x[:-1])
+                np.testing.assert_array_equal(x[:-1], want)
+    finally:
+        _kernels.unpatch_scipy_ufuncs()
+
+
+def test_in_place_is_still_in_place():
+    """Exact identity (out is the input) is not an overlap: computed in place."""
+    for dt in (np.float32, np.float64):
+        x = _inputs("expit", OVERLAP_N, dt, seed=5)
+        want = fl.expit(x)
+        with fl.use_threads(4):
+            r = fl.expit(x, out=x)
+        assert r is x
+        np.testing.assert_array_equal(x, want)

@@ -353,18 +353,41 @@ def _check_broadcast_to(ashape, shape, fname, argname):
             f"e.g. input.reshape(-1) or {argname}.reshape(input.shape))")
 
 
+def _periodic(a):
+    """(1-D view, period) of `a` without a copy, or None: `a` is its trailing
+    axes repeated along leading axes of stride 0 (a broadcast row, as
+    np.broadcast_to or torch's expand make them), and those trailing axes
+    have a 1-D view.  Element i of `a` in C order is view[i % period]
+    (period 0: view[i])."""
+    k = 0
+    while k < a.ndim and (a.strides[k] == 0 or a.shape[k] == 1):
+        k += 1
+    core = a[(0,) * k]
+    f = _flat(core)
+    if f is None:
+        return None
+    if k == 0 or core.size == a.size:
+        return (f, 0) if a.ndim == f.ndim or f.size == a.size else None
+    return (f, f.size) if f.size > 0 else None
+
+
 def _operand(a, shape):
-    """(1-D array, period) giving a broadcast to `shape` (see _kernels)."""
+    """(1-D array, period) giving a broadcast to `shape` (see _kernels).  Zero
+    strides on leading axes (a broadcast row) reach the kernels as a period,
+    without materialising the broadcast array."""
     if a.size == 1 and math.prod(shape) > 0:
         return a.reshape(-1), 1
     if a.shape == shape:
         f = _flat(a)
-        return (f, 0) if f is not None else (np.ascontiguousarray(a).reshape(-1), 0)
+        if f is not None:
+            return f, 0
+        fp = _periodic(a)
+        return fp if fp is not None else (np.ascontiguousarray(a).reshape(-1), 0)
     core = a.reshape(a.shape[next((i for i, n in enumerate(a.shape) if n != 1), a.ndim):])
     if 0 < core.ndim <= len(shape) and core.shape == shape[len(shape) - core.ndim:]:
-        f = _flat(core)
-        if f is not None and f.size > 0:
-            return f, f.size
+        fp = _periodic(core)
+        if fp is not None and fp[0].size > 0:
+            return fp[0], fp[1] or fp[0].size
     return np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1), 0
 
 

@@ -1,4 +1,6 @@
 """Threads and build configuration."""
+import threading
+
 import numpy as np
 
 from . import _kernels as _k
@@ -134,12 +136,32 @@ class use_threads:
         if n is not None:          # None: the library default inside the block
             _named("use_threads", _k.check_num_threads, n)
         self._n = n
-        self._saved = []
 
+    # The value each `with` replaced is saved per Python thread (one object
+    # may be entered on several threads at once, or re-entered on one).
     def __enter__(self):
-        self._saved.append(_k.set_thread_override(self._n))
+        stack = _saved_stack()
+        stack.append((id(self), _k.set_thread_override(self._n)))
         return self
 
     def __exit__(self, *exc):
-        _k.set_thread_override(self._saved.pop())
+        stack = _saved_stack()
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i][0] == id(self):
+                _k.set_thread_override(stack.pop(i)[1])
+                break
         return False
+
+    def __reduce__(self):
+        return (type(self), (self._n,))
+
+
+_tls = threading.local()
+
+
+def _saved_stack():
+    """This Python thread's stack of (use_threads id, value it replaced)."""
+    stack = getattr(_tls, "stack", None)
+    if stack is None:
+        stack = _tls.stack = []
+    return stack

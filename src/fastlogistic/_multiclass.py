@@ -299,12 +299,22 @@ def _prep_loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothi
                 f"class axis {ax})")
         # int64, native, aligned, whole-element stride (a packed record
         # field is none of these: _kernel_operand copies it)
+        if t.dtype.kind == "u" and t.dtype.itemsize >= 8 and t.size:
+            # uint64 above int64's range would wrap to a negative index (and
+            # could hit ignore_index): name the value the user passed
+            big = np.flatnonzero(t.reshape(-1) > np.iinfo(np.int64).max)
+            if big.size:
+                where = np.unravel_index(big[0], batch) if batch else ()
+                raise ValueError(
+                    f"{fname}: target class index {int(t[where])} at position "
+                    f"{tuple(int(i) for i in where)} is out of range for {C} classes "
+                    f"(valid: 0 to {C - 1}, or ignore_index={ignore})")
         idx = _kernel_operand(t.astype(np.int64, copy=False).reshape(-1))
         total_w, bad = _k.class_targets(idx, C, ignore, w)
         if bad >= 0:
             where = np.unravel_index(bad, batch) if batch else ()
             raise ValueError(
-                f"{fname}: target class index {int(idx[bad])} at position "
+                f"{fname}: target class index {int(t[where])} at position "
                 f"{tuple(int(i) for i in where)} is out of range for {C} classes "
                 f"(valid: 0 to {C - 1}, or ignore_index={ignore})")
         denom = total_w

@@ -58,9 +58,13 @@ Differences from torch, all in the accurate direction:
   ``-pos_weight s(-x)``, where torch's ``pos_weight s(x) - pos_weight``
   cancels for large x.
 """
+import warnings
+from typing import Optional
+
 import numpy as np
 import torch
 import torch.nn.functional as _F
+from torch import Tensor
 from torch.nn import _reduction as _Reduction
 
 from . import _api, _multiclass
@@ -68,13 +72,38 @@ from . import _api, _multiclass
 __all__ = [
     "sigmoid", "logsigmoid", "softplus",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "TORCH_BELOW",
 ]
 
 _FLOATS = (torch.float32, torch.float64)
 _PLAIN = (torch.Tensor, torch.nn.Parameter)
 _REDUCTIONS = ("mean", "sum", "none")
 _functorch_active = getattr(torch._C, "_are_functorch_transforms_active", None)
+
+# Below this many input elements torch's own function is as fast or faster
+# than the NumPy round trip (the fused kernel's per-call cost dominates a
+# small batch), so it runs instead: {(function, dtype, with_grad): elements}.
+# with_grad: the input requires grad (a training step, forward and backward
+# timed together); otherwise the forward alone.  The values are the crossing
+# sizes of a batch-size sweep on one thread (the sweep and its table:
+# docs/torch.md); set an entry to 0 to always take the fused path.
+_F32, _F64 = torch.float32, torch.float64
+TORCH_BELOW = {
+    ("sigmoid", _F32, False): 4096, ("sigmoid", _F64, False): 2048,
+    ("sigmoid", _F32, True): 4096, ("sigmoid", _F64, True): 2048,
+    ("logsigmoid", _F32, False): 2048, ("logsigmoid", _F64, False): 1024,
+    ("logsigmoid", _F32, True): 2048, ("logsigmoid", _F64, True): 1024,
+    ("softplus", _F32, False): 2048, ("softplus", _F64, False): 1024,
+    ("softplus", _F32, True): 2048, ("softplus", _F64, True): 1024,
+    ("binary_cross_entropy", _F32, False): 2048, ("binary_cross_entropy", _F64, False): 2048,
+    ("binary_cross_entropy", _F32, True): 2048, ("binary_cross_entropy", _F64, True): 2048,
+    ("binary_cross_entropy_with_logits", _F32, False): 2048,
+    ("binary_cross_entropy_with_logits", _F64, False): 2048,
+    ("binary_cross_entropy_with_logits", _F32, True): 2048,
+    ("binary_cross_entropy_with_logits", _F64, True): 2048,
+    ("cross_entropy", _F32, False): 2048, ("cross_entropy", _F64, False): 2048,
+    ("cross_entropy", _F32, True): 2048, ("cross_entropy", _F64, True): 2048,
+}
 
 
 # ---------------------------------------------------------------------------
@@ -83,12 +112,30 @@ _functorch_active = getattr(torch._C, "_are_functorch_transforms_active", None)
 
 def _eager():
     """False under TorchScript, tracing, torch.compile or torch.func transforms,
-    where a NumPy call would be baked in as a constant or cannot run."""
+    where a NumPy call would be baked in as a constant or cannot run.  Checked
+    before anything looks at a tensor (a shape or size read while tracing is
+    recorded, with a TracerWarning)."""
     if torch.jit.is_scripting() or torch.jit.is_tracing():
         return False
     if torch.compiler.is_compiling():
         return False
     return not (_functorch_active is not None and _functorch_active())
+
+
+def _torch_quiet(fallback):
+    """torch's own function, called while tracing: its shape checks read
+    sizes as Python values, which the trace records as constants with a
+    TracerWarning each (a traced graph is specialised to its example shapes
+    either way); the warnings are silenced so that tracing a model that uses
+    these losses is as quiet as tracing one without them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        return fallback()
+
+
+def _small(name, input):
+    """True when torch's own function is the faster one for this input."""
+    return input.numel() < TORCH_BELOW.get((name, input.dtype, _wants_grad(input)), 0)
 
 
 def _ok(t, dtype=None):
@@ -115,7 +162,7 @@ def _np(t):
 
 
 def _tensor(a):
-    """NumPy result (array or scalar) -> tensor, without a copy."""
+    """NumPy result (array or scalar, 0-d included) -> tensor, without a copy."""
     return torch.from_numpy(np.asarray(a))
 
 
@@ -125,11 +172,11 @@ def _threads():
 
 def _plain_pair(input, target):
     """input and target: contiguous CPU float tensors of one dtype and shape,
-    not empty, target without requires_grad, in eager mode (the case
-    _api._bcel_plain takes)."""
+    not empty, target without requires_grad (the case _api._bcel_plain
+    takes); eager mode is checked by the caller."""
     return (_ok(input) and _ok(target, input.dtype) and not target.requires_grad
             and input.shape == target.shape and input.numel() > 0
-            and input.is_contiguous() and target.is_contiguous() and _eager())
+            and input.is_contiguous() and target.is_contiguous())
 
 
 def _plain_bcel(x, t, reduction, want_grad):
@@ -172,7 +219,7 @@ class _FusedLoss(torch.autograd.Function):
     def forward(ctx, input, compute, unsqueeze, torch_fn):
         loss, grad = compute()
         ctx.save_for_backward(input)
-        ctx.grad = torch.from_numpy(grad)
+        ctx.grad = _tensor(grad)
         ctx.compute = compute
         ctx.unsqueeze = unsqueeze
         ctx.torch_fn = torch_fn
@@ -187,7 +234,7 @@ class _FusedLoss(torch.autograd.Function):
         # without a copy); a second backward (retain_graph=True) recomputes it
         grad = ctx.__dict__.pop("grad", None)
         if grad is None:
-            grad = torch.from_numpy(ctx.compute()[1])
+            grad = _tensor(ctx.compute()[1])
         if grad_output.dim() == 0:
             if grad_output.item() == 1.0:
                 return grad, None, None, None          # loss.backward()
@@ -198,14 +245,14 @@ class _FusedLoss(torch.autograd.Function):
 
 
 class _Elementwise(torch.autograd.Function):
-    """y = f(x) elementwise; the backward evaluates f' at the saved input
-    (accurate in the tails) and multiplies by grad_output; double backward
-    differentiates torch's own function (torch_fn)."""
+    """y = f(x) elementwise; the backward evaluates ``grad_output * f'(x)`` at
+    the saved input (accurate in the tails) in one pass (`chain(x, g)`);
+    double backward differentiates torch's own function (torch_fn)."""
 
     @staticmethod
-    def forward(ctx, input, f, fprime, torch_fn):
+    def forward(ctx, input, f, chain, torch_fn):
         ctx.save_for_backward(input)
-        ctx.fprime = fprime
+        ctx.chain = chain
         ctx.torch_fn = torch_fn
         return _tensor(f(_np(input), num_threads=_threads()))
 
@@ -214,55 +261,91 @@ class _Elementwise(torch.autograd.Function):
         (input,) = ctx.saved_tensors
         if torch.is_grad_enabled():
             return _torch_grad(ctx.torch_fn, input, grad_output), None, None, None
-        d = torch.from_numpy(ctx.fprime(_np(input)))
-        return d.mul_(grad_output), None, None, None
+        if not _ok(grad_output, input.dtype):
+            grad_output = grad_output.to(dtype=input.dtype, layout=torch.strided)
+        return _tensor(ctx.chain(_np(input), _np(grad_output))), None, None, None
 
 
 # ---------------------------------------------------------------------------
 # elementwise functions
 # ---------------------------------------------------------------------------
+#
+# Each public function is TorchScript-compatible: scripted, it is torch's
+# own function (the fastlogistic path, NumPy inside, is marked unused for
+# the compiler); eager, it takes the fastlogistic path where that applies.
 
-def _dlogsigmoid(x):
-    # d/dx log s(x) = s(-x) = -(d/dx of BCE-with-logits at target 1), stable
-    g = _api.binary_cross_entropy_with_logits_grad(x, 1.0, reduction="none",
-                                                   num_threads=_threads())
-    return np.negative(g, out=g)
+# The backward of each elementwise function, g * f'(x): the derivative from
+# the input by the elementwise kernels (accurate in both tails), then one
+# multiplication in place.
+#   sigmoid:    s'(x) = exp(-|x|) / (1 + exp(-|x|))**2   (sigmoid_grad)
+#   logsigmoid: s(-x)                                    (sigmoid of -x)
+#   softplus:   s(x)
+
+def _times(d, g):
+    d = np.asarray(d)
+    return np.multiply(d, g, out=d)
 
 
-def _sigmoid_grad(x):
-    return _api.sigmoid_grad(x, num_threads=_threads())
+def _chain_sigmoid(x, g):
+    return _times(_api.sigmoid_grad(x, num_threads=_threads()), g)
 
 
-def _sigmoid(x):
-    return _api.sigmoid(x, num_threads=_threads())
+def _chain_logsigmoid(x, g):
+    d = np.negative(x)
+    return _times(_api.sigmoid(d, out=d if d.ndim else None, num_threads=_threads()), g)
 
 
-def _unary(input, f, fprime, torch_fn):
-    if not (_ok(input) and _eager()):
+def _chain_softplus(x, g):
+    return _times(_api.sigmoid(x, num_threads=_threads()), g)
+
+
+def _unary(name, input, f, chain, torch_fn):
+    if not (_eager() and _ok(input)) or _small(name, input):
         return torch_fn(input)
     if _wants_grad(input):
-        return _Elementwise.apply(input, f, fprime, torch_fn)
+        return _Elementwise.apply(input, f, chain, torch_fn)
     return _tensor(f(_np(input), num_threads=_threads()))
 
 
-def sigmoid(input):
+@torch.jit.unused
+def _sigmoid_eager(input: Tensor) -> Tensor:
+    return _unary("sigmoid", input, _api.sigmoid, _chain_sigmoid, torch.sigmoid)
+
+
+@torch.jit.unused
+def _logsigmoid_eager(input: Tensor) -> Tensor:
+    return _unary("logsigmoid", input, _api.log_sigmoid, _chain_logsigmoid, _F.logsigmoid)
+
+
+@torch.jit.unused
+def _softplus_eager(input: Tensor) -> Tensor:
+    return _unary("softplus", input, _api.softplus, _chain_softplus, _F.softplus)
+
+
+def sigmoid(input: Tensor) -> Tensor:
     """``torch.sigmoid(input)``; the gradient is evaluated from the input
     (accurate where ``s (1 - s)`` underflows)."""
-    return _unary(input, _api.sigmoid, _sigmoid_grad, torch.sigmoid)
+    if torch.jit.is_scripting():
+        return torch.sigmoid(input)
+    return _sigmoid_eager(input)
 
 
-def logsigmoid(input):
+def logsigmoid(input: Tensor) -> Tensor:
     """``torch.nn.functional.logsigmoid(input) = -softplus(-input)``."""
-    return _unary(input, _api.log_sigmoid, _dlogsigmoid, _F.logsigmoid)
+    if torch.jit.is_scripting():
+        return _F.logsigmoid(input)
+    return _logsigmoid_eager(input)
 
 
-def softplus(input, beta=1.0, threshold=20.0):
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """``torch.nn.functional.softplus``.  With the defaults (beta=1,
     threshold=20) fastlogistic computes ``log(1 + exp(x))`` without the
     threshold (the exact value, also for x > 20); other values go to torch."""
+    if torch.jit.is_scripting():
+        return _F.softplus(input, beta, threshold)
     if beta != 1 or threshold != 20:
         return _F.softplus(input, beta, threshold)
-    return _unary(input, _api.softplus, _sigmoid, _F.softplus)
+    return _softplus_eager(input)
 
 
 # ---------------------------------------------------------------------------
@@ -272,24 +355,23 @@ def softplus(input, beta=1.0, threshold=20.0):
 def _binary_args_ok(input, target, weight, pos_weight, reduction):
     return (_ok(input) and _ok(target, input.dtype) and not target.requires_grad
             and target.shape == input.shape and _ok_operand(weight, input)
-            and _ok_operand(pos_weight, input) and reduction in _REDUCTIONS and _eager())
+            and _ok_operand(pos_weight, input) and reduction in _REDUCTIONS)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
-                                     reduce=None, reduction="mean", pos_weight=None):
-    """``torch.nn.functional.binary_cross_entropy_with_logits``: loss and
-    gradient from one fused pass, ``w (pos_weight t softplus(-x) + (1 - t)
-    softplus(x))`` (exact for soft targets too)."""
-    reduction = _reduction(size_average, reduce, reduction)
-
+@torch.jit.unused
+def _bcel_eager(input: Tensor, target: Tensor, weight: Optional[Tensor], reduction: str,
+                pos_weight: Optional[Tensor]) -> Tensor:
     def fallback(x=input):
         return _F.binary_cross_entropy_with_logits(x, target, weight, reduction=reduction,
                                                    pos_weight=pos_weight)
 
+    if torch.jit.is_tracing():
+        return _torch_quiet(fallback)
+    if not _eager() or (_ok(input) and _small("binary_cross_entropy_with_logits", input)):
+        return fallback()
     if (weight is None and pos_weight is None and (reduction == "mean" or reduction == "sum")
             and _plain_pair(input, target)):
-        # the common case (a training loop's loss), on the shortest path: at a
-        # 1e3-element batch the general one below costs ~0.03 ms more per step
+        # the common case (a training loop's loss), on the shortest path
         x, t = input.detach().numpy(), target.numpy()
         if _wants_grad(input):
             return _FusedLoss.apply(input, lambda: _plain_bcel(x, t, reduction, True),
@@ -308,17 +390,31 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         return fallback()
 
 
-def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
-                         reduction="mean"):
-    """``torch.nn.functional.binary_cross_entropy`` on probabilities (each log
-    clamped at -100, the gradient ``w (p - t) / max(p (1 - p), 1e-12)`` as
-    torch).  A probability outside [0, 1] raises torch's own error."""
-    reduction = _reduction(size_average, reduce, reduction)
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
+                                     weight: Optional[Tensor] = None,
+                                     size_average: Optional[bool] = None,
+                                     reduce: Optional[bool] = None, reduction: str = "mean",
+                                     pos_weight: Optional[Tensor] = None) -> Tensor:
+    """``torch.nn.functional.binary_cross_entropy_with_logits``: loss and
+    gradient from one fused pass, ``w (pos_weight t softplus(-x) + (1 - t)
+    softplus(x))`` (exact for soft targets too)."""
+    if torch.jit.is_scripting():
+        return _F.binary_cross_entropy_with_logits(input, target, weight, size_average,
+                                                   reduce, reduction, pos_weight)
+    return _bcel_eager(input, target, weight, _reduction(size_average, reduce, reduction),
+                       pos_weight)
 
+
+@torch.jit.unused
+def _bce_eager(input: Tensor, target: Tensor, weight: Optional[Tensor],
+               reduction: str) -> Tensor:
     def fallback(x=input):
         return _F.binary_cross_entropy(x, target, weight, reduction=reduction)
 
-    if not _binary_args_ok(input, target, weight, None, reduction):
+    if torch.jit.is_tracing():
+        return _torch_quiet(fallback)
+    if not (_eager() and _binary_args_ok(input, target, weight, None, reduction)) \
+            or _small("binary_cross_entropy", input):
         return fallback()
     p, t, w = _np(input), _np(target), _np(weight)
     n = _threads()
@@ -333,26 +429,33 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         return fallback()
 
 
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                         size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                         reduction: str = "mean") -> Tensor:
+    """``torch.nn.functional.binary_cross_entropy`` on probabilities (each log
+    clamped at -100, the gradient ``w (p - t) / max(p (1 - p), 1e-12)`` as
+    torch).  A probability outside [0, 1] raises torch's own error."""
+    if torch.jit.is_scripting():
+        return _F.binary_cross_entropy(input, target, weight, size_average, reduce, reduction)
+    return _bce_eager(input, target, weight, _reduction(size_average, reduce, reduction))
+
+
 # ---------------------------------------------------------------------------
 # cross-entropy
 # ---------------------------------------------------------------------------
 
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
-                  reduce=None, reduction="mean", label_smoothing=0.0):
-    """``torch.nn.functional.cross_entropy``: logits ``(C,)``, ``(N, C)`` or
-    ``(N, C, d1, ...)`` (class axis 1, as torch); target int64 class indices
-    (input's shape without the class axis) or class probabilities (input's
-    shape and dtype); ``weight`` per class, ``ignore_index``,
-    ``label_smoothing`` and "mean" exactly as torch.  Loss and gradient come
-    from one pass over the rows."""
-    reduction = _reduction(size_average, reduce, reduction)
-
+@torch.jit.unused
+def _cross_entropy_eager(input: Tensor, target: Tensor, weight: Optional[Tensor],
+                         ignore_index: int, reduction: str, label_smoothing: float) -> Tensor:
     def fallback(x=input):
         return _F.cross_entropy(x, target, weight, ignore_index=ignore_index,
                                 reduction=reduction, label_smoothing=label_smoothing)
 
-    if not (_ok(input) and input.dim() >= 1 and isinstance(target, torch.Tensor)
-            and not target.requires_grad and reduction in _REDUCTIONS and _eager()):
+    if torch.jit.is_tracing():
+        return _torch_quiet(fallback)
+    if not (_eager() and _ok(input) and input.dim() >= 1 and isinstance(target, torch.Tensor)
+            and not target.requires_grad and reduction in _REDUCTIONS) \
+            or _small("cross_entropy", input):
         return fallback()
     axis = 1 if input.dim() >= 2 else 0
     batch = input.shape[:axis] + input.shape[axis + 1:]
@@ -381,14 +484,32 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         return fallback()
 
 
+def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                  size_average: Optional[bool] = None, ignore_index: int = -100,
+                  reduce: Optional[bool] = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """``torch.nn.functional.cross_entropy``: logits ``(C,)``, ``(N, C)`` or
+    ``(N, C, d1, ...)`` (class axis 1, as torch); target int64 class indices
+    (input's shape without the class axis) or class probabilities (input's
+    shape and dtype); ``weight`` per class, ``ignore_index``,
+    ``label_smoothing`` and "mean" exactly as torch.  Loss and gradient come
+    from one pass over the rows."""
+    if torch.jit.is_scripting():
+        return _F.cross_entropy(input, target, weight, size_average, ignore_index, reduce,
+                                reduction, label_smoothing)
+    return _cross_entropy_eager(input, target, weight, ignore_index,
+                                _reduction(size_average, reduce, reduction), label_smoothing)
+
+
 # ---------------------------------------------------------------------------
-# modules: torch.nn's classes with the forward replaced
+# modules: torch.nn's classes with the forward replaced (they script: under
+# TorchScript the forward is torch's own loss)
 # ---------------------------------------------------------------------------
 
 class BCELoss(torch.nn.BCELoss):
     """``torch.nn.BCELoss`` computed by :func:`binary_cross_entropy`."""
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
 
 
@@ -396,7 +517,7 @@ class BCEWithLogitsLoss(torch.nn.BCEWithLogitsLoss):
     """``torch.nn.BCEWithLogitsLoss`` computed by
     :func:`binary_cross_entropy_with_logits` (fused loss and gradient)."""
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return binary_cross_entropy_with_logits(input, target, self.weight,
                                                 pos_weight=self.pos_weight,
                                                 reduction=self.reduction)
@@ -406,6 +527,6 @@ class CrossEntropyLoss(torch.nn.CrossEntropyLoss):
     """``torch.nn.CrossEntropyLoss`` computed by :func:`cross_entropy`
     (fused loss and gradient)."""
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
                              reduction=self.reduction, label_smoothing=self.label_smoothing)

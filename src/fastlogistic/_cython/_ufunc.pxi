@@ -49,15 +49,59 @@ cdef int _loop_threads(Py_ssize_t n) noexcept nogil:
     return t
 
 
+cdef inline bint _overlap(const char *x, Py_ssize_t xs, const char *y, Py_ssize_t ys,
+                          Py_ssize_t n, Py_ssize_t itemsize) noexcept nogil:
+    """True when the n-element operands x and y share any byte and are not the
+    same elements in the same order (an exact in-place call is safe)."""
+    cdef const char *xlo
+    cdef const char *xhi
+    cdef const char *ylo
+    cdef const char *yhi
+    if n <= 0 or (x == y and xs == ys):
+        return False
+    xlo = x + (n - 1) * xs if xs < 0 else x
+    xhi = (x if xs < 0 else x + (n - 1) * xs) + itemsize
+    ylo = y + (n - 1) * ys if ys < 0 else y
+    yhi = (y if ys < 0 else y + (n - 1) * ys) + itemsize
+    return xlo < yhi and ylo < xhi
+
+
 cdef void _loop_real(int op, char *x, Py_ssize_t xs, char *y, Py_ssize_t ys, Py_ssize_t n,
                      bint is_f64) noexcept nogil:
+    """y = f(x) over n elements.  NumPy hands an `out` that overlaps its input
+    (shifted: out=x[:-1] for x[1:]) to the loop without a copy, counting on
+    the loop to run in element order; the chunks of a threaded call do not, so
+    an overlapping input is first copied (the answer is the one the input had
+    before the call, on any thread count).  Without memory for the copy the
+    call runs on one thread in gathered blocks, in order (what NumPy's
+    in-order assumption needs)."""
+    cdef Py_ssize_t itemsize = 8 if is_f64 else 4
+    cdef char *tmp = NULL
+    cdef Py_ssize_t k
+    if _overlap(x, xs, y, ys, n, itemsize):
+        tmp = <char *>malloc(n * itemsize)
+        if tmp == NULL:
+            _loop_blocks(op, x, xs, y, ys, n, is_f64)
+            return
+        if xs == itemsize:
+            memcpy(tmp, x, n * itemsize)
+        elif is_f64:
+            for k in range(n):
+                (<double *>tmp)[k] = (<double *>(x + k * xs))[0]
+        else:
+            for k in range(n):
+                (<float *>tmp)[k] = (<float *>(x + k * xs))[0]
+        _loop_disjoint(op, tmp, itemsize, y, ys, n, is_f64)
+        free(tmp)
+        return
+    _loop_disjoint(op, x, xs, y, ys, n, is_f64)
+
+
+cdef void _loop_disjoint(int op, char *x, Py_ssize_t xs, char *y, Py_ssize_t ys, Py_ssize_t n,
+                         bint is_f64) noexcept nogil:
+    """y = f(x) for operands that do not overlap (or are the same elements)."""
     cdef Job job
     cdef Py_ssize_t itemsize = 8 if is_f64 else 4
-    cdef Py_ssize_t i0, m, k
-    cdef double xb[UBLOCK]
-    cdef double yb[UBLOCK]
-    cdef float *xf = <float *>xb
-    cdef float *yf = <float *>yb
     if xs == itemsize and ys == itemsize:
         # contiguous: the chunked driver (threads for big calls, streaming)
         _init_job(&job, JOB_UNARY, op, is_f64, n, 1.0)
@@ -71,7 +115,18 @@ cdef void _loop_real(int op, char *x, Py_ssize_t xs, char *y, Py_ssize_t ys, Py_
         job.o[0].period = 0
         _run(&job, _loop_threads(n))
         return
-    # strided (views, zero strides): blocks gathered through the stack
+    _loop_blocks(op, x, xs, y, ys, n, is_f64)
+
+
+cdef void _loop_blocks(int op, char *x, Py_ssize_t xs, char *y, Py_ssize_t ys, Py_ssize_t n,
+                       bint is_f64) noexcept nogil:
+    """Strided operands (views, zero strides), one thread: blocks gathered
+    through the stack, in element order (each block read before it is written)."""
+    cdef Py_ssize_t i0, m, k
+    cdef double xb[UBLOCK]
+    cdef double yb[UBLOCK]
+    cdef float *xf = <float *>xb
+    cdef float *yf = <float *>yb
     i0 = 0
     while i0 < n:
         m = min(<Py_ssize_t>UBLOCK, n - i0)

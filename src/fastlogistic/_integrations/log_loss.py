@@ -117,6 +117,11 @@ def _binarize(y_true, labels):
     if hasattr(y_true, "to_numpy") and not isinstance(y_true, np.ndarray):
         y_true = y_true.to_numpy()
     y = np.asarray(y_true)
+    if y.dtype.kind == "f" and y.size and not np.isfinite(y).all():
+        # scikit-learn checks finiteness before the label type
+        if np.isnan(y).any():
+            raise ValueError("Input y contains NaN.")
+        raise ValueError(f"Input y contains infinity or a value too large for {y.dtype!r}.")
     if y.ndim == 2 and y.shape[1] > 1:
         # a label indicator matrix (multilabel-indicator) or multioutput
         if y.dtype.kind in "biuf" and bool(np.all((y == 0) | (y == 1))):
