@@ -631,3 +631,26 @@ def test_bce_logits_targets_outside_0_1(dt, pw):
         tb = np.full(x.shape, bad, dt)
         assert np.isnan(fl.binary_cross_entropy_with_logits(x, tb, pos_weight=pw, reduction="none")).all()
         assert np.isnan(fl.binary_cross_entropy_with_logits(x, tb, pos_weight=pw))
+
+
+@pytest.mark.parametrize("fname", [
+    "binary_cross_entropy", "binary_cross_entropy_grad", "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_grad", "binary_cross_entropy_with_logits_loss_and_grad",
+    "binary_cross_entropy_with_logits_grad_hess"])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_empty_zero_stride_operands(fname, reduction):
+    """An empty input whose axes have stride 0 (np.broadcast_to of a scalar to
+    (4, 0)), with empty or broadcast targets and weights: the empty answer,
+    as for a plain empty array."""
+    f = getattr(fl, fname)
+    x = np.broadcast_to(np.float32(0.25), (4, 0))
+    plain = np.zeros((4, 0), np.float32)
+    for t in (np.zeros(0), np.broadcast_to(0.5, (4, 0)), 0.5):
+        for w in (None, np.zeros(0), np.ones((4, 1))):
+            got = f(x, t, weight=w, reduction=reduction)
+            want = f(plain, np.broadcast_to(t, (4, 0)).copy(), weight=w, reduction=reduction)
+            for g, e in zip(got if isinstance(got, tuple) else (got,),
+                            want if isinstance(want, tuple) else (want,)):
+                g, e = np.asarray(g), np.asarray(e)
+                assert g.shape == e.shape and g.dtype == e.dtype
+                np.testing.assert_array_equal(g, e)
