@@ -571,17 +571,18 @@ def call(name, func, arguments):
     a lazy dask array, or a tuple of them for the functions returning two
     results.  Nothing is computed."""
     arguments = dict(arguments)
+    kind = _registry.by_name(name).kind if name in _registry.names() else None
+    if kind not in ("binary", "multiclass", "softmax", "log_loss"):
+        raise TypeError(f"{name}: dask arrays are not supported by this function")
     if any(_is_frame(v) for v in arguments.values()):
         return _frame_call(name, func, arguments)
-    if name in _BCEL:
+    if kind == "binary":
         return _binary(name, arguments)
-    if name in _MULTICLASS:
+    if kind == "multiclass":
         return _multiclass(name, arguments)
-    if name in _SOFTMAX:
+    if kind == "softmax":
         return _softmax(name, arguments)
-    if name == "log_loss":
-        return _log_loss(func, arguments)
-    raise TypeError(f"{name}: dask arrays are not supported by this function")
+    return _log_loss(func, arguments)
 
 
 def _ll_task(labels_given, normalize, nd, y, p, sw, labels):
