@@ -217,7 +217,8 @@ class PatchFastlogistic(distributed.WorkerPlugin):
 
 def test_patch_workers_with_a_plugin(client):
     import cloudpickle
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])   # tests/ is not on the workers' path
+    # the plugin's class travels by value: tests/ is not on the workers' path
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
         client.register_plugin(PatchFastlogistic(), name="fastlogistic-patch")
         assert all(s["scipy"] for s in client.run(fl.is_patched).values())
