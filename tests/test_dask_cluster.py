@@ -217,7 +217,8 @@ class PatchFastlogistic(distributed.WorkerPlugin):
 
 def test_patch_workers_with_a_plugin(client):
     import cloudpickle
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])   # tests/ is not on the workers' path
+    # the plugin's class travels by value: tests/ is not on the workers' path
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
         client.register_plugin(PatchFastlogistic(), name="fastlogistic-patch")
         assert all(s["scipy"] for s in client.run(fl.is_patched).values())
@@ -260,3 +261,48 @@ def test_dask_dataframe_dtypes(dtype):
             assert g.dtype == w.dtype == dtype
             np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64),
                                        rtol=1e-3 if dtype == np.float16 else 1e-6)
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_dask_dataframe_options(reduction):
+    """DataFrames with per-column pos_weight, row weights as a dask Series,
+    class weights with ignore_index and label smoothing, string labels and
+    sample weights in log_loss: the pandas results."""
+    rng = np.random.default_rng(11)
+    X = pd.DataFrame(rng.normal(size=(60, 3)) * 3, columns=list("abc"))
+    T = pd.DataFrame(rng.random((60, 3)), columns=list("abc"))
+    w, sw = pd.Series(rng.random(60)), pd.Series(rng.random(60))
+    c = pd.Series(rng.integers(-1, 3, 60))
+    y = pd.Series(np.array(["cat", "dog", "eel"])[rng.integers(0, 3, 60)])
+    P = fl.softmax(X, axis=1)
+    pw, cw = rng.random(3) + 0.5, np.array([0.5, 2.0, 1.0])
+    lazy = {k: dd.from_pandas(v, npartitions=5) for k, v in
+            dict(X=X, T=T, w=w, sw=sw, c=c, y=y, P=P).items()}
+    calls = [
+        (fl.binary_cross_entropy_with_logits_grad_hess, ("X", "T"), dict(pos_weight=pw)),
+        (fl.binary_cross_entropy_with_logits, ("X", "T"), {}),
+        (fl.binary_cross_entropy_with_logits_loss_and_grad, ("X", "T"), {}),
+        (fl.cross_entropy_loss_and_grad, ("X", "c"),
+         dict(weight=cw, ignore_index=-1, label_smoothing=0.1)),
+    ]
+    mem = dict(X=X, T=T, w=w, sw=sw, c=c, y=y, P=P)
+    for f, keys, kw in calls:
+        want = _tuple(f(*(mem[k] for k in keys), reduction=reduction, **kw))
+        got = dask.compute(*_tuple(f(*(lazy[k] for k in keys), reduction=reduction, **kw)),
+                           scheduler="sync")
+        for g, wnt in zip(got, want):
+            _compare(np.asarray(g), np.asarray(wnt), np.ndim(wnt) > 0 and reduction != "mean")
+    got = fl.binary_cross_entropy_with_logits(lazy["X"].a, lazy["T"].a, weight=lazy["w"],
+                                              reduction=reduction)
+    _compare(np.asarray(got.compute(scheduler="sync")),
+             np.asarray(fl.binary_cross_entropy_with_logits(X.a, T.a, weight=w,
+                                                            reduction=reduction)),
+             reduction == "none")
+    if reduction == "none":
+        return
+    labels = ["cat", "dog", "eel"]
+    for kw in (dict(sample_weight="sw"), dict(normalize=False, labels=labels)):
+        mk = {k: (mem[v] if k == "sample_weight" else v) for k, v in kw.items()}
+        lk = {k: (lazy[v] if k == "sample_weight" else v) for k, v in kw.items()}
+        _compare(fl.log_loss(lazy["y"], lazy["P"], **lk).compute(scheduler="sync"),
+                 fl.log_loss(y, P, **mk), False)

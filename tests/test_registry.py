@@ -48,8 +48,8 @@ def test_public_object_follows_its_record(rec):
         assert isinstance(obj, np.ufunc)
 
 
-@pytest.mark.parametrize("rec", [p for p in _registry.PUBLIC if p.kind in ("binary", "multiclass")],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("rec", [p for p in _registry.PUBLIC
+                                 if p.kind in ("binary", "multiclass")], ids=lambda p: p.name)
 def test_outputs_are_what_the_function_returns(rec):
     f = getattr(fl, rec.name)
     if rec.kind == "binary":

@@ -571,17 +571,18 @@ def call(name, func, arguments):
     a lazy dask array, or a tuple of them for the functions returning two
     results.  Nothing is computed."""
     arguments = dict(arguments)
+    kind = _registry.by_name(name).kind if name in _registry.names() else None
+    if kind not in ("binary", "multiclass", "softmax", "log_loss"):
+        raise TypeError(f"{name}: dask arrays are not supported by this function")
     if any(_is_frame(v) for v in arguments.values()):
         return _frame_call(name, func, arguments)
-    if name in _BCEL:
+    if kind == "binary":
         return _binary(name, arguments)
-    if name in _MULTICLASS:
+    if kind == "multiclass":
         return _multiclass(name, arguments)
-    if name in _SOFTMAX:
+    if kind == "softmax":
         return _softmax(name, arguments)
-    if name == "log_loss":
-        return _log_loss(func, arguments)
-    raise TypeError(f"{name}: dask arrays are not supported by this function")
+    return _log_loss(func, arguments)
 
 
 def _ll_task(labels_given, normalize, nd, y, p, sw, labels):
@@ -792,10 +793,10 @@ def _scale_task(i, upcast_to, part, den):
     return g.astype(upcast_to) if upcast_to is not None else g
 
 
-def _frame_total(parts, pick, reduction, rdt):
-    """The "mean" denominator (pick 1) from the partitions' partials, added
-    in partition order."""
-    return np.sum(np.array([p[pick] for p in parts], np.float64))
+def _frame_denominator_total(parts):
+    """The "mean" denominator from the partitions' partials, added in
+    partition order."""
+    return np.sum(np.array([p[1] for p in parts], np.float64))
 
 
 def _partials_frame(part):
@@ -866,13 +867,13 @@ def _frame_call(name, func, arguments):
         return res[0] if single else tuple(res)
     rdt = np.asarray(metas[rec.outputs.index("loss")] if "loss" in rec.outputs
                      else metas[0].to_numpy()).dtype
-    first_dt = np.asarray(_filled_meta(arguments[frames[0]])).dtype
-    upcast = first_dt == np.float16
+    # float16: the partitions compute in float32, as the kernels do in memory
+    upcast = np.asarray(_filled_meta(arguments[frames[0]])).dtype == np.float16
     got = [task(name, tuple(frames), consts, reduction, upcast, *ps) for ps in zip(*parts)]
     res = []
     den = None
     if reduction == "mean" and any(o != "loss" for o in rec.outputs):
-        den = dask.delayed(_frame_total, pure=True)(got, 1, reduction, rdt)
+        den = dask.delayed(_frame_denominator_total, pure=True)(got)
     gi = 0
     for o, m in zip(rec.outputs, metas):
         if o == "loss":
