@@ -78,7 +78,10 @@ def test_torch_adapter_pickles():
     for n in flt.__all__:
         obj = getattr(flt, n)
         for mod in PICKLERS:
-            assert mod.loads(mod.dumps(obj)) is obj, n
+            back = mod.loads(mod.dumps(obj))
+            # functions and classes by reference; plain data (a table of
+            # sizes) by value
+            assert back is obj if callable(obj) else back == obj, n
     for cls in (flt.BCELoss, flt.BCEWithLogitsLoss, flt.CrossEntropyLoss):
         m = cls()
         x = torch.linspace(-3, 3, 12).reshape(4, 3)
