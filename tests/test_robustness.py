@@ -497,3 +497,17 @@ def test_broadcast_row_reduction_allocates_nothing_like_the_array():
     np.testing.assert_allclose(s, -n * (np.log(0.6) + np.log(0.8)), rtol=1e-12)
     np.testing.assert_allclose(g[-1], (1 / (1 + np.exp([-0.3, 1.2])) - [1, 0]) / (2 * n),
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("f", BINARY6, ids=lambda f: f.__name__)
+def test_empty_zero_stride_operands(f):
+    """Empty operands whose strides are zero (broadcast to an empty shape)."""
+    x = np.broadcast_to(np.zeros(1), (4, 0))
+    for t in (np.zeros(0), np.broadcast_to(np.zeros(1), (0,)), np.zeros((4, 1)), 0.5):
+        for red in ("none", "sum", "mean"):
+            got = f(x, t, reduction=red)
+            for a in got if isinstance(got, tuple) else (got,):
+                if red == "none" or np.ndim(a):
+                    assert np.shape(a) == (4, 0)
+                elif red == "sum":
+                    assert a == 0

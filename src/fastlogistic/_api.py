@@ -359,6 +359,8 @@ def _periodic(a):
     np.broadcast_to or torch's expand make them), and those trailing axes
     have a 1-D view.  Element i of `a` in C order is view[i % period]
     (period 0: view[i])."""
+    if a.size == 0:
+        return a.reshape(-1), 0
     k = 0
     while k < a.ndim and (a.strides[k] == 0 or a.shape[k] == 1):
         k += 1
