@@ -278,10 +278,10 @@ class _Elementwise(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         (input,) = ctx.saved_tensors
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() or not _ok(grad_output, input.dtype):
+            # double backward, or a grad_output NumPy cannot view (sparse, a
+            # subclass): torch's own derivative
             return _torch_grad(ctx.torch_fn, input, grad_output), None, None, None
-        if not _ok(grad_output, input.dtype):
-            grad_output = grad_output.to(dtype=input.dtype, layout=torch.strided)
         return _tensor(ctx.chain(_np(input), _np(grad_output))), None, None, None
 
 
