@@ -270,6 +270,22 @@ def _valid_real(rng, kind="real", dt=None, shape=None):
     return a
 
 
+def _overlapping(rng, kind="real"):
+    """(x, out, copy of x): x and out are views of one buffer shifted by k
+    elements (out before x: the overlap NumPy hands to a ufunc loop without
+    a copy; or after it), long enough to run on threads."""
+    dt = np.dtype(rng.choice(["f8", "f4"]))
+    n = int(rng.integers(33_000, 140_000))
+    k = int(rng.choice([1, 2, 3, 7, 4096, 4097, int(rng.integers(1, n // 2))]))
+    v = np.nan_to_num(_values(rng, (n + k,), kind), nan=0.0)
+    buf = (np.clip(v, 0, 1) if kind == "prob" else np.clip(v, -40, 40)).astype(dt)
+    if rng.random() < 0.5:
+        x, out = buf[k:], buf[:-k]
+    else:
+        x, out = buf[:-k], buf[k:]
+    return x, out, x.copy()
+
+
 # the functions by kind, from the registry of the public names
 UNARY = set(_registry.names("ufunc", "elementwise"))
 BCEL = {n for n in _registry.names("binary") if n.startswith("binary_cross_entropy_with_logits")}
@@ -284,9 +300,15 @@ PATCH = set(_registry.names("patch"))
 
 def spec_unary(rng, name, valid):
     if valid:
-        x = _valid_real(rng, "prob" if name == "logit" else "real")
-        out = np.empty(x.shape, x.dtype.newbyteorder("=")) if rng.random() < 0.3 else None
-        kw = {} if name in UFUNCS else {"num_threads": [None, 1, 2][rng.integers(3)]}
+        kind = "prob" if name == "logit" else "real"
+        if rng.random() < 0.15:
+            # out overlapping the input, shifted (threaded sizes)
+            x, out, x0 = _overlapping(rng, kind)
+        else:
+            x = _valid_real(rng, kind)
+            out = np.empty(x.shape, x.dtype.newbyteorder("=")) if rng.random() < 0.3 else None
+            x0 = x
+        kw = {} if name in UFUNCS else {"num_threads": [None, 1, 2, 4][rng.integers(4)]}
         if out is not None:
             kw["out"] = out
         if rng.random() < 0.2:
@@ -294,9 +316,9 @@ def spec_unary(rng, name, valid):
 
         def check(res):
             fn = {"expit": "sigmoid", "log_expit": "log_sigmoid"}.get(name, name)
-            if np.asarray(res).dtype != x.dtype.newbyteorder("="):
-                return f"dtype {np.asarray(res).dtype} != input's {x.dtype}"
-            return _close(res, ref_unary(fn, x), x.dtype)
+            if np.asarray(res).dtype != x0.dtype.newbyteorder("="):
+                return f"dtype {np.asarray(res).dtype} != input's {x0.dtype}"
+            return _close(res, ref_unary(fn, x0), x0.dtype)
         return (x,), kw, check
     x = _any(rng)
     kw = {}
@@ -322,18 +344,30 @@ def spec_binary(rng, name, valid):
     logits = name in BCEL
     red_default = "none" if name.endswith("grad_hess") else "mean"
     if valid:
-        x = _valid_real(rng, "real" if logits else "prob")
-        if not logits:
-            x = np.clip(x, 0, 1)
+        overlap = (name in ("binary_cross_entropy", "binary_cross_entropy_grad",
+                            "binary_cross_entropy_with_logits",
+                            "binary_cross_entropy_with_logits_grad") and rng.random() < 0.1)
+        if overlap:
+            # out overlapping the input, shifted (threaded sizes)
+            x, out, x0 = _overlapping(rng, "real" if logits else "prob")
+        else:
+            x = _valid_real(rng, "real" if logits else "prob")
+            if not logits:
+                x = np.clip(x, 0, 1)
         dt = x.dtype.newbyteorder("=")
         t = _broadcastable(rng, x.shape, "prob", rng.choice(["f8", "f4"]))
         w = _broadcastable(rng, x.shape, "prob", "f8") if rng.random() < 0.5 else None
         pw = (_broadcastable(rng, x.shape, "prob", "f8") * 3
               if logits and rng.random() < 0.4 else None)
-        red = ["mean", "sum", "none"][rng.integers(3)]
-        kw = {"weight": w, "reduction": red, "num_threads": [None, 1, 2][rng.integers(3)]}
+        red = "none" if overlap else ["mean", "sum", "none"][rng.integers(3)]
+        kw = {"weight": w, "reduction": red, "num_threads": [None, 1, 2, 4][rng.integers(4)]}
         if logits:
             kw["pos_weight"] = pw
+        if overlap:
+            kw["out"] = out
+            x_ref = x0
+        else:
+            x_ref = x
 
         def check(res):
             n = x.size
@@ -341,9 +375,9 @@ def spec_binary(rng, name, valid):
             r = lambda a: None if a is None else np.asarray(a).astype(dt)  # noqa: E731
             t_, w_, pw_ = r(t), r(w), r(pw)
             if logits:
-                loss, grad, hess, gs = ref_bcel(x, t_, w_, pw_)
+                loss, grad, hess, gs = ref_bcel(x_ref, t_, w_, pw_)
             else:
-                loss, grad, gs = ref_bce(x, t_, w_)
+                loss, grad, gs = ref_bce(x_ref, t_, w_)
                 hess = None
             div = n if red == "mean" else 1
             g, gs = grad / div, gs / div

@@ -3,6 +3,7 @@ packed record column, a segfault on a None target, a silent (n, n)
 broadcast, masked arrays, num_threads overflow, long double), each checked
 against a plain NumPy / float64 reference."""
 import os
+import re
 import subprocess
 import sys
 
@@ -497,3 +498,65 @@ def test_broadcast_row_reduction_allocates_nothing_like_the_array():
     np.testing.assert_allclose(s, -n * (np.log(0.6) + np.log(0.8)), rtol=1e-12)
     np.testing.assert_allclose(g[-1], (1 / (1 + np.exp([-0.3, 1.2])) - [1, 0]) / (2 * n),
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("f", BINARY6, ids=lambda f: f.__name__)
+def test_empty_zero_stride_operands(f):
+    """Empty operands whose strides are zero (broadcast to an empty shape)."""
+    x = np.broadcast_to(np.zeros(1), (4, 0))
+    for t in (np.zeros(0), np.broadcast_to(np.zeros(1), (0,)), np.zeros((4, 1)), 0.5):
+        for red in ("none", "sum", "mean"):
+            got = f(x, t, reduction=red)
+            for a in got if isinstance(got, tuple) else (got,):
+                if red == "none" or np.ndim(a):
+                    assert np.shape(a) == (4, 0)
+                elif red == "sum":
+                    assert a == 0
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_broadcast_column_and_middle_axis_reach_the_kernels_uncopied(dt):
+    """Zero strides on a last or middle axis: where every other operand
+    allows it (a scalar, a column, the same broadcast), the operands are
+    walked with the zero-stride axes first and nothing input-sized is
+    allocated for a reduction; elementwise results are the materialised
+    ones, bit for bit, in the input's axis order (and a given `out` is
+    written); reductions agree to rounding (another summation order)."""
+    import tracemalloc
+    rng = np.random.default_rng(12)
+    n = 1 << 19
+    col = rng.normal(0, 3, (n, 1)).astype(dt)
+    tcol = rng.random((n, 1)).astype(dt)
+    mid = rng.normal(0, 3, (64, 1, 8)).astype(dt)
+    cases = [(np.broadcast_to(col, (n, 4)), [0.25, tcol, np.broadcast_to(tcol, (n, 4))]),
+             (np.broadcast_to(mid, (64, n // 512, 8)), [0.75, rng.random((64, 1, 8)).astype(dt)])]
+    for x, targets in cases:
+        for t in targets:
+            xf, tf = x.copy(), np.broadcast_to(t, x.shape).copy()
+            for red in ("sum", "mean"):
+                tracemalloc.start()
+                try:
+                    got = fl.binary_cross_entropy_with_logits(x, t, reduction=red)
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+                assert peak < x.size * x.itemsize // 8, (x.strides, np.shape(t), peak)
+                want = fl.binary_cross_entropy_with_logits(xf, tf, reduction=red)
+                np.testing.assert_allclose(got, want, rtol=64 * np.finfo(dt).eps)
+                assert got.dtype == dt
+            g = fl.binary_cross_entropy_with_logits_grad(x, t, reduction="none")
+            assert g.shape == x.shape
+            np.testing.assert_array_equal(g, fl.binary_cross_entropy_with_logits_grad(
+                xf, tf, reduction="none"))
+            out = np.full(x.shape, np.nan, dt)
+            assert fl.binary_cross_entropy_with_logits(x, t, reduction="none", out=out) is out
+            np.testing.assert_array_equal(out, fl.binary_cross_entropy_with_logits(
+                xf, tf, reduction="none"))
+            with pytest.raises(ValueError, match=r"out has shape .* expected " +
+                               re.escape(str(x.shape))):
+                fl.binary_cross_entropy_with_logits(x, t, reduction="none",
+                                                    out=np.empty(x.shape[::-1], dt))
+    # a bad probability is reported at its index in the input's axis order
+    p = np.broadcast_to(np.array([[0.5], [1.5], [0.2]]), (3, 4))
+    with pytest.raises(ValueError, match=r"found 1.5 at index \(1, 0\)"):
+        fl.binary_cross_entropy(p, 0.5)

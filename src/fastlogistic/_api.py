@@ -360,7 +360,7 @@ def _periodic(a):
     have a 1-D view.  Element i of `a` in C order is view[i % period]
     (period 0: view[i])."""
     if a.size == 0:
-        return None
+        return a.reshape(-1), 0
     k = 0
     while k < a.ndim and (a.strides[k] == 0 or a.shape[k] == 1):
         k += 1
@@ -434,7 +434,8 @@ def _prepare(fname, x, target, weight, pos_weight, reduction, num_threads, input
             and x.flags.aligned and target.flags.aligned):
         # the common case: two plain arrays of one float dtype, nothing to broadcast
         return (x.shape, x.size, x.dtype, x.dtype,
-                [x.reshape(-1), target.reshape(-1), None, None], [0, 0, 0, 0], None, x.size)
+                [x.reshape(-1), target.reshape(-1), None, None], [0, 0, 0, 0], None, x.size,
+                None)
     x = _asarray(x, fname, "input")
     cdt, rdt = _dtypes(x.dtype, fname, "input")
     arrays = [x, target, weight, pos_weight]
@@ -452,17 +453,65 @@ def _prepare(fname, x, target, weight, pos_weight, reduction, num_threads, input
     mask, nred = None, n
     if any(_is_masked(a) for a in arrays):
         arrays, mask, nred = _unmask(arrays, shape, input_fill)
+    conv = [None if a is None else
+            _as_compute(a, cdt, fname, nm) if nm == "input" else _as_operand(a, cdt, fname, nm)
+            for a, nm in zip(arrays, names)]
+    perm = _zero_stride_perm(conv, shape) if mask is None else None
+    if perm is not None:
+        # every operand walked in the order that puts the input's zero-stride
+        # axes first: the input is then a period of its other axes
+        conv = [a if a is None or a.size == 1 else np.broadcast_to(a, shape).transpose(perm)
+                for a in conv]
+        shape = tuple(shape[i] for i in perm)
     ops, periods = [], []
-    for a, nm in zip(arrays, names):
-        if a is None:
-            ops.append(None)
-            periods.append(0)
-            continue
-        a = _as_compute(a, cdt, fname, nm) if nm == "input" else _as_operand(a, cdt, fname, nm)
-        f, p = _operand(a, shape)
+    for a in conv:
+        f, p = (None, 0) if a is None else _operand(a, shape)
         ops.append(f)
         periods.append(p)
-    return shape, n, cdt, rdt, ops, periods, mask, nred
+    return shape, n, cdt, rdt, ops, periods, mask, nred, perm
+
+
+def _zero_stride_perm(arrays, shape):
+    """An axis order that lets every operand reach the kernels without a copy
+    where the given order would copy the input: the input's zero-stride axes
+    (a broadcast along a middle or last axis) first.  None when the given
+    order needs no copy of the input, or when the new order would copy
+    another operand instead."""
+    x = arrays[0]
+    if x.ndim < 2 or x.size == 0 or _flat(x) is not None or _periodic(x) is not None:
+        return None
+    zero = [i for i in range(x.ndim) if x.strides[i] == 0 and x.shape[i] > 1]
+    if not zero:
+        return None
+    perm = tuple(zero + [i for i in range(x.ndim) if i not in zero])
+    for a in arrays:
+        if a is None or a.size == 1:
+            continue
+        v = np.broadcast_to(a, shape).transpose(perm)
+        if _flat(v) is None and _periodic(v) is None:
+            return None
+    return perm
+
+
+def _permuted_output(out, kshape, perm, cdt, rdt, fname, argname, ops):
+    """_Output for kernel shape `kshape` (the axes in the order `perm`; None:
+    the given order).  The user's `out` is checked against the input's shape
+    and written through its view in kernel order."""
+    if perm is not None and out is not None:
+        inv = np.argsort(perm)
+        _check_out(out, tuple(kshape[i] for i in inv), rdt, fname, argname)
+        out = out.transpose(perm)
+    return _Output(out, kshape, cdt, rdt, fname, argname, ops)
+
+
+def _unpermuted(arr, perm, given_out):
+    """A result in kernel order back in the input's axis order (the user's
+    own `out` as it was given)."""
+    if given_out is not None:
+        return given_out
+    if perm is None or arr is None:
+        return arr
+    return arr.transpose(np.argsort(perm))
 
 
 def _reduce(total, n, reduction, rdt):
@@ -485,15 +534,15 @@ def _masked(arr, mask, given_out):
 
 def _bcel(fname, x, target, weight, pos_weight, reduction, num_threads,
           want_loss, want_grad, want_hess, outs):
-    shape, n, cdt, rdt, ops, periods, mask, nred = _prepare(
+    shape, n, cdt, rdt, ops, periods, mask, nred, perm = _prepare(
         fname, x, target, weight, pos_weight, reduction, num_threads)
     names = ("loss_out", "grad_out", "hess_out")
     wants = (want_loss and reduction == "none", want_grad, want_hess)
     res = [None, None, None]
     for i in range(3):
         if wants[i]:
-            res[i] = _Output(outs[i], shape, cdt, rdt, fname,
-                             "out" if sum(wants) == 1 else names[i], ops)
+            res[i] = _permuted_output(outs[i], shape, perm, cdt, rdt, fname,
+                                      "out" if sum(wants) == 1 else names[i], ops)
         elif outs[i] is not None:
             raise ValueError(f"{fname}: {names[i]} given but that output is not computed "
                              f"(reduction={reduction!r})")
@@ -501,7 +550,7 @@ def _bcel(fname, x, target, weight, pos_weight, reduction, num_threads,
                               *(r.flat if r is not None else None for r in res),
                               _gscale(reduction, nred), num_threads,
                               want_loss and reduction != "none")
-    arrays = [_masked(r.finish(), mask, o) if r is not None else None
+    arrays = [_masked(_unpermuted(r.finish(), perm, o), mask, o) if r is not None else None
               for r, o in zip(res, outs)]
     loss = arrays[0] if reduction == "none" else _reduce(total, nred, reduction, rdt)
     return loss, arrays[1], arrays[2]
@@ -587,10 +636,11 @@ def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, pos_w
 
 
 def _bce(fname, p, target, weight, reduction, num_threads, want_loss, want_grad, out):
-    shape, n, cdt, rdt, ops, periods, mask, nred = _prepare(
+    shape, n, cdt, rdt, ops, periods, mask, nred, perm = _prepare(
         fname, p, target, weight, None, reduction, num_threads, input_fill=0)
-    lo = _Output(out, shape, cdt, rdt, fname, "out", ops) if want_loss and reduction == "none" else None
-    go = _Output(out, shape, cdt, rdt, fname, "out", ops) if want_grad else None
+    lo = _permuted_output(out, shape, perm, cdt, rdt, fname, "out", ops) \
+        if want_loss and reduction == "none" else None
+    go = _permuted_output(out, shape, perm, cdt, rdt, fname, "out", ops) if want_grad else None
     total, bad = _k.binary_loss(2, n, cdt == _F64, tuple(ops[:3]), tuple(periods[:3]),
                                 lo.flat if lo else None, go.flat if go else None, None,
                                 _gscale(reduction, nred), num_threads)
@@ -598,13 +648,15 @@ def _bce(fname, p, target, weight, reduction, num_threads, want_loss, want_grad,
         f, per = ops[0], periods[0]
         value = f[bad % per] if per else f[bad]
         where = np.unravel_index(bad, shape) if shape else ()
+        if perm is not None:
+            where = tuple(where[i] for i in np.argsort(perm))
         raise ValueError(
             f"{fname}: input probabilities must be in [0, 1]; found {str(value)} at "
             f"index {tuple(int(i) for i in where)}")
     if want_grad:
-        return _masked(go.finish(), mask, out)
+        return _masked(_unpermuted(go.finish(), perm, out), mask, out)
     if reduction == "none":
-        return _masked(lo.finish(), mask, out)
+        return _masked(_unpermuted(lo.finish(), perm, out), mask, out)
     return _reduce(total, nred, reduction, rdt)
 
 

@@ -22,6 +22,16 @@ How it runs
   and the backward only scales it by ``grad_output`` (elementwise for
   ``reduction="none"``).  Without a gradient (``torch.no_grad()``, inputs
   that do not require grad) only the loss is computed.
+* **Small batches run torch's own function**: below the size where the
+  fused kernel wins (``TORCH_BELOW[(function, dtype, requires_grad)]``
+  input elements, measured by ``scripts/torch_crossing.py``) the NumPy round
+  trip costs more than it saves, so torch computes the result (its value,
+  its gradient, its ``grad_fn``).  Set an entry to 0 to always take the
+  fused path.
+* **TorchScript**: every function and module scripts (``torch.jit.script``
+  on a model that contains one); the scripted code is torch's own loss.
+  ``torch.jit.trace`` records torch's own function too, without
+  ``TracerWarning``s.
 * Threads follow ``torch.get_num_threads()`` (so ``torch.set_num_threads(1)``
   makes both libraries use one thread).
 * **Fallback to torch's own function**, silently and with torch's own result
@@ -79,6 +89,8 @@ _FLOATS = (torch.float32, torch.float64)
 _PLAIN = (torch.Tensor, torch.nn.Parameter)
 _REDUCTIONS = ("mean", "sum", "none")
 _functorch_active = getattr(torch._C, "_are_functorch_transforms_active", None)
+_is_tracing = torch._C._is_tracing          # torch.jit.is_tracing() in eager mode
+_is_compiling = torch.compiler.is_compiling
 
 # Below this many input elements torch's own function is as fast or faster
 # than the NumPy round trip (the fused kernel's per-call cost dominates a
@@ -89,20 +101,20 @@ _functorch_active = getattr(torch._C, "_are_functorch_transforms_active", None)
 # docs/torch.md); set an entry to 0 to always take the fused path.
 _F32, _F64 = torch.float32, torch.float64
 TORCH_BELOW = {
-    ("sigmoid", _F32, False): 4096, ("sigmoid", _F64, False): 2048,
-    ("sigmoid", _F32, True): 4096, ("sigmoid", _F64, True): 2048,
-    ("logsigmoid", _F32, False): 2048, ("logsigmoid", _F64, False): 1024,
-    ("logsigmoid", _F32, True): 2048, ("logsigmoid", _F64, True): 1024,
-    ("softplus", _F32, False): 2048, ("softplus", _F64, False): 1024,
-    ("softplus", _F32, True): 2048, ("softplus", _F64, True): 1024,
-    ("binary_cross_entropy", _F32, False): 2048, ("binary_cross_entropy", _F64, False): 2048,
-    ("binary_cross_entropy", _F32, True): 2048, ("binary_cross_entropy", _F64, True): 2048,
+    ("sigmoid", _F32, False): 65536, ("sigmoid", _F64, False): 16384,
+    ("sigmoid", _F32, True): 1000000, ("sigmoid", _F64, True): 1000000,
+    ("logsigmoid", _F32, False): 4096, ("logsigmoid", _F64, False): 2048,
+    ("logsigmoid", _F32, True): 65536, ("logsigmoid", _F64, True): 16384,
+    ("softplus", _F32, False): 4096, ("softplus", _F64, False): 2048,
+    ("softplus", _F32, True): 65536, ("softplus", _F64, True): 16384,
+    ("binary_cross_entropy", _F32, False): 512, ("binary_cross_entropy", _F64, False): 512,
+    ("binary_cross_entropy", _F32, True): 4096, ("binary_cross_entropy", _F64, True): 4096,
     ("binary_cross_entropy_with_logits", _F32, False): 2048,
-    ("binary_cross_entropy_with_logits", _F64, False): 2048,
-    ("binary_cross_entropy_with_logits", _F32, True): 2048,
-    ("binary_cross_entropy_with_logits", _F64, True): 2048,
-    ("cross_entropy", _F32, False): 2048, ("cross_entropy", _F64, False): 2048,
-    ("cross_entropy", _F32, True): 2048, ("cross_entropy", _F64, True): 2048,
+    ("binary_cross_entropy_with_logits", _F64, False): 512,
+    ("binary_cross_entropy_with_logits", _F32, True): 4096,
+    ("binary_cross_entropy_with_logits", _F64, True): 512,
+    ("cross_entropy", _F32, False): 2048, ("cross_entropy", _F64, False): 4096,
+    ("cross_entropy", _F32, True): 4096, ("cross_entropy", _F64, True): 4096,
 }
 
 
@@ -115,9 +127,7 @@ def _eager():
     where a NumPy call would be baked in as a constant or cannot run.  Checked
     before anything looks at a tensor (a shape or size read while tracing is
     recorded, with a TracerWarning)."""
-    if torch.jit.is_scripting() or torch.jit.is_tracing():
-        return False
-    if torch.compiler.is_compiling():
+    if _is_tracing() or _is_compiling():
         return False
     return not (_functorch_active is not None and _functorch_active())
 
@@ -133,15 +143,24 @@ def _torch_quiet(fallback):
         return fallback()
 
 
-def _small(name, input):
-    """True when torch's own function is the faster one for this input."""
-    return input.numel() < TORCH_BELOW.get((name, input.dtype, _wants_grad(input)), 0)
+def _torch_first(name, input):
+    """True when torch's own function computes this call: `input` is not a
+    plain CPU float32/float64 tensor, or is smaller than the crossing size
+    (TORCH_BELOW), or a transform or compiler is active.  The cheap checks
+    come first: a small training batch pays little for the choice."""
+    if not (type(input) in _PLAIN and input.dtype in _FLOATS and input.is_cpu
+            and input.layout is torch.strided):
+        return True
+    if input.numel() < TORCH_BELOW.get(
+            (name, input.dtype, input.requires_grad and torch.is_grad_enabled()), 0):
+        return True
+    return not _eager()
 
 
 def _ok(t, dtype=None):
     """A CPU strided float32/float64 tensor (of `dtype` if given) that NumPy can view."""
-    return (type(t) in _PLAIN and t.device.type == "cpu" and t.layout is torch.strided
-            and t.dtype in _FLOATS and (dtype is None or t.dtype is dtype))
+    return (type(t) in _PLAIN and t.dtype in _FLOATS and (dtype is None or t.dtype is dtype)
+            and t.is_cpu and t.layout is torch.strided)
 
 
 def _ok_operand(t, input):
@@ -259,10 +278,10 @@ class _Elementwise(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         (input,) = ctx.saved_tensors
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() or not _ok(grad_output, input.dtype):
+            # double backward, or a grad_output NumPy cannot view (sparse, a
+            # subclass): torch's own derivative
             return _torch_grad(ctx.torch_fn, input, grad_output), None, None, None
-        if not _ok(grad_output, input.dtype):
-            grad_output = grad_output.to(dtype=input.dtype, layout=torch.strided)
         return _tensor(ctx.chain(_np(input), _np(grad_output))), None, None, None
 
 
@@ -300,7 +319,7 @@ def _chain_softplus(x, g):
 
 
 def _unary(name, input, f, chain, torch_fn):
-    if not (_eager() and _ok(input)) or _small(name, input):
+    if _is_tracing() or _torch_first(name, input):
         return torch_fn(input)
     if _wants_grad(input):
         return _Elementwise.apply(input, f, chain, torch_fn)
@@ -365,9 +384,9 @@ def _bcel_eager(input: Tensor, target: Tensor, weight: Optional[Tensor], reducti
         return _F.binary_cross_entropy_with_logits(x, target, weight, reduction=reduction,
                                                    pos_weight=pos_weight)
 
-    if torch.jit.is_tracing():
+    if _is_tracing():
         return _torch_quiet(fallback)
-    if not _eager() or (_ok(input) and _small("binary_cross_entropy_with_logits", input)):
+    if _torch_first("binary_cross_entropy_with_logits", input):
         return fallback()
     if (weight is None and pos_weight is None and (reduction == "mean" or reduction == "sum")
             and _plain_pair(input, target)):
@@ -411,10 +430,10 @@ def _bce_eager(input: Tensor, target: Tensor, weight: Optional[Tensor],
     def fallback(x=input):
         return _F.binary_cross_entropy(x, target, weight, reduction=reduction)
 
-    if torch.jit.is_tracing():
+    if _is_tracing():
         return _torch_quiet(fallback)
-    if not (_eager() and _binary_args_ok(input, target, weight, None, reduction)) \
-            or _small("binary_cross_entropy", input):
+    if _torch_first("binary_cross_entropy", input) \
+            or not _binary_args_ok(input, target, weight, None, reduction):
         return fallback()
     p, t, w = _np(input), _np(target), _np(weight)
     n = _threads()
@@ -451,11 +470,11 @@ def _cross_entropy_eager(input: Tensor, target: Tensor, weight: Optional[Tensor]
         return _F.cross_entropy(x, target, weight, ignore_index=ignore_index,
                                 reduction=reduction, label_smoothing=label_smoothing)
 
-    if torch.jit.is_tracing():
+    if _is_tracing():
         return _torch_quiet(fallback)
-    if not (_eager() and _ok(input) and input.dim() >= 1 and isinstance(target, torch.Tensor)
-            and not target.requires_grad and reduction in _REDUCTIONS) \
-            or _small("cross_entropy", input):
+    if _torch_first("cross_entropy", input) or not (
+            input.dim() >= 1 and isinstance(target, torch.Tensor)
+            and not target.requires_grad and reduction in _REDUCTIONS):
         return fallback()
     axis = 1 if input.dim() >= 2 else 0
     batch = input.shape[:axis] + input.shape[axis + 1:]
