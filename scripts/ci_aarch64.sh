@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Build fastlogistic for 64-bit ARM (aarch64) and run tests there, under
+# emulation: an arm64 Debian root made by debootstrap, entered with chroot
+# through qemu-user-static (binfmt_misc).  Debian packages only for the root;
+# the build and test requirements come from PyPI inside it, as on a real ARM
+# machine.  Slow (everything runs emulated): CI runs the core subset below.
+#
+#   scripts/ci_aarch64.sh                      # build + CI's ARM test subset
+#   scripts/ci_aarch64.sh tests/test_x.py -x   # build + those tests
+#
+# Environment:
+#   FL_ARM64_ROOT   the arm64 root (default /var/cache/fastlogistic-ci/arm64-root);
+#                   reused when it is already there and complete, made otherwise
+#   FL_ARM64_MIRROR Debian mirror (default http://deb.debian.org/debian)
+# Needs root (debootstrap, chroot, mount) and, once, the host packages
+# qemu-user-static binfmt-support debootstrap (installed with apt-get here
+# when missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC=$PWD
+ROOT=${FL_ARM64_ROOT:-/var/cache/fastlogistic-ci/arm64-root}
+MIRROR=${FL_ARM64_MIRROR:-http://deb.debian.org/debian}
+SUITE=bookworm
+export DEBIAN_FRONTEND=noninteractive
+t0=$SECONDS
+say() { echo "ci_aarch64: [$((SECONDS - t0)) s] $*"; }
+
+# 1. the host side: qemu-user-static registered with binfmt_misc (flag F: the
+#    interpreter is opened now, so the chroot needs no copy of it)
+need=()
+command -v debootstrap >/dev/null || need+=(debootstrap)
+[ -x /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
+command -v update-binfmts >/dev/null || need+=(binfmt-support)
+if [ ${#need[@]} -gt 0 ]; then
+    say "installing ${need[*]}"
+    apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+fi
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+    update-binfmts --enable qemu-aarch64
+fi
+grep -q '^flags:.*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 \
+    || { echo "ci_aarch64: qemu-aarch64 is registered without the F flag" >&2; exit 1; }
+
+# 2. the arm64 root: Debian's Python and GCC; then the Python packages from PyPI
+#    (their aarch64 wheels) in a venv inside it.  The marker file says complete.
+MARK="$ROOT/.fastlogistic-root-v1"
+if [ ! -e "$MARK" ]; then
+    say "debootstrap arm64 $SUITE into $ROOT (from nothing: several minutes)"
+    rm -rf "$ROOT"; mkdir -p "$ROOT"
+    debootstrap --arch=arm64 --variant=minbase \
+        --include=python3,python3-venv,python3-dev,gcc,libc6-dev,libgomp1,ca-certificates,ccache \
+        "$SUITE" "$ROOT" "$MIRROR" > "$ROOT.debootstrap.log" 2>&1 \
+        || { tail -30 "$ROOT.debootstrap.log"; echo "ci_aarch64: debootstrap failed" >&2; exit 1; }
+    cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+    say "venv + build/test requirements inside the root"
+    chroot "$ROOT" /usr/bin/python3 -m venv /opt/venv
+    chroot "$ROOT" /opt/venv/bin/python -m pip install -q --disable-pip-version-check \
+        "numpy>=2.0" "Cython>=3.0" "setuptools>=77" wheel \
+        "pytest>=7" "hypothesis>=6" "mpmath>=1.2" "threadpoolctl>=3"
+    touch "$MARK"
+fi
+cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
+say "root ready: $(chroot "$ROOT" /opt/venv/bin/python -c 'import platform, numpy; print(platform.machine(), platform.python_version(), "numpy", numpy.__version__)')"
