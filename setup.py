@@ -27,10 +27,13 @@ The C-API target is NumPy 1.23 (the oldest NumPy supported) whatever NumPy
 the build environment has.  On a CPU other than x86-64 the AVX units are
 left out (the baseline level is the generic vector code: NEON on aarch64).
 """
+import copy
 import glob
 import os
 import platform
+import shlex
 import sys
+import sysconfig
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -147,6 +150,21 @@ class BuildExt(build_ext):
         # may use, and instrumenting them costs most of the build: built
         # plain (at -O1) unless FASTLOGISTIC_SANITIZE_AVX512=1
         self._plain_avx512 = bool(self._san_flags) and not _flag("FASTLOGISTIC_SANITIZE_AVX512")
+        # The C core (fl_*.c: no Python or NumPy header in them) is compiled
+        # on Linux with the same command whatever Python builds it (CC, the
+        # user's CFLAGS/CPPFLAGS, -fPIC, -fwrapv as in Python's own CFLAGS up
+        # to 3.11), not with that Python's CFLAGS (3.12 changed -fwrapv to
+        # -fno-strict-overflow, 3.9/3.10 add a warning flag): the same
+        # objects for every CPython, which ccache then shares between them.
+        self._core_compiler = None
+        if ctype == "unix" and sys.platform.startswith("linux"):
+            cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
+            core = copy.copy(self.compiler)
+            core.set_executable("compiler_so", cc + ["-DNDEBUG", "-fwrapv", "-Wall"]
+                                + shlex.split(os.environ.get("CFLAGS", ""))
+                                + shlex.split(os.environ.get("CPPFLAGS", ""))
+                                + shlex.split(sysconfig.get_config_var("CCSHARED") or "-fPIC"))
+            self._core_compiler = core
         self._omp_error = ""
         want_omp = not _flag("FASTLOGISTIC_NO_OPENMP")
         use_omp = want_omp and self._compiles_with(omp + self._san_flags)
@@ -184,7 +202,7 @@ class BuildExt(build_ext):
 
     def build_extension(self, ext):
         jobs = _build_jobs()
-        if self.compiler.compiler_type == "msvc" or jobs == 1 or len(ext.sources) < 2:
+        if self.compiler.compiler_type == "msvc" or len(ext.sources) < 2:
             return super().build_extension(ext)
         ext_path = self.get_ext_fullpath(ext.name)
         if not (self.force or newer_group(list(ext.sources) + list(ext.depends), ext_path, "newer")):
@@ -196,9 +214,12 @@ class BuildExt(build_ext):
             args = list(ext.extra_compile_args)
             if self._plain_avx512 and "avx512" in os.path.basename(src):
                 args = [a for a in args if not a.startswith("-fsanitize")]
-            return self.compiler.compile([src], output_dir=self.build_temp, macros=macros,
-                                         include_dirs=ext.include_dirs, debug=self.debug,
-                                         extra_postargs=args, depends=ext.depends)
+            cc = self.compiler
+            if self._core_compiler is not None and os.path.basename(src).startswith("fl_"):
+                cc = self._core_compiler
+            return cc.compile([src], output_dir=self.build_temp, macros=macros,
+                              include_dirs=ext.include_dirs, debug=self.debug,
+                              extra_postargs=args, depends=ext.depends)
 
         todo = sorted(ext.sources, key=_rank)
         with ThreadPoolExecutor(min(jobs, len(todo))) as pool:

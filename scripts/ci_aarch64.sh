@@ -47,17 +47,24 @@ grep -q '^flags:.*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 \
 # 2. the arm64 root: Debian's Python and GCC; then the Python packages from PyPI
 #    (their aarch64 wheels) in a venv inside it.  The marker file says complete.
 MARK="$ROOT/.fastlogistic-root-v1"
-if [ ! -e "$MARK" ]; then
+if [ ! -e "$ROOT/.debootstrap-done" ]; then
     say "debootstrap arm64 $SUITE into $ROOT (from nothing: several minutes)"
     rm -rf "$ROOT"; mkdir -p "$ROOT"
     debootstrap --arch=arm64 --variant=minbase \
         --include=python3,python3-venv,python3-dev,gcc,libc6-dev,libgomp1,ca-certificates,ccache \
         "$SUITE" "$ROOT" "$MIRROR" > "$ROOT.debootstrap.log" 2>&1 \
         || { tail -30 "$ROOT.debootstrap.log"; echo "ci_aarch64: debootstrap failed" >&2; exit 1; }
+    touch "$ROOT/.debootstrap-done"
+fi
+if [ ! -e "$MARK" ]; then
     cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
     say "venv + build/test requirements inside the root"
-    chroot "$ROOT" /usr/bin/python3 -m venv /opt/venv
-    chroot "$ROOT" /opt/venv/bin/python -m pip install -q --disable-pip-version-check \
+    [ -x "$ROOT/opt/venv/bin/python" ] || chroot "$ROOT" /usr/bin/python3 -m venv /opt/venv
+    # the host's CA bundle (a proxy that re-signs TLS is trusted there, and
+    # must be here), and its index settings
+    cp "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$ROOT/etc/ssl/host-ca.crt"
+    chroot "$ROOT" /usr/bin/env PIP_CERT=/etc/ssl/host-ca.crt ${PIP_INDEX_URL:+PIP_INDEX_URL=$PIP_INDEX_URL} \
+        /opt/venv/bin/python -m pip install -q --disable-pip-version-check \
         "numpy>=2.0" "Cython>=3.0" "setuptools>=77" wheel \
         "pytest>=7" "hypothesis>=6" "mpmath>=1.2" "threadpoolctl>=3"
     touch "$MARK"
