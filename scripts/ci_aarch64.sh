@@ -61,9 +61,9 @@ if [ ! -e "$MARK" ]; then
     say "venv + build/test requirements inside the root"
     [ -x "$ROOT/opt/venv/bin/python" ] || chroot "$ROOT" /usr/bin/python3 -m venv /opt/venv
     # the host's CA bundle (a proxy that re-signs TLS is trusted there, and
-    # must be here), and its index settings
-    cp "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$ROOT/etc/ssl/host-ca.crt"
-    chroot "$ROOT" /usr/bin/env PIP_CERT=/etc/ssl/host-ca.crt ${PIP_INDEX_URL:+PIP_INDEX_URL=$PIP_INDEX_URL} \
+    # must be here: it is the Debian bundle plus the host's own CAs)
+    cp "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$ROOT/etc/ssl/certs/ca-certificates.crt"
+    chroot "$ROOT" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root ${PIP_INDEX_URL:+PIP_INDEX_URL=$PIP_INDEX_URL} \
         /opt/venv/bin/python -m pip install -q --disable-pip-version-check \
         "numpy>=2.0" "Cython>=3.0" "setuptools>=77" wheel \
         "pytest>=7" "hypothesis>=6" "mpmath>=1.2" "threadpoolctl>=3"

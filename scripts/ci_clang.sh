@@ -27,8 +27,9 @@ rm -rf "$W"; mkdir -p "$W/run"
 # -v: the compiler's output goes to the log, which must have no warning
 CC="${CCACHE:+$CCACHE }$CLANG" "$W/venv/bin/python" -m pip install -v --no-deps "$ROOT" > "$W/build.log" 2>&1 \
     || { grep -E "error|Error" "$W/build.log" | head -20; tail -30 "$W/build.log"; echo "ci_clang: build failed" >&2; exit 1; }
-if grep -E "warning:" "$W/build.log" | head -20 | grep .; then
-    echo "ci_clang: $(grep -c 'warning:' "$W/build.log") compiler warnings (log: $W/build.log)" >&2; exit 1
+# (the compiler's warnings: "file:line:col: warning:"; not setuptools' own)
+if grep -E ":[0-9]+:[0-9]+: warning:" "$W/build.log" | head -20 | grep .; then
+    echo "ci_clang: $(grep -cE ':[0-9]+:[0-9]+: warning:' "$W/build.log") compiler warnings (log: $W/build.log)" >&2; exit 1
 fi
 t1=$SECONDS
 cd "$W/run"
