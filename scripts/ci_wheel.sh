@@ -61,6 +61,8 @@ declare -A PYOF=(); PYOF["$WHEEL"]="$PY"
 for v in $VERSIONS; do
     VP=$(ls -d "$PYENV_ROOT"/versions/"$v".* 2>/dev/null | sort -V | tail -1)/bin/python
     [ -x "$VP" ] || { echo "ci_wheel: no CPython $v under $PYENV_ROOT/versions" >&2; exit 1; }
+    tag='import sys; print(sys.implementation.cache_tag)'
+    [ "$("$VP" -c "$tag")" != "$("$PY" -c "$tag")" ] || continue     # the wheel above
     tv=$(date +%s)
     "$VP" -m venv "$W/pip-$v"
     "$W/pip-$v/bin/python" -m pip wheel -q --no-deps -w "$W/dist-$v" "$SDIST" > "$W/build-$v.log" 2>&1 \
