@@ -255,8 +255,13 @@ cylevel = Extension(
     depends=["src/fastlogistic/_cython/_cylevel_points.pxi", "src/fastlogistic/_cython/_softmax_decl.pxi"],
 )
 
+# The generated C depends on the Python and the NumPy (its __init__.pxd) that
+# build it: kept apart per both, so that a clone built with one CPython and
+# then another never compiles C that Cython wrote for the other's NumPy.
+CYTHON_DIR = os.path.join("build", "cython", f"{sys.implementation.cache_tag}-numpy{np.__version__}")
+
 setup(
-    ext_modules=cythonize([ext, cylevel], language_level=3,
+    ext_modules=cythonize([ext, cylevel], language_level=3, build_dir=CYTHON_DIR,
                           compiler_directives={"embedsignature": True}),
     cmdclass={"build_ext": BuildExt},
 )
