@@ -23,12 +23,16 @@ __all__ = [
 # (where, dtype, casting, order, subok, a tuple out) and array containers
 # (pandas, xarray, dask: then the container type comes back; typed Any here).
 # expit, log_expit and logit are numpy.ufunc objects (SciPy's loops and types).
+# A Python or NumPy scalar is also array-like, and from Python 3.12 NumPy's
+# stubs make its scalars buffers, which mypy then reports as an unsafe overlap
+# of the scalar and array-like overloads; the first match (the scalar one) is
+# what a scalar gets, as at run time.
 
 @overload
 def sigmoid(x: npt.NDArray[F], out: npt.NDArray[F] | None = None, *,
         num_threads: int | None = None) -> npt.NDArray[F]: ...
 @overload
-def sigmoid(x: Scalar, out: None = None, *, num_threads: int | None = None) -> np.floating[Any]: ...
+def sigmoid(x: Scalar, out: None = None, *, num_threads: int | None = None) -> np.floating[Any]: ...  # type: ignore[overload-overlap]
 @overload
 def sigmoid(x: npt.ArrayLike, out: FloatArray | None = None, *,
         num_threads: int | None = None) -> FloatArray: ...
@@ -39,7 +43,7 @@ def sigmoid(x: Any, out: Any = None, *, num_threads: int | None = None, **ufunc_
 def log_sigmoid(x: npt.NDArray[F], out: npt.NDArray[F] | None = None, *,
         num_threads: int | None = None) -> npt.NDArray[F]: ...
 @overload
-def log_sigmoid(x: Scalar, out: None = None, *, num_threads: int | None = None) -> np.floating[Any]: ...
+def log_sigmoid(x: Scalar, out: None = None, *, num_threads: int | None = None) -> np.floating[Any]: ...  # type: ignore[overload-overlap]
 @overload
 def log_sigmoid(x: npt.ArrayLike, out: FloatArray | None = None, *,
         num_threads: int | None = None) -> FloatArray: ...
@@ -50,7 +54,7 @@ def log_sigmoid(x: Any, out: Any = None, *, num_threads: int | None = None, **uf
 def softplus(x: npt.NDArray[F], out: npt.NDArray[F] | None = None, *,
         num_threads: int | None = None) -> npt.NDArray[F]: ...
 @overload
-def softplus(x: Scalar, out: None = None, *, num_threads: int | None = None) -> np.floating[Any]: ...
+def softplus(x: Scalar, out: None = None, *, num_threads: int | None = None) -> np.floating[Any]: ...  # type: ignore[overload-overlap]
 @overload
 def softplus(x: npt.ArrayLike, out: FloatArray | None = None, *,
         num_threads: int | None = None) -> FloatArray: ...
@@ -61,7 +65,7 @@ def softplus(x: Any, out: Any = None, *, num_threads: int | None = None, **ufunc
 def sigmoid_grad(x: npt.NDArray[F], out: npt.NDArray[F] | None = None, *,
         num_threads: int | None = None) -> npt.NDArray[F]: ...
 @overload
-def sigmoid_grad(x: Scalar, out: None = None, *, num_threads: int | None = None) -> np.floating[Any]: ...
+def sigmoid_grad(x: Scalar, out: None = None, *, num_threads: int | None = None) -> np.floating[Any]: ...  # type: ignore[overload-overlap]
 @overload
 def sigmoid_grad(x: npt.ArrayLike, out: FloatArray | None = None, *,
         num_threads: int | None = None) -> FloatArray: ...

@@ -2,7 +2,13 @@
 information (py.typed, the .pyi stubs): `python -m mypy tests/typing/usage.py`
 (tests/test_typing.py runs it).  Never imported by the tests; each
 assert_type is a check of the stubs, not of values."""
-from typing import Any, assert_type
+import sys
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    from typing import assert_type
+else:                                   # mypy's own dependency on older Pythons
+    from typing_extensions import assert_type
 
 import numpy as np
 import numpy.typing as npt

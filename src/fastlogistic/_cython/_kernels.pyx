@@ -267,6 +267,9 @@ def get_stream_min_threads():
 # ---------------------------------------------------------------------------
 
 cdef extern from "_outcache.h":
+    # NumPy's memory-handler switch (C-API 1.22+, NEP 49), declared here:
+    # the __init__.pxd of some NumPy releases (2.0) does not declare it
+    object _np_set_handler "PyDataMem_SetHandler"(object handler)
     object fl_oc_capsule()
     void fl_oc_set_limit(size_t limit) nogil
     size_t fl_oc_get_limit() nogil
@@ -311,11 +314,11 @@ cdef cnp.ndarray _new_out(int nd, cnp.npy_intp *dims, int typenum, Py_ssize_t nb
     """PyArray_EMPTY, from the output-cache handler from `from_bytes` bytes up."""
     if nbytes < from_bytes:
         return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
-    old = cnp.PyDataMem_SetHandler(_oc_handler)
+    old = _np_set_handler(_oc_handler)
     try:
         return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
     finally:
-        cnp.PyDataMem_SetHandler(old)
+        _np_set_handler(old)
 
 
 def empty(shape, dtype):

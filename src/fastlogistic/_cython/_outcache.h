@@ -70,11 +70,16 @@ typedef pthread_mutex_t fl_oc_lock_t;
 #define FL_OC_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-/* The package supports NumPy 1.23 and newer (pyproject.toml): a module built
-   against a NumPy whose default C-API target is newer would not import there
-   (NumPy 2.0-2.4 target 1.23 by default when NPY_TARGET_VERSION is unset) */
+/* The package supports NumPy 1.23 and newer (pyproject.toml), and setup.py
+   sets NPY_TARGET_VERSION=NPY_1_23_API_VERSION.  A module built for a newer
+   C-API target would not import on the older NumPys; one built for a target
+   below 1.22 has no PyDataMem_SetHandler (NEP 49) and would fail at import
+   with an undefined symbol.  Both stop here instead. */
 #if NPY_FEATURE_VERSION > NPY_1_23_API_VERSION
 #error "fastlogistic: built for a NumPy C-API newer than 1.23; define NPY_TARGET_VERSION=NPY_1_23_API_VERSION"
+#endif
+#if NPY_FEATURE_VERSION < 0x0000000F /* NPY_1_22_API_VERSION: the memory handler API */
+#error "fastlogistic: built for a NumPy C-API older than 1.22 (no PyDataMem_SetHandler); define NPY_TARGET_VERSION=NPY_1_23_API_VERSION"
 #endif
 
 #define FL_OC_HEAD 64               /* header bytes; also the data's alignment */
