@@ -1,4 +1,4 @@
-"""Timings of the integrations (issue 17), each a ratio measured in one run
+"""Timings of the integrations, each a ratio measured in one run
 with the implementations alternated round by round.
 
     PYTHONPATH=src python benchmarks/bench_integrations.py torch [--quick]

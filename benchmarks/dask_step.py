@@ -1,6 +1,6 @@
 """The per-iteration step of a logistic regression on a dask.distributed
 cluster: fastlogistic against the same step written with dask's own NumPy
-formulas, in one run, alternated (issue 16).
+formulas, in one run, alternated.
 
 * step: the mean loss and its gradient with respect to the logits z, from z
   and y already in the workers' memory.

@@ -1,4 +1,4 @@
-"""pytest-benchmark cases of the integrations (issue 17), small settings:
+"""pytest-benchmark cases of the integrations, small settings:
 the torch loss's forward + backward (torch's vs fastlogistic.torch's, one
 thread), a linear-layer training step, and one gradient-boosting objective
 call (NumPy vs fastlogistic.objectives).

@@ -1,5 +1,5 @@
 """Logistic regression on a dask.distributed cluster, on data bigger than any
-worker's memory (issue 16).
+worker's memory.
 
 X (rows x features, float64) is generated lazily, block by block, from a
 seed; y is drawn from the logistic model with a known coefficient vector.

@@ -6,7 +6,7 @@
   per level, and the level in use before is restored afterwards.
 * An autouse fixture that restores the SIMD level and the thread default after
   every test, so that no test leaks its settings into the next one.
-* mpmath references (``mp_*``) written from the definitions in DESIGN.md
+* mpmath references (``mp_*``) written from the definitions in docs/architecture.md
   section 1 in stable form, evaluated at ``MP_PREC`` bits, and the ULP
   measure used by the accuracy tests (``ulp_errors``).
 
@@ -19,7 +19,7 @@ import mpmath
 import numpy as np
 import pytest
 
-# --- which fastlogistic the tests import (issue 18) ---
+# --- which fastlogistic the tests import ---
 # The tests import the installed package (pip install ., or the wheel), or
 # src/ with PYTHONPATH=src; scripts/ci_wheel.sh sets FL_EXPECT_INSTALLED to
 # the venv it installed the wheel into, and then nothing else may be imported.
@@ -133,7 +133,7 @@ def mp_logit(p):
 
 def _times(c, v):
     """c * v with 0 * inf = 0 (a zero coefficient removes the term: the exact
-    limit of the loss, DESIGN.md section 1)."""
+    limit of the loss)."""
     return mpf(0) if c == 0 else c * v
 
 

@@ -1,4 +1,4 @@
-"""More than 2^31 elements (issue 14), marked slow: skipped unless
+"""More than 2^31 elements, marked slow: skipped unless
 FASTLOGISTIC_SLOW_TESTS=1.  The inputs are zero-stride broadcasts, so no
 memory is needed; each element's loss is exactly 100 (BCE with logits at
 x = -100, t = 1: 100 + log1p(e^-100) rounds to 100; BCE on probabilities at

@@ -1,5 +1,5 @@
-"""pandas and xarray containers for the losses and the multi-class functions
-(issue 15 part 4): values equal the NumPy call, metadata kept, reductions
+"""pandas and xarray containers for the losses and the multi-class functions:
+values equal the NumPy call, metadata kept, reductions
 NumPy scalars, misaligned labels and missing values refused clearly, and
 ``import fastlogistic`` imports none of pandas/xarray/dask."""
 import subprocess

@@ -1,4 +1,4 @@
-"""fastlogistic on dask arrays (issue 16): lazy graphs, the in-memory numbers,
+"""fastlogistic on dask arrays: lazy graphs, the in-memory numbers,
 bitwise the same results on any number of workers for a given chunking, the
 class axis split across chunks, a real dask.distributed cluster of worker
 processes on the loopback interface."""
@@ -421,7 +421,7 @@ def test_bad_values_raise_at_compute():
 # ---------------------------------------------------------------------------
 
 @pytest.mark.skipif(not isinstance(fl.expit, np.ufunc),
-                    reason="fl.expit is not a numpy.ufunc yet (issue 15 part 1)")
+                    reason="fl.expit is not a numpy.ufunc in this build")
 @pytest.mark.parametrize("name", _registry.names("ufunc"))
 def test_ufuncs_lazy_on_dask(name):
     f = getattr(fl, name)

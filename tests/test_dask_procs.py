@@ -1,4 +1,4 @@
-"""Worker processes without dask (issue 16, serialisation): arrays and results
+"""Worker processes without dask (serialisation): arrays and results
 cross process boundaries under the fork, spawn and forkserver start methods,
 thread settings behave in the child, and the results are the parent's bits.
 A child forked after the parent ran an OpenMP team runs single-threaded

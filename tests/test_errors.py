@@ -1,5 +1,5 @@
 """Bad input: the exception type and that the message says what was wrong,
-with which values (DESIGN.md section 4, issue 2 "Bad input")."""
+with which values (docs/api.md, "Errors")."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""API fuzzer (issue 14): every public function, random arguments, in child
+"""API fuzzer: every public function, random arguments, in child
 processes so that a crash fails this test (naming the call) instead of
 killing the test run.  See tests/fuzz_api_worker.py for what is drawn and
 checked.

@@ -1,4 +1,4 @@
-"""fastlogistic.log_loss with scikit-learn's contract (issue 15 part 3).
+"""fastlogistic.log_loss with scikit-learn's contract.
 
 Values against an independent float64 closed form and against
 scikit-learn itself; errors and warnings as scikit-learn's; and

@@ -1,4 +1,4 @@
-"""A multi-threaded stress of the output cache (issue 14), meant above all for
+"""A multi-threaded stress of the output cache, meant above all for
 the sanitizer build (scripts/sanitize.sh): Python threads call the library
 on cache-sized outputs while views outlive their bases, outputs are resized,
 and another thread changes set_output_cache every few milliseconds.  Every

@@ -1,4 +1,4 @@
-"""Regression tests for issue 14: what a new user hit (heap corruption from a
+"""Regression tests: what a new user hit (heap corruption from a
 packed record column, a segfault on a None target, a silent (n, n)
 broadcast, masked arrays, num_threads overflow, long double), each checked
 against a plain NumPy / float64 reference."""

@@ -1,4 +1,4 @@
-"""Array semantics (DESIGN.md section 4), at every SIMD level: dtype rules,
+"""Array semantics (docs/api.md, the conventions), at every SIMD level: dtype rules,
 shapes, strides, memory order, byte order, `out`, aliasing, reductions and
 broadcasting of target / weight / pos_weight.  Values are checked against a
 float64 NumPy/SciPy reference."""
@@ -313,7 +313,7 @@ WEIGHT_SHAPES = {
     "per_row": lambda rng, s: rng.uniform(0.1, 2, (s[0], 1, 1)),
     "per_row_2d": lambda rng, s: rng.uniform(0.1, 2, (s[1], 1)),
     "full": lambda rng, s: rng.uniform(0.1, 2, s),
-    # (1, 1) + s[1:] would grow the result to (1,) + s: an error since issue 14
+    # (1, 1) + s[1:] would grow the result to (1,) + s: an error
     "leading_ones": lambda rng, s: rng.uniform(0.1, 2, (1,) + s[1:]),
     "middle": lambda rng, s: rng.uniform(0.1, 2, (s[0], 1, s[2])),
     "strided": lambda rng, s: rng.uniform(0.1, 2, (s[0], s[1], 2 * s[2]))[..., ::2],
@@ -342,7 +342,7 @@ def test_weight_and_pos_weight_broadcasting(kind, dt):
 
 
 def test_target_and_weight_never_grow_the_result():
-    """The result has the input's shape (issue 14): a (6, 1) logit column
+    """The result has the input's shape: a (6, 1) logit column
     against (3,) targets, or a weight with more dimensions, is an error, not
     a silent (6, 3) or (2, 6, 3) broadcast."""
     x = np.linspace(-4, 4, 6)[:, None]          # (6, 1)

@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""The "cython" kernel level as the design card states it: Cython loops over
+"""The "cython" kernel level: Cython loops over
 typed memoryviews with fused float/double types, nogil, ``prange``, libm.
 
 Each function runs one kernel of the level over whole C-contiguous arrays,

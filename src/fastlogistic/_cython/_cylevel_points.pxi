@@ -7,7 +7,7 @@
 # functions), so both forms compute each element with the same code.
 #
 # The formulas are the C core's (core/fl_kernels_impl.h, fl_softmax_impl.h,
-# DESIGN.md section 1), written with libm's exp, log and log1p and evaluated
+# the math of docs/architecture.md), written with libm's exp, log and log1p and evaluated
 # in float64 for both element types: a float32 result is rounded once, at
 # the end.  Every exception is a plain value: limits at +-inf are exact, NaN
 # in gives NaN out.  Needs cdivision=True (1 / 0 is inf, not an exception).
