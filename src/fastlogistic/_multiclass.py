@@ -90,6 +90,14 @@ class _RowsOut:
         return self.arr
 
 
+def _empty_like(z, cdt):
+    """A new array for a result of z's shape: Fortran order where z is
+    (the kernels then write it as they read z, one plain store per class)."""
+    if z.ndim > 1 and z.flags.f_contiguous and not z.flags.c_contiguous:
+        return _k.empty(z.shape[::-1], cdt).T
+    return _k.empty(z.shape, cdt)
+
+
 def _prep_input(z, axis, fname, argname):
     z = _asarray(z, fname, argname)
     cdt, rdt = _dtypes(z.dtype, fname, argname)
@@ -134,10 +142,10 @@ def _softmax(kind, fname, z, axis, out, num_threads):
         else:
             yr = None
         if yr is None:
-            tmp = np.empty(z.shape, cdt)
+            tmp = _empty_like(z, cdt)
     else:
         yr = None
-        tmp = np.empty(z.shape, cdt)
+        tmp = _empty_like(z, cdt)
         if rdt == cdt:
             res, tmp = tmp, None
     ro = None
@@ -380,7 +388,7 @@ def _loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothing, r
     loss_arr = _k.empty((N,), cdt) if want_loss and reduction == "none" else None
     grad = gr = go = None
     if want_grad:
-        grad = _k.empty(z.shape, cdt)
+        grad = _empty_like(z, cdt)
         go = _RowsOut(grad, ax)
         gr = go.rows
     total, bad = _k.multiclass(kind, zr, tr, idx, gr, loss_arr, w, wall, ignore, eps,
