@@ -22,7 +22,9 @@
 #ifndef FL_SM_ONCE
 #define FL_SM_ONCE
 #define FL_SM_GROUP_MAX 8
+#ifndef SM_SMALL_MAXC
 #define SM_SMALL_MAXC 32
+#endif
 enum { SM_IDX = 0, SM_PROB = 1 };
 #endif /* FL_SM_ONCE */
 

@@ -12,8 +12,9 @@
  *   - rows one element apart (a Fortran-order (N, C) array, softmax over
  *     axis 0 of a C-order array, a strided class axis): one plain vector
  *     load or store per class;
- *   - otherwise (a C-order array with few classes): a gather per class (a
- *     scatter to store, where the level has one), or lane by lane.
+ *   - otherwise (a C-order array with few classes): the block's logits are
+ *     copied once into a stage, class-major, and results are stored lane
+ *     by lane.
  * The arithmetic of a row is that of the row kernels in fl_softmax_impl.h,
  * operation for operation, so the results do not depend on the path.  The
  * last, partial block of rows is staged through `scratch` with zero rows
@@ -22,12 +23,6 @@
  * scratch: room for 4 * C * L elements (the exponentials of a block, and the
  * staged operands of the last block).
  */
-
-#ifndef FL_RW_ONCE
-#define FL_RW_ONCE
-/* classes up to which the row-per-lane kernel keeps its scratch on the stack */
-#define RW_STACK_C 32
-#endif
 
 #if FL_T == 64
 #define RW_NH 1
@@ -71,59 +66,15 @@ FL_INLINE VF(rwd) VF(rw_dsplat)(double x)
     return r;
 }
 
-/* lane offsets j * rs */
-FL_INLINE VI VF(rw_offsets)(ptrdiff_t rs)
-{
-    VI o;
-    for (ptrdiff_t j = 0; j < L; j++)
-        o[j] = j * rs;
-    return o;
-}
-
-/* can the level's gather address L lanes of stride rs? */
-FL_INLINE int VF(rw_gather_ok)(ptrdiff_t rs)
-{
-#if FL_T == 32
-    return rs > -(1L << 26) && rs < (1L << 26);
-#else
-    (void)rs;
-    return 1;
-#endif
-}
-
 /* lanes p[j * rs] */
-FL_INLINE V VF(rw_gather)(const T *p, ptrdiff_t rs, VI off)
+FL_INLINE V VF(rw_ld)(const T *p, ptrdiff_t rs)
 {
-#if FL_X86_LEVEL >= 3 && FL_NB == 64
-#if FL_T == 64
-    (void)rs;
-    return (V)_mm512_i64gather_pd((__m512i)off, p, 8);
-#else
-    (void)rs;
-    return (V)_mm512_i32gather_ps((__m512i)off, p, 4);
-#endif
-#elif FL_X86_LEVEL >= 2 && FL_NB == 32
-#if FL_T == 64
-    (void)rs;
-    return (V)_mm256_i64gather_pd(p, (__m256i)off, 8);
-#else
-    (void)rs;
-    return (V)_mm256_i32gather_ps(p, (__m256i)off, 4);
-#endif
-#else
-    (void)off;
+    if (rs == 1)
+        return VF(fl_load)(p);
     V r;
     for (ptrdiff_t j = 0; j < L; j++)
         r[j] = p[j * rs];
     return r;
-#endif
-}
-
-FL_INLINE V VF(rw_ld)(const T *p, ptrdiff_t rs, VI off)
-{
-    if (rs == 1)
-        return VF(fl_load)(p);
-    return VF(rw_gather)(p, rs, off);
 }
 
 FL_INLINE void VF(rw_st)(T *p, ptrdiff_t rs, V v)
@@ -132,18 +83,38 @@ FL_INLINE void VF(rw_st)(T *p, ptrdiff_t rs, V v)
         VF(fl_store)(p, v);
         return;
     }
-#if FL_X86_LEVEL >= 3 && FL_NB == 64 && defined(RW_SCATTER)
-    if (VF(rw_gather_ok)(rs)) {
-#if FL_T == 64
-        _mm512_i64scatter_pd(p, (__m512i)VF(rw_offsets)(rs), (__m512d)v, 8);
-#else
-        _mm512_i32scatter_ps(p, (__m512i)VF(rw_offsets)(rs), (__m512)v, 4);
-#endif
-        return;
-    }
-#endif
     for (ptrdiff_t j = 0; j < L; j++)
         p[j * rs] = v[j];
+}
+
+/* the class indices of L rows as lanes, -1 where ignored */
+FL_INLINE VI VF(rw_targets)(const int64_t *idx, ptrdiff_t ldi, int64_t ignore)
+{
+    if (ldi == 1) {
+        typedef int64_t vq __attribute__((vector_size(FL_L64 * 8)));
+        const vq ig = (vq){0} + ignore;
+        vq a[L / FL_L64];
+        for (ptrdiff_t k = 0; k < L / FL_L64; k++) {
+            memcpy(&a[k], idx + k * FL_L64, sizeof a[k]);
+            a[k] = (vq)((a[k] == ig) | (vq)a[k]);     /* -1 where ignored */
+        }
+#if FL_T == 64
+        return a[0];
+#else
+        typedef int32_t vh __attribute__((vector_size(FL_L64 * 4)));
+        vh l = __builtin_convertvector(a[0], vh), h = __builtin_convertvector(a[1], vh);
+        VI r;
+        memcpy(&r, &l, sizeof l);
+        memcpy((char *)&r + sizeof l, &h, sizeof h);
+        return r;
+#endif
+    }
+    VI r;
+    for (ptrdiff_t j = 0; j < L; j++) {
+        int64_t y = idx[j * ldi];
+        r[j] = y == ignore ? -1 : y;
+    }
+    return r;
 }
 
 /* kind: 0 softmax, 1 log_softmax, 2 cross-entropy (mode SM_IDX / SM_PROB).
@@ -161,20 +132,15 @@ FL_INLINE void VF(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptrd
     const double eps = kind == 2 && smooth ? P->eps : 0.0, epc = eps / (double)C;
     const int ce = kind == 2, prob = ce && mode == SM_PROB, idxm = ce && mode == SM_IDX;
     const int extra = ce && (prob || smooth);
-    const VI zo = VF(rw_offsets)(zrs), to = prob ? VF(rw_offsets)(trs) : zo;
     const VI yv = idxm ? *yl : (VI){0};
 
     if (zrs != 1) {
-        /* gathered once into the stage (class c at zs + c * L), then read
-           from there: the passes below load plain vectors */
-        V x = VF(rw_gather)(z, zrs, zo);
-        VF(fl_store)(zs, x);
-        V m = x;
-        for (ptrdiff_t c = 1; c < C; c++) {
-            x = VF(rw_gather)(z + c * zcs, zrs, zo);
-            VF(fl_store)(zs + c * L, x);
-            m = VF(sm_vmax)(m, x);
-        }
+        /* rows not one element apart: copied once into the stage (class c
+           at zs + c * L; element by element, which on AMD Zen 4 beat the
+           level's gather), then every pass loads plain vectors */
+        for (ptrdiff_t j = 0; j < L; j++)
+            for (ptrdiff_t c = 0; c < C; c++)
+                zs[c * L + j] = z[j * zrs + c * zcs];
         z = zs;
         zrs = 1;
         zcs = L;
@@ -187,7 +153,7 @@ FL_INLINE void VF(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptrd
     VI cnt = (VI){0};
     V zy = zero, ey = zero, wy = VF(fl_splat)((T)1);
     for (ptrdiff_t c = 0; c < C; c++) {
-        V x = VF(rw_ld)(z + c * zcs, zrs, zo);
+        V x = VF(rw_ld)(z + c * zcs, zrs);
         VI eq;
         V d;
         V e = VF(sm_expdiff)(x, mv, &eq, &d);
@@ -206,7 +172,7 @@ FL_INLINE void VF(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptrd
         if (extra) {
             V coef;
             if (prob) {
-                coef = VF(rw_ld)(t + c * tcs, trs, to);
+                coef = VF(rw_ld)(t + c * tcs, trs);
                 if (smooth)
                     coef = coef * (T)(1.0 - eps) + (T)epc;
                 if (has_w)
@@ -250,7 +216,7 @@ FL_INLINE void VF(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptrd
     if (kind == 1) {
         V lv = VF(rw_narrow)(LSE);
         for (ptrdiff_t c = 0; c < C; c++) {
-            V x = VF(rw_ld)(z + c * zcs, zrs, zo);
+            V x = VF(rw_ld)(z + c * zcs, zrs);
             VF(rw_st)(out + c * ocs, ors, VF(fl_sel)(x == mv, zero, x - mv) - lv);
         }
         return;
@@ -306,7 +272,7 @@ FL_INLINE void VF(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptrd
     for (ptrdiff_t c = 0; c < C; c++) {
         V gv = VF(fl_load)(et + c * L) * fv;
         if (prob) {
-            V tv = VF(rw_ld)(t + c * tcs, trs, to);
+            V tv = VF(rw_ld)(t + c * tcs, trs);
             if (smooth)
                 tv = tv * (T)(1.0 - eps) + (T)epc;
             if (has_w)
@@ -336,16 +302,11 @@ FL_INLINE double VF(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptr
     VF(rwd) tot = VF(rw_dsplat)(0.0);
     T ll[L];
     VI yl = (VI){0};
-    /* a gather that cannot address the lanes: lane by lane through the stage */
-    const int direct = VF(rw_gather_ok)(zrs) && (!prob || VF(rw_gather_ok)(trs));
     ptrdiff_t r0 = 0;
-    if (direct) {
+    {
         for (; r0 + L <= nrows; r0 += L) {
             if (idxm)
-                for (ptrdiff_t j = 0; j < L; j++) {
-                    int64_t y = idx[(r0 + j) * ldi];
-                    yl[j] = y == P->ignore_index ? -1 : y;
-                }
+                yl = VF(rw_targets)(idx + r0 * ldi, ldi, P->ignore_index);
             T *lp = loss ? (lds == 1 ? loss + r0 : ll) : NULL;
             VF(rw_lanes)(P, C, z + r0 * zrs, zrs, zcs, &yl, prob ? t + r0 * trs : NULL, trs, tcs,
                          lp, out ? out + r0 * ors : NULL, ors, ocs, et, et + C * L, &tot, L, kind, mode, has_w,
