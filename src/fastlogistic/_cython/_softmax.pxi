@@ -59,8 +59,16 @@ cdef inline double _sm_call(SMJob *job, real *z, Py_ssize_t ldz, real *t, Py_ssi
         return TABLE.softmax.cce_f32(&job.P, z, ldz, idx, ldi, t, ldt, loss, lds, y, ldy, nr, bad)
 
 
+# Above this many classes, a block of rows as lanes keeps more exponentials
+# (classes x one vector) than the L1 cache holds, and a row at a time through
+# a buffer is faster on a class axis that is not contiguous.
+DEF SM_LANES_MAXC = 256
+
+
 cdef inline bint _sm_strided_ok(SMJob *job) noexcept nogil:
     # the level has the any-strides kernels (the cython level does not)
+    if job.C > SM_LANES_MAXC:
+        return False
     if job.is_f64:
         return TABLE.softmax.softmax_s_f64 != NULL and TABLE.softmax.ce_s_f64 != NULL
     return TABLE.softmax.softmax_s_f32 != NULL and TABLE.softmax.ce_s_f32 != NULL
