@@ -357,11 +357,22 @@ FL_INLINE double VF(rw_dispatch)(const fl_ce_params *P, ptrdiff_t C, const T *z,
 #define RW_CALL(k, md, hw, sm)                                                  \
     return VF(rw_rows)(P, C, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, ocs, \
                        nrows, scratch, k, md, hw, sm)
-    if (kind == 0) RW_CALL(0, 0, 0, 0);
-    if (kind == 1) RW_CALL(1, 0, 0, 0);
+/* the commonest cases with the class count a constant (loops unrolled) */
+#define RW_CALL_K(k, md, hw, sm)                                                \
+    switch (C) {                                                               \
+    case 2: return VF(rw_rows)(P, 2, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
+                               ocs, nrows, scratch, k, md, hw, sm);             \
+    case 3: return VF(rw_rows)(P, 3, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
+                               ocs, nrows, scratch, k, md, hw, sm);             \
+    case 4: return VF(rw_rows)(P, 4, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
+                               ocs, nrows, scratch, k, md, hw, sm);             \
+    default: RW_CALL(k, md, hw, sm);                                           \
+    }
+    if (kind == 0) RW_CALL_K(0, 0, 0, 0);
+    if (kind == 1) RW_CALL_K(1, 0, 0, 0);
     const int has_w = P->w != NULL, smooth = P->eps != 0.0;
     if (idx) {
-        if (!has_w && !smooth) RW_CALL(2, SM_IDX, 0, 0);
+        if (!has_w && !smooth) RW_CALL_K(2, SM_IDX, 0, 0);
         if (!has_w) RW_CALL(2, SM_IDX, 0, 1);
         if (!smooth) RW_CALL(2, SM_IDX, 1, 0);
         RW_CALL(2, SM_IDX, 1, 1);
@@ -369,6 +380,7 @@ FL_INLINE double VF(rw_dispatch)(const fl_ce_params *P, ptrdiff_t C, const T *z,
     if (!has_w && !smooth) RW_CALL(2, SM_PROB, 0, 0);
     RW_CALL(2, SM_PROB, has_w, 1);
 #undef RW_CALL
+#undef RW_CALL_K
 }
 
 #undef RW_NH
