@@ -110,7 +110,7 @@ static void FN(softmax)(const T *z, ptrdiff_t ldz, T *y, ptrdiff_t ldy, ptrdiff_
                         ptrdiff_t C, int log_)
 {
     if (C <= SM_SMALL_MAXC) {
-        T scratch[4 * SM_SMALL_MAXC * L];
+        T scratch[5 * SM_SMALL_MAXC * L];
         VF(rw_dispatch)(NULL, C, z, ldz, 1, NULL, 0, NULL, 0, 0, NULL, 0, y, ldy, 1, nrows,
                         scratch, log_ ? 1 : 0);
         return;
@@ -347,7 +347,7 @@ static double FN(ce)(const fl_ce_params *P, const T *z, ptrdiff_t ldz, const int
 {
     const int has_w = P->w != NULL, smooth = P->eps != 0.0;
     if (P->C <= SM_SMALL_MAXC) {
-        T scratch[4 * SM_SMALL_MAXC * L];
+        T scratch[5 * SM_SMALL_MAXC * L];
         return VF(rw_dispatch)(P, P->C, z, ldz, 1, idx, ldi, t, ldt, 1, loss, lds, grad, ldg, 1,
                                nrows, scratch, 2);
     }

@@ -16,12 +16,11 @@
  *     copied once into a stage, class-major, and results are stored lane
  *     by lane.
  * The arithmetic of a row is that of the row kernels in fl_softmax_impl.h,
- * operation for operation, so the results do not depend on the path.  The
- * last, partial block of rows is staged through `scratch` with zero rows
- * as padding.
+ * operation for operation.  The last, partial block of rows is staged
+ * through `scratch` with zero rows as padding.
  *
- * scratch: room for 4 * C * L elements (the exponentials of a block, and the
- * staged operands of the last block).
+ * scratch: room for 5 * C * L elements (the exponentials of a block, its
+ * staged logits, and the staged operands of the last block).
  */
 
 #if FL_T == 64
@@ -302,43 +301,53 @@ FL_INLINE double VF(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptr
     VF(rwd) tot = VF(rw_dsplat)(0.0);
     T ll[L];
     VI yl = (VI){0};
-    ptrdiff_t r0 = 0;
-    {
-        for (; r0 + L <= nrows; r0 += L) {
-            if (idxm)
-                yl = VF(rw_targets)(idx + r0 * ldi, ldi, P->ignore_index);
-            T *lp = loss ? (lds == 1 ? loss + r0 : ll) : NULL;
-            VF(rw_lanes)(P, C, z + r0 * zrs, zrs, zcs, &yl, prob ? t + r0 * trs : NULL, trs, tcs,
-                         lp, out ? out + r0 * ors : NULL, ors, ocs, et, et + C * L, &tot, L, kind, mode, has_w,
-                         smooth);
-            if (loss && lds != 1)
-                for (ptrdiff_t j = 0; j < L; j++)
-                    loss[(r0 + j) * lds] = ll[j];
-        }
-    }
-    /* the rest: staged, class c of row j at [c * L + j] */
-    T *zs = scratch + C * L, *ts = zs + C * L, *os = ts + C * L;
-    for (; r0 < nrows; r0 += L) {
+    /* the last, partial block: copied row-major into the stage (rows C
+       apart), padded with zero rows, and written back from there.  One call
+       site for both, so that each row gets the same instructions (the same
+       contractions into FMA) wherever its block starts. */
+    T *zt = scratch + 2 * C * L, *tt = zt + C * L, *ot = tt + C * L;
+    for (ptrdiff_t r0 = 0; r0 < nrows; r0 += L) {
         const ptrdiff_t g = nrows - r0 < L ? nrows - r0 : L;
-        for (ptrdiff_t j = 0; j < L; j++) {
-            for (ptrdiff_t c = 0; c < C; c++) {
-                zs[c * L + j] = j < g ? z[(r0 + j) * zrs + c * zcs] : (T)0;
-                if (prob)
-                    ts[c * L + j] = j < g ? t[(r0 + j) * trs + c * tcs] : (T)0;
-            }
-            if (idxm) {
-                int64_t y = j < g ? idx[(r0 + j) * ldi] : P->ignore_index;
-                yl[j] = y == P->ignore_index ? -1 : y;
+        const T *zp = z + r0 * zrs, *tp = prob ? t + r0 * trs : NULL;
+        T *op = out ? out + r0 * ors : NULL, *lp = loss ? (lds == 1 ? loss + r0 : ll) : NULL;
+        ptrdiff_t zr = zrs, zc = zcs, tr = trs, tc = tcs, orr = ors, oc = ocs;
+        if (g < L) {
+            for (ptrdiff_t j = 0; j < L; j++)
+                for (ptrdiff_t c = 0; c < C; c++) {
+                    zt[j * C + c] = j < g ? z[(r0 + j) * zrs + c * zcs] : (T)0;
+                    if (prob)
+                        tt[j * C + c] = j < g ? t[(r0 + j) * trs + c * tcs] : (T)0;
+                }
+            zp = zt;
+            tp = prob ? tt : NULL;
+            op = out ? ot : NULL;
+            lp = ll;
+            zr = tr = orr = C;
+            zc = tc = oc = 1;
+        }
+        if (idxm) {
+            if (g == L) {
+                yl = VF(rw_targets)(idx + r0 * ldi, ldi, P->ignore_index);
+            } else {
+                for (ptrdiff_t j = 0; j < L; j++) {
+                    int64_t y = j < g ? idx[(r0 + j) * ldi] : P->ignore_index;
+                    yl[j] = y == P->ignore_index ? -1 : y;
+                }
             }
         }
-        VF(rw_lanes)(P, C, zs, 1, L, &yl, ts, 1, L, ll, out ? os : NULL, 1, L, et, NULL, &tot, g, kind,
-                     mode, has_w, smooth);
-        for (ptrdiff_t j = 0; j < g; j++) {
-            if (loss)
+        VF(rw_lanes)(P, C, zp, zr, zc, &yl, tp, tr, tc, lp, op, orr, oc, et, et + C * L, &tot, g,
+                     kind, mode, has_w, smooth);
+        if (g < L) {
+            for (ptrdiff_t j = 0; j < g; j++) {
+                if (loss)
+                    loss[(r0 + j) * lds] = ll[j];
+                if (out)
+                    for (ptrdiff_t c = 0; c < C; c++)
+                        out[(r0 + j) * ors + c * ocs] = ot[j * C + c];
+            }
+        } else if (loss && lds != 1) {
+            for (ptrdiff_t j = 0; j < L; j++)
                 loss[(r0 + j) * lds] = ll[j];
-            if (out)
-                for (ptrdiff_t c = 0; c < C; c++)
-                    out[(r0 + j) * ors + c * ocs] = os[c * L + j];
         }
     }
     double s = 0.0;
