@@ -6,7 +6,8 @@ from conftest import DTYPES, implementations, run_case
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(10**5, 10), (10**4, 1000)], ids=["1e5x10", "1e4x1000"])
+@pytest.mark.parametrize("shape", [(5 * 10**5, 2), (2 * 10**5, 5), (10**5, 10), (10**4, 1000)],
+                         ids=["5e5x2", "2e5x5", "1e5x10", "1e4x1000"])
 @pytest.mark.parametrize("function,impl", implementations(
     "log_softmax", "cross_entropy_loss_and_grad"))
 def test_multiclass(benchmark, function, impl, shape, dtype):

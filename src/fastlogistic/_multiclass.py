@@ -90,6 +90,21 @@ class _RowsOut:
         return self.arr
 
 
+# the kernels' row-per-lane limit on a class axis that is not contiguous
+# (_softmax.pxi); above it rows go one at a time and write C order best
+_LANES_MAXC = 256
+
+
+def _empty_like(z, cdt, ax):
+    """A new array for a result of z's shape: Fortran order where z is and
+    its rows go through the row-per-lane kernel (which then writes it as it
+    reads z, one plain store per class)."""
+    if (z.ndim > 1 and z.flags.f_contiguous and not z.flags.c_contiguous
+            and z.shape[ax] <= _LANES_MAXC):
+        return _k.empty(z.shape[::-1], cdt).T
+    return _k.empty(z.shape, cdt)
+
+
 def _prep_input(z, axis, fname, argname):
     z = _asarray(z, fname, argname)
     cdt, rdt = _dtypes(z.dtype, fname, argname)
@@ -134,10 +149,10 @@ def _softmax(kind, fname, z, axis, out, num_threads):
         else:
             yr = None
         if yr is None:
-            tmp = np.empty(z.shape, cdt)
+            tmp = _empty_like(z, cdt, ax)
     else:
         yr = None
-        tmp = np.empty(z.shape, cdt)
+        tmp = _empty_like(z, cdt, ax)
         if rdt == cdt:
             res, tmp = tmp, None
     ro = None
@@ -390,7 +405,7 @@ def _loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothing, r
     loss_arr = _k.empty((N,), cdt) if want_loss and reduction == "none" else None
     grad = gr = go = None
     if want_grad:
-        grad = _k.empty(z.shape, cdt)
+        grad = _empty_like(z, cdt, ax)
         go = _RowsOut(grad, ax)
         gr = go.rows
     total, bad = _k.multiclass(kind, zr, tr, idx, gr, loss_arr, w, wall, ignore, eps,

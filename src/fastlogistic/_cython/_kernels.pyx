@@ -16,7 +16,7 @@ cimport numpy as cnp
 import numpy as np
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from cpython.pyport cimport PY_SSIZE_T_MAX
 
 cnp.import_array()
@@ -112,6 +112,7 @@ cdef int _fill(int level) noexcept nogil:
     the level in use"""
     cdef fl_table scratch
     cdef int slot
+    memset(&scratch, 0, sizeof(scratch))     # entries a level lacks stay NULL
     if level != FL_LEVEL_CYTHON and fl_fill_table(&scratch, level) >= 0:
         slot = scratch.level
     else:

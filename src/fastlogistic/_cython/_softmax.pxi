@@ -59,6 +59,21 @@ cdef inline double _sm_call(SMJob *job, real *z, Py_ssize_t ldz, real *t, Py_ssi
         return TABLE.softmax.cce_f32(&job.P, z, ldz, idx, ldi, t, ldt, loss, lds, y, ldy, nr, bad)
 
 
+# Above this many classes, a block of rows as lanes keeps more exponentials
+# (classes x one vector) than the L1 cache holds, and a row at a time through
+# a buffer is faster on a class axis that is not contiguous.
+DEF SM_LANES_MAXC = 256
+
+
+cdef inline bint _sm_strided_ok(SMJob *job) noexcept nogil:
+    # the level has the any-strides kernels (the cython level does not)
+    if job.C > SM_LANES_MAXC:
+        return False
+    if job.is_f64:
+        return TABLE.softmax.softmax_s_f64 != NULL and TABLE.softmax.ce_s_f64 != NULL
+    return TABLE.softmax.softmax_s_f32 != NULL and TABLE.softmax.ce_s_f32 != NULL
+
+
 cdef void _sm_block(SMJob *job, Py_ssize_t b, real *buf) noexcept nogil:
     cdef Py_ssize_t r0 = b * job.rpb
     cdef Py_ssize_t nr = min(job.rpb, job.N - r0)
@@ -83,6 +98,30 @@ cdef void _sm_block(SMJob *job, Py_ssize_t b, real *buf) noexcept nogil:
                      lp, job.lr // isz, nr, &bad)
         if bad >= 0:
             bad += r0 * C
+    elif job.kind <= SM_CE and _sm_strided_ok(job):
+        # class axis not contiguous: the row-per-lane kernel, any strides
+        if job.idx != NULL:
+            ip = <const int64_t *>(job.idx + r0 * job.ir)
+        if job.loss != NULL:
+            lp = <real *>(job.loss + r0 * job.lr)
+        tb = <real *>(job.t + r0 * job.tr) if job.t != NULL else NULL
+        yb = <real *>(job.y + r0 * job.yr) if job.y != NULL else NULL
+        zb = <real *>(job.z + r0 * job.zr)
+        if job.kind <= SM_LOG_SOFTMAX:
+            if real is double:
+                TABLE.softmax.softmax_s_f64(zb, job.zr // isz, job.zc // isz, yb, job.yr // isz,
+                                            job.yc // isz, nr, C, job.kind, buf)
+            else:
+                TABLE.softmax.softmax_s_f32(zb, job.zr // isz, job.zc // isz, yb, job.yr // isz,
+                                            job.yc // isz, nr, C, job.kind, buf)
+        elif real is double:
+            s = TABLE.softmax.ce_s_f64(&job.P, zb, job.zr // isz, job.zc // isz, ip, job.ir // 8,
+                                       tb, job.tr // isz, job.tc // isz, lp, job.lr // isz,
+                                       yb, job.yr // isz, job.yc // isz, nr, buf)
+        else:
+            s = TABLE.softmax.ce_s_f32(&job.P, zb, job.zr // isz, job.zc // isz, ip, job.ir // 8,
+                                       tb, job.tr // isz, job.tc // isz, lp, job.lr // isz,
+                                       yb, job.yr // isz, job.yc // isz, nr, buf)
     else:
         zb = buf
         tb = buf + C
@@ -111,7 +150,8 @@ cdef int _sm_run(SMJob *job, int nthreads) except -1 nogil:
     cdef Py_ssize_t b
     cdef char *buf = NULL
     cdef char *tb = NULL
-    cdef size_t bufsize = (3 * job.C * sizeof(double) + 64) if job.need_buf else 0
+    # row by row: 3 C elements; any-strides kernel: 5 C rows of 16 lanes
+    cdef size_t bufsize = (80 * job.C * sizeof(double) + 64) if job.need_buf else 0
     if job.nblocks <= 1:
         nthreads = 1
     if bufsize:

@@ -34,6 +34,26 @@ cdef extern from "core/fl_softmax.h" nogil:
                                      Py_ssize_t ldt, float *loss, Py_ssize_t lds,
                                      float *grad, Py_ssize_t ldg, Py_ssize_t nrows,
                                      Py_ssize_t *first_bad) noexcept
+    ctypedef void (*fl_softmax_s_f64_fn)(const double *z, Py_ssize_t zrs, Py_ssize_t zcs,
+                                         double *y, Py_ssize_t yrs, Py_ssize_t ycs,
+                                         Py_ssize_t nrows, Py_ssize_t C, int log_,
+                                         double *scratch) noexcept
+    ctypedef void (*fl_softmax_s_f32_fn)(const float *z, Py_ssize_t zrs, Py_ssize_t zcs,
+                                         float *y, Py_ssize_t yrs, Py_ssize_t ycs,
+                                         Py_ssize_t nrows, Py_ssize_t C, int log_,
+                                         float *scratch) noexcept
+    ctypedef double (*fl_ce_s_f64_fn)(const fl_ce_params *p, const double *z, Py_ssize_t zrs,
+                                      Py_ssize_t zcs, const int64_t *idx, Py_ssize_t ldi,
+                                      const double *t, Py_ssize_t trs, Py_ssize_t tcs,
+                                      double *loss, Py_ssize_t lds, double *grad,
+                                      Py_ssize_t grs, Py_ssize_t gcs, Py_ssize_t nrows,
+                                      double *scratch) noexcept
+    ctypedef double (*fl_ce_s_f32_fn)(const fl_ce_params *p, const float *z, Py_ssize_t zrs,
+                                      Py_ssize_t zcs, const int64_t *idx, Py_ssize_t ldi,
+                                      const float *t, Py_ssize_t trs, Py_ssize_t tcs,
+                                      float *loss, Py_ssize_t lds, float *grad,
+                                      Py_ssize_t grs, Py_ssize_t gcs, Py_ssize_t nrows,
+                                      float *scratch) noexcept
     ctypedef struct fl_softmax_table:
         fl_softmax_f64_fn softmax_f64
         fl_softmax_f32_fn softmax_f32
@@ -41,3 +61,7 @@ cdef extern from "core/fl_softmax.h" nogil:
         fl_ce_f32_fn ce_f32
         fl_cce_f64_fn cce_f64
         fl_cce_f32_fn cce_f32
+        fl_softmax_s_f64_fn softmax_s_f64
+        fl_softmax_s_f32_fn softmax_s_f32
+        fl_ce_s_f64_fn ce_s_f64
+        fl_ce_s_f32_fn ce_s_f32

@@ -59,6 +59,29 @@ typedef double (*fl_cce_f32_fn)(const fl_ce_params *p, const float *z, ptrdiff_t
                                 ptrdiff_t ldt, float *loss, ptrdiff_t lds, float *grad,
                                 ptrdiff_t ldg, ptrdiff_t nrows, ptrdiff_t *first_bad);
 
+/*
+ * The same with any strides: element (row r, class c) of z at
+ * z[r * zrs + c * zcs] (and so for t and y/grad), one row per vector lane.
+ * scratch: room for 5 * C * 16 elements.  NULL in a table that lacks them
+ * (the caller then goes row by row through a buffer).
+ */
+typedef void (*fl_softmax_s_f64_fn)(const double *z, ptrdiff_t zrs, ptrdiff_t zcs, double *y,
+                                    ptrdiff_t yrs, ptrdiff_t ycs, ptrdiff_t nrows, ptrdiff_t C,
+                                    int log_, double *scratch);
+typedef void (*fl_softmax_s_f32_fn)(const float *z, ptrdiff_t zrs, ptrdiff_t zcs, float *y,
+                                    ptrdiff_t yrs, ptrdiff_t ycs, ptrdiff_t nrows, ptrdiff_t C,
+                                    int log_, float *scratch);
+typedef double (*fl_ce_s_f64_fn)(const fl_ce_params *p, const double *z, ptrdiff_t zrs,
+                                 ptrdiff_t zcs, const int64_t *idx, ptrdiff_t ldi,
+                                 const double *t, ptrdiff_t trs, ptrdiff_t tcs, double *loss,
+                                 ptrdiff_t lds, double *grad, ptrdiff_t grs, ptrdiff_t gcs,
+                                 ptrdiff_t nrows, double *scratch);
+typedef double (*fl_ce_s_f32_fn)(const fl_ce_params *p, const float *z, ptrdiff_t zrs,
+                                 ptrdiff_t zcs, const int64_t *idx, ptrdiff_t ldi,
+                                 const float *t, ptrdiff_t trs, ptrdiff_t tcs, float *loss,
+                                 ptrdiff_t lds, float *grad, ptrdiff_t grs, ptrdiff_t gcs,
+                                 ptrdiff_t nrows, float *scratch);
+
 typedef struct {
     fl_softmax_f64_fn softmax_f64;
     fl_softmax_f32_fn softmax_f32;
@@ -66,5 +89,9 @@ typedef struct {
     fl_ce_f32_fn ce_f32;
     fl_cce_f64_fn cce_f64;
     fl_cce_f32_fn cce_f32;
+    fl_softmax_s_f64_fn softmax_s_f64;
+    fl_softmax_s_f32_fn softmax_s_f32;
+    fl_ce_s_f64_fn ce_s_f64;
+    fl_ce_s_f32_fn ce_s_f32;
 } fl_softmax_table;
 #endif

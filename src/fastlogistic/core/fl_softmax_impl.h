@@ -22,7 +22,9 @@
 #ifndef FL_SM_ONCE
 #define FL_SM_ONCE
 #define FL_SM_GROUP_MAX 8
+#ifndef SM_SMALL_MAXC
 #define SM_SMALL_MAXC 32
+#endif
 enum { SM_IDX = 0, SM_PROB = 1 };
 #endif /* FL_SM_ONCE */
 
@@ -94,203 +96,13 @@ FL_INLINE void VF(sm_log1p_group)(const double *s1, double *lse, ptrdiff_t g)
         lse[j] = buf[j];
 }
 
+#include "fl_softmax_rows.h"
+
 FL_INLINE ptrdiff_t VF(sm_group)(ptrdiff_t C)
 {
     return C <= 512 ? (FL_L64 < FL_SM_GROUP_MAX ? FL_L64 : FL_SM_GROUP_MAX) : 1;
 }
 
-
-/* ------------- short rows: L rows at a time, one row per lane ------------- */
-/*
- * For C <= SM_SMALL_MAXC a row is shorter than a few vectors, so working
- * along the row would spend its time on partial vectors and horizontal
- * reductions.  Instead a group of L rows is transposed into a small buffer
- * (class c of row j at [c * L + j]) and every operation runs on full vectors
- * with one row per lane: no horizontal reduction, C independent exps.  The
- * arithmetic of each row is the same whichever lane it lands in.
- */
-#if FL_T == 64
-FL_INLINE void VF(sm_acc2)(vf64 *a0, vf64 *a1, V v) { (void)a1; *a0 += v; }
-FL_INLINE void VF(sm_dump2)(double *dst, vf64 a0, vf64 a1) { (void)a1; fl_store_f64(dst, a0); }
-#else
-FL_INLINE void VF(sm_acc2)(vf64 *a0, vf64 *a1, V v)
-{
-    vf64 lo, hi;
-    fl_widen_f32(v, &lo, &hi);
-    *a0 += lo;
-    *a1 += hi;
-}
-FL_INLINE void VF(sm_dump2)(double *dst, vf64 a0, vf64 a1)
-{
-    fl_store_f64(dst, a0);
-    fl_store_f64(dst + FL_L64, a1);
-}
-#endif
-
-/* kind: 0 softmax, 1 log_softmax, 2 cross-entropy (mode SM_IDX / SM_PROB) */
-FL_INLINE double VF(small_block)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptrdiff_t ldz,
-                                 const int64_t *idx, ptrdiff_t ldi, const T *t, ptrdiff_t ldt,
-                                 T *loss, ptrdiff_t lds, T *out, ptrdiff_t ldo,
-                                 ptrdiff_t nrows, const int kind, const int mode,
-                                 const int has_w, const int smooth)
-{
-    T zt[SM_SMALL_MAXC * L], et[SM_SMALL_MAXC * L], tt[SM_SMALL_MAXC * L];
-    T M[L], SV[L];
-    double S1[L], SD[L], SA[L], LSE[L + FL_L64];
-    VI KEEP[1] = {(VI){0}};
-    const V zero = VF(fl_splat)((T)0);
-    const T *w = kind == 2 && has_w ? (const T *)P->w : NULL;
-    const double eps = kind == 2 && smooth ? P->eps : 0.0, epc = eps / (double)C;
-    const double gs = kind == 2 ? P->gscale : 1.0;
-    const int ce = kind == 2, prob = ce && mode == SM_PROB;
-    const int extra = ce && (prob || smooth);
-    double total = 0.0;
-    for (ptrdiff_t r0 = 0; r0 < nrows; r0 += L) {
-        const ptrdiff_t g = nrows - r0 < L ? nrows - r0 : L;
-        for (ptrdiff_t j = 0; j < L; j++) {
-            if (j < g) {
-                const T *zr = z + (r0 + j) * ldz;
-                for (ptrdiff_t c = 0; c < C; c++)
-                    zt[c * L + j] = zr[c];
-                if (prob) {
-                    const T *tr = t + (r0 + j) * ldt;
-                    for (ptrdiff_t c = 0; c < C; c++)
-                        tt[c * L + j] = tr[c];
-                }
-            } else {
-                for (ptrdiff_t c = 0; c < C; c++)
-                    zt[c * L + j] = tt[c * L + j] = (T)0;
-            }
-        }
-        V mv = VF(fl_load)(zt);
-        for (ptrdiff_t c = 1; c < C; c++)
-            mv = VF(sm_vmax)(mv, VF(fl_load)(zt + c * L));
-        vf64 a0 = fl_splat_f64(0.0), a1 = a0, d0 = a0, d1 = a0, s0 = a0, s1 = a0;
-        VI cnt = (VI){0};
-        for (ptrdiff_t c = 0; c < C; c++) {
-            V x = VF(fl_load)(zt + c * L);
-            VI eq;
-            V d;
-            V e = VF(sm_expdiff)(x, mv, &eq, &d);
-            VF(sm_acc2)(&a0, &a1, VF(fl_sel)(eq, zero, e));
-            cnt += eq;
-            VF(fl_store)(et + c * L, e);
-            if (extra) {
-                V coef;
-                if (prob) {
-                    coef = VF(fl_load)(tt + c * L);
-                    if (smooth)
-                        coef = coef * (T)(1.0 - eps) + (T)epc;
-                    if (has_w)
-                        coef = coef * w[c];
-                } else {
-                    coef = VF(fl_splat)(has_w ? w[c] : (T)1);
-                }
-                VF(sm_acc2)(&d0, &d1, VF(fl_sel)(coef != 0, coef * d, zero));
-                if (prob)
-                    VF(sm_acc2)(&s0, &s1, coef);
-            }
-        }
-        VF(fl_store)(M, mv);
-        VF(sm_dump2)(S1, a0, a1);
-        if (extra) {
-            VF(sm_dump2)(SD, d0, d1);
-            VF(sm_dump2)(SA, s0, s1);
-        }
-        for (ptrdiff_t j = 0; j < g; j++) {
-            double k = (double)(-cnt[j]);
-            S1[j] = VF(sm_fix_s1)(S1[j] + (k - 1.0), M[j], k);
-        }
-        if (kind != 0)
-            for (ptrdiff_t j = 0; j < g; j += FL_L64)
-                VF(sm_log1p_group)(S1 + j, LSE + j, g - j < FL_L64 ? g - j : FL_L64);
-        if (kind == 0) {
-            for (ptrdiff_t j = 0; j < L; j++)
-                SV[j] = (T)(j < g ? 1.0 + S1[j] : 1.0);
-            V sv = VF(fl_load)(SV);
-            for (ptrdiff_t c = 0; c < C; c++)
-                VF(fl_store)(et + c * L, VF(fl_load)(et + c * L) / sv);
-        } else if (kind == 1) {
-            for (ptrdiff_t j = 0; j < L; j++)
-                SV[j] = (T)(j < g ? LSE[j] : 0.0);
-            V lv = VF(fl_load)(SV);
-            for (ptrdiff_t c = 0; c < C; c++) {
-                V x = VF(fl_load)(zt + c * L);
-                VF(fl_store)(et + c * L, VF(fl_sel)(x == mv, zero, x - mv) - lv);
-            }
-        } else {
-            /* loss per row; SV: the gradient factor a gs / S */
-            for (ptrdiff_t j = 0; j < L; j++) {
-                double l = 0.0, a = 0.0;
-                KEEP[0][j] = 0;
-                SV[j] = (T)0;
-                if (j >= g)
-                    continue;
-                if (!prob) {
-                    int64_t y = idx[(r0 + j) * ldi];
-                    if (y == P->ignore_index) {
-                        if (loss) loss[(r0 + j) * lds] = (T)0;
-                        continue;
-                    }
-                    double wy = has_w ? (double)w[y] : 1.0;
-                    double zy = (double)zt[y * L + j], md = (double)M[j];
-                    double nll = LSE[j] + (zy == md ? 0.0 : md - zy);
-                    if (smooth) {
-                        l = (1.0 - eps) * wy * nll + epc * (P->wall * LSE[j] - SD[j]);
-                        a = (1.0 - eps) * wy + epc * P->wall;
-                    } else {
-                        l = has_w ? wy * nll : nll;
-                        a = wy;
-                    }
-                } else {
-                    l = SA[j] * LSE[j] - SD[j];
-                    a = SA[j];
-                }
-                KEEP[0][j] = -1;
-                SV[j] = (T)(a * gs / (1.0 + S1[j]));
-                if (loss) loss[(r0 + j) * lds] = (T)l;
-                total += l;
-            }
-            if (out) {
-                V fv = VF(fl_load)(SV);
-                const T cs = (T)(prob ? gs : epc * gs);
-                for (ptrdiff_t c = 0; c < C; c++) {
-                    V gv = VF(fl_load)(et + c * L) * fv;
-                    if (prob) {
-                        V tv = VF(fl_load)(tt + c * L);
-                        if (smooth)
-                            tv = tv * (T)(1.0 - eps) + (T)epc;
-                        if (has_w)
-                            tv = tv * w[c];
-                        gv = gv - tv * cs;
-                    } else if (smooth) {
-                        gv = gv - (has_w ? w[c] : (T)1) * cs;
-                    }
-                    /* e_y is needed below: keep et for the target, write the rest */
-                    VF(fl_store)(tt + c * L, VF(fl_sel)(KEEP[0], gv, zero));
-                }
-            }
-        }
-        if (out) {
-            const T *src = kind == 2 ? tt : et;
-            for (ptrdiff_t j = 0; j < g; j++) {
-                T *orow = out + (r0 + j) * ldo;
-                for (ptrdiff_t c = 0; c < C; c++)
-                    orow[c] = src[c * L + j];
-                if (kind == 2 && !prob && KEEP[0][j]) {
-                    int64_t y = idx[(r0 + j) * ldi];
-                    double wy = has_w ? (double)w[y] : 1.0;
-                    double a = smooth ? (1.0 - eps) * wy + epc * P->wall : wy;
-                    double q = (zt[y * L + j] == M[j] ? S1[j] : 1.0 + (S1[j] - (double)et[y * L + j]))
-                               / (1.0 + S1[j]);
-                    double gy = smooth ? epc * (P->wall - wy) - a * q : -a * q;
-                    orow[y] = (T)(gs * gy);
-                }
-            }
-        }
-    }
-    return total;
-}
 
 /* ------------------------- softmax / log_softmax ------------------------- */
 
@@ -298,10 +110,9 @@ static void FN(softmax)(const T *z, ptrdiff_t ldz, T *y, ptrdiff_t ldy, ptrdiff_
                         ptrdiff_t C, int log_)
 {
     if (C <= SM_SMALL_MAXC) {
-        if (log_)
-            VF(small_block)(NULL, C, z, ldz, NULL, 0, NULL, 0, NULL, 0, y, ldy, nrows, 1, 0, 0, 0);
-        else
-            VF(small_block)(NULL, C, z, ldz, NULL, 0, NULL, 0, NULL, 0, y, ldy, nrows, 0, 0, 0, 0);
+        T scratch[5 * SM_SMALL_MAXC * L];
+        VF(rw_dispatch)(NULL, C, z, ldz, 1, NULL, 0, NULL, 0, 0, NULL, 0, y, ldy, 1, nrows,
+                        scratch, log_ ? 1 : 0);
         return;
     }
     const ptrdiff_t G = VF(sm_group)(C);
@@ -536,18 +347,9 @@ static double FN(ce)(const fl_ce_params *P, const T *z, ptrdiff_t ldz, const int
 {
     const int has_w = P->w != NULL, smooth = P->eps != 0.0;
     if (P->C <= SM_SMALL_MAXC) {
-#define FL_SM_SMALL(md, hw, sm)                                                \
-        return VF(small_block)(P, P->C, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, \
-                               nrows, 2, md, hw, sm)
-        if (idx) {
-            if (!has_w && !smooth) FL_SM_SMALL(SM_IDX, 0, 0);
-            if (!has_w) FL_SM_SMALL(SM_IDX, 0, 1);
-            if (!smooth) FL_SM_SMALL(SM_IDX, 1, 0);
-            FL_SM_SMALL(SM_IDX, 1, 1);
-        }
-        if (!has_w && !smooth) FL_SM_SMALL(SM_PROB, 0, 0);
-        FL_SM_SMALL(SM_PROB, has_w, 1);
-#undef FL_SM_SMALL
+        T scratch[5 * SM_SMALL_MAXC * L];
+        return VF(rw_dispatch)(P, P->C, z, ldz, 1, idx, ldi, t, ldt, 1, loss, lds, grad, ldg, 1,
+                               nrows, scratch, 2);
     }
     if (idx) {
 #define FL_SM_CE_IDX(hw, sm)                                                   \
@@ -642,8 +444,28 @@ static double FN(cce)(const fl_ce_params *P, const T *p, ptrdiff_t ldp, const in
     return total;
 }
 
+/* ---------------- any strides (class axis not contiguous) ---------------- */
+
+static void FN(softmax_s)(const T *z, ptrdiff_t zrs, ptrdiff_t zcs, T *y, ptrdiff_t yrs,
+                          ptrdiff_t ycs, ptrdiff_t nrows, ptrdiff_t C, int log_, T *scratch)
+{
+    VF(rw_dispatch)(NULL, C, z, zrs, zcs, NULL, 0, NULL, 0, 0, NULL, 0, y, yrs, ycs, nrows,
+                    scratch, log_ ? 1 : 0);
+}
+
+static double FN(ce_s)(const fl_ce_params *P, const T *z, ptrdiff_t zrs, ptrdiff_t zcs,
+                       const int64_t *idx, ptrdiff_t ldi, const T *t, ptrdiff_t trs,
+                       ptrdiff_t tcs, T *loss, ptrdiff_t lds, T *grad, ptrdiff_t grs,
+                       ptrdiff_t gcs, ptrdiff_t nrows, T *scratch)
+{
+    return VF(rw_dispatch)(P, P->C, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, grad, grs,
+                           gcs, nrows, scratch, 2);
+}
+
 static void FL_XCAT3(fill_softmax, FL_S, FL_ISA)(fl_softmax_table *tb)
 {
+    tb->FL_XCAT2(softmax_s, FL_S) = FN(softmax_s);
+    tb->FL_XCAT2(ce_s, FL_S) = FN(ce_s);
     tb->FL_XCAT2(softmax, FL_S) = FN(softmax);
     tb->FL_XCAT2(ce, FL_S) = FN(ce);
     tb->FL_XCAT2(cce, FL_S) = FN(cce);
