@@ -6,8 +6,9 @@ subnormal (conftest.Exact).  Points: the tails (|x| up to 700 for float64 and
 88 for float32, and beyond, up to the largest finite value), tiny |x|, +-0,
 subnormals, +-inf and nan, plus a few thousand random points across scales.
 
-Bounds (issue 2): <= 2 ULP sigmoid, log_sigmoid, softplus; <= 4 ULP
-sigmoid_grad and BCE-with-logits (hard and soft targets, per element).
+Bounds: <= 1.6 ULP sigmoid, log_sigmoid, softplus on the point set below
+(measured up to 1.55); <= 3 ULP sigmoid_grad (measured 2.76); <= 4 ULP
+BCE-with-logits (hard and soft targets, per element).
 """
 import functools
 
@@ -87,21 +88,21 @@ def _check(name, dt, bound):
 @pytest.mark.parametrize("dt", DTYPES, ids=DT_IDS)
 @pytest.mark.parametrize("name", ["log_sigmoid", "softplus"])
 def test_two_ulp(name, dt):
-    _check(name, dt, 2.0)
+    _check(name, dt, 1.6)
 
 
-# --- sigmoid and sigmoid_grad: the issue's bounds (2 and 4 ULP) ------------
+# --- sigmoid and sigmoid_grad: 1.6 and 3 ULP (measured 1.43 and 2.76) -------
 # The point set keeps the worst points an earlier core had (x near -2.7 for
 # sigmoid, near 2.65 for sigmoid_grad), where four roundings piled up.
 
 @pytest.mark.parametrize("dt", DTYPES, ids=DT_IDS)
 def test_sigmoid_two_ulp(dt):
-    _check("sigmoid", dt, 2.0)
+    _check("sigmoid", dt, 1.6)
 
 
 @pytest.mark.parametrize("dt", DTYPES, ids=DT_IDS)
 def test_sigmoid_grad_four_ulp(dt):
-    err = _check("sigmoid_grad", dt, 4.0)
+    err = _check("sigmoid_grad", dt, 3.0)
     assert np.all(np.isfinite(err))
 
 
@@ -320,8 +321,9 @@ def test_dense_sweep_long_double(dt):
     over the whole range to the subnormal tail, and in -40 < x < -30 (where
     the float64 sigmoid's worst case seen, 1.95 ULP before its reciprocal was
     reworked, was); reference from long double exp/log1p (11 more bits than
-    float64).  The issue's bounds: 2 ULP (sigmoid, softplus, log_sigmoid), 4
-    (sigmoid_grad)."""
+    float64).  Bounds: 2 ULP (sigmoid, softplus: measured 1.82 and 1.77 at
+    the baseline level, 1.6 above it), 1.75 (log_sigmoid: 1.59), 3
+    (sigmoid_grad: 2.78)."""
     rng = np.random.default_rng(3)
     big = 740.0 if dt == np.float64 else 103.0
     x = np.concatenate([rng.uniform(-30, 30, 30000), rng.uniform(-4, 4, 30000),
@@ -336,9 +338,9 @@ def test_dense_sweep_long_double(dt):
 
     refs = {
         "sigmoid": (np.where(xl >= 0, 1 / (1 + e), e / (1 + e)), 2.0),
-        "sigmoid_grad": (e / (1 + e) ** 2, 4.0),
+        "sigmoid_grad": (e / (1 + e) ** 2, 3.0),
         "softplus": (np.maximum(xl, 0) + np.log1p(e), 2.0),
-        "log_sigmoid": (np.minimum(xl, 0) - np.log1p(e), 2.0),
+        "log_sigmoid": (np.minimum(xl, 0) - np.log1p(e), 1.75),
     }
     for name, (r, bound) in refs.items():
         err = ulp_err(getattr(fl, name)(x), r)
