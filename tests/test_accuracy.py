@@ -6,8 +6,9 @@ subnormal (conftest.Exact).  Points: the tails (|x| up to 700 for float64 and
 88 for float32, and beyond, up to the largest finite value), tiny |x|, +-0,
 subnormals, +-inf and nan, plus a few thousand random points across scales.
 
-Bounds (issue 2): <= 2 ULP sigmoid, log_sigmoid, softplus; <= 4 ULP
-sigmoid_grad and BCE-with-logits (hard and soft targets, per element).
+Bounds: <= 1.6 ULP sigmoid, log_sigmoid, softplus on the point set below
+(measured up to 1.55); <= 3 ULP sigmoid_grad (measured 2.76); <= 4 ULP
+BCE-with-logits (hard and soft targets, per element).
 """
 import functools
 
@@ -87,21 +88,21 @@ def _check(name, dt, bound):
 @pytest.mark.parametrize("dt", DTYPES, ids=DT_IDS)
 @pytest.mark.parametrize("name", ["log_sigmoid", "softplus"])
 def test_two_ulp(name, dt):
-    _check(name, dt, 2.0)
+    _check(name, dt, 1.6)
 
 
-# --- sigmoid and sigmoid_grad: the issue's bounds (2 and 4 ULP) ------------
+# --- sigmoid and sigmoid_grad: 1.6 and 3 ULP (measured 1.43 and 2.76) -------
 # The point set keeps the worst points an earlier core had (x near -2.7 for
 # sigmoid, near 2.65 for sigmoid_grad), where four roundings piled up.
 
 @pytest.mark.parametrize("dt", DTYPES, ids=DT_IDS)
 def test_sigmoid_two_ulp(dt):
-    _check("sigmoid", dt, 2.0)
+    _check("sigmoid", dt, 1.6)
 
 
 @pytest.mark.parametrize("dt", DTYPES, ids=DT_IDS)
 def test_sigmoid_grad_four_ulp(dt):
-    err = _check("sigmoid_grad", dt, 4.0)
+    err = _check("sigmoid_grad", dt, 3.0)
     assert np.all(np.isfinite(err))
 
 
@@ -320,8 +321,9 @@ def test_dense_sweep_long_double(dt):
     over the whole range to the subnormal tail, and in -40 < x < -30 (where
     the float64 sigmoid's worst case seen, 1.95 ULP before its reciprocal was
     reworked, was); reference from long double exp/log1p (11 more bits than
-    float64).  The issue's bounds: 2 ULP (sigmoid, softplus, log_sigmoid), 4
-    (sigmoid_grad)."""
+    float64).  Bounds: 2 ULP (sigmoid, softplus: measured 1.82 and 1.77 at
+    the baseline level, 1.6 above it), 1.75 (log_sigmoid: 1.59), 3
+    (sigmoid_grad: 2.78)."""
     rng = np.random.default_rng(3)
     big = 740.0 if dt == np.float64 else 103.0
     x = np.concatenate([rng.uniform(-30, 30, 30000), rng.uniform(-4, 4, 30000),
@@ -336,9 +338,9 @@ def test_dense_sweep_long_double(dt):
 
     refs = {
         "sigmoid": (np.where(xl >= 0, 1 / (1 + e), e / (1 + e)), 2.0),
-        "sigmoid_grad": (e / (1 + e) ** 2, 4.0),
+        "sigmoid_grad": (e / (1 + e) ** 2, 3.0),
         "softplus": (np.maximum(xl, 0) + np.log1p(e), 2.0),
-        "log_sigmoid": (np.minimum(xl, 0) - np.log1p(e), 2.0),
+        "log_sigmoid": (np.minimum(xl, 0) - np.log1p(e), 1.75),
     }
     for name, (r, bound) in refs.items():
         err = ulp_err(getattr(fl, name)(x), r)
@@ -380,3 +382,40 @@ def test_log1p_table_edges_and_small_e(name, ref):
     loss = fl.binary_cross_entropy_with_logits(x, (x > 0).astype(np.float64), reduction="none")
     err = Exact(mp_map(mp_bce_logits, x, (x > 0).astype(np.float64)), np.float64).errors(loss)
     assert err.max() <= 1.25, "bce: " + worst(err, x, loss)
+
+
+@functools.lru_cache(maxsize=None)
+def _logit_dense(dt):
+    """p around the edges of the short form (1/4, 3/4), around 1/2, near 0
+    and 1, and in the subnormal range."""
+    rng = np.random.default_rng(11)
+    fi = np.finfo(dt)
+    eps = float(fi.eps)
+    near = [c + rng.uniform(-64, 64, 400) * eps * c for c in (0.25, 0.75, 0.5)]
+    p = np.concatenate(near + [
+        rng.uniform(0.2, 0.3, 400), rng.uniform(0.7, 0.8, 400), rng.uniform(0.45, 0.55, 400),
+        np.exp(rng.uniform(np.log(float(fi.smallest_subnormal)), np.log(0.1), 400)),
+        1 - np.exp(rng.uniform(np.log(eps / 2), np.log(0.1), 400)),
+    ]).astype(dt)
+    return p, Exact(mp_map(mp_logit, p), dt)
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=DT_IDS)
+def test_logit_dense_and_neighbours(dt):
+    """Dense sweep at the edges of the two forms; a lane's value does not
+    depend on special values (nan, 0, 1, out of range, subnormal) in the
+    same vector, which take the general form."""
+    p, ref = _logit_dense(dt)
+    y = fl.logit(p)
+    err = ref.errors(y)
+    # measured 1.26 (float64, just below 1/4) and 1.20 (float32, near 0.29)
+    assert err.max() <= 1.3, worst(err, p, y)
+    q = p.copy()
+    bad = np.zeros(p.size, bool)
+    bad[::37] = True
+    sub = float(np.finfo(dt).smallest_subnormal)
+    q[bad] = np.resize(np.array([np.nan, 0.0, 1.0, -0.5, 2.0, sub], dt), bad.sum())
+    yq = fl.logit(q)
+    assert np.array_equal(yq[~bad], y[~bad])
+    ref_bad = fl.logit(q[bad])
+    np.testing.assert_array_equal(yq[bad], ref_bad)

@@ -89,18 +89,61 @@ FL_INLINE V VF(v_log_sigmoid)(V x, V e)
 }
 
 /*
- * logit(p) = log(p / (1 - p)).  Near p = 1/2 the quotient loses the digits
- * of a result near 0, so there d = 2p - 1 (exact) and
- * logit = log1p(d) - log1p(-d), two terms of the same sign.
+ * logit(p) = log(p / (1 - p)), two logs for every lane whichever form it
+ * takes.  Near p = 1/2 (mid: 1/4 <= p <= 3/4) the quotient loses the digits
+ * of a result near 0, so there d = 2p - 1 and 2p are exact and
+ * logit = log(2p) - log1p(-d), two terms of opposite signs (no
+ * cancellation); elsewhere log(p / (1 - p)) - log1p(0).  Out of [0, 1] the
+ * quotient is negative or NaN, so the log gives NaN with no select of its
+ * own; p = 0 and 1 give -inf and +inf.
  */
+FL_INLINE void VF(logit_args)(V p, V *a, V *b)
+{
+    V one = VF(fl_splat)((T)1);
+    VI mid = VF(fl_ge)(p, VF(fl_splat)((T)0.25)) & VF(fl_le)(p, VF(fl_splat)((T)0.75));
+    V d = (p + p) - one;
+    *a = VF(fl_sel)(mid, p + p, p / (one - p));
+    *b = VF(fl_sel)(mid, -d, VF(fl_splat)((T)0));
+}
+FL_INLINE V VF(v_logit_any)(V p)
+{
+    V a, b;
+    VF(logit_args)(p, &a, &b);
+    return VF(fl_log)(a) - VF(fl_log1p)(b);
+}
+/* the same for p in [smallest normal, 1) in every lane, with the special
+   cases of fl_log and fl_log1p left out: a is then positive, normal and
+   finite, u = 1 + b is in [1/2, 3/2], exact where fl_split gives k = -1,
+   at k = 0 f = b exactly, and at k = 1 (u >= sqrt(2): p <= 0.293) the
+   rounding error of u, b - (u - 1) (exact), enters as c = err / u, here
+   err times a constant within 3 % of 1/u: c is below 2^-53 relative to
+   the result, so that error is a few hundredths of an ULP */
+FL_INLINE V VF(v_logit_inrange)(V p)
+{
+    V a, b, fa, fb;
+    VF(logit_args)(p, &a, &b);
+    V u = (T)1 + b;
+    VI ka = VF(fl_split)(a, &fa);
+    VI kb = VF(fl_split)(u, &fb);
+    V zero = VF(fl_splat)((T)0);
+    V c = VF(fl_sel)(kb > 0, (b - (u - (T)1)) * (T)0.6863, zero);
+    fb = VF(fl_sel)(kb == 0, b, fb);
+    return VF(fl_logcore)(fa, VF(fl_i2f)(ka), zero) - VF(fl_logcore)(fb, VF(fl_i2f)(kb), c);
+}
+/* p in [smallest normal, 1), lane by lane */
+FL_INLINE VI VF(logit_in)(V p)
+{
+    return VF(fl_ge)(p, VF(fl_splat)(FL_T == 64 ? 0x1p-1022 : 0x1p-126f)) &
+           VF(fl_lt)(p, VF(fl_splat)((T)1));
+}
+/* a vector with a lane out of that range: those lanes by v_logit_any, the
+   others by v_logit_inrange as in the loop, so that each element gets the
+   same value whatever its neighbours */
 FL_INLINE V VF(v_logit)(V p)
 {
-    V one = VF(fl_splat)((T)1), zero = VF(fl_splat)((T)0);
-    V d = (p + p) - one;
-    V mid = VF(fl_log1p)(d) - VF(fl_log1p)(-d);
-    V far = VF(fl_log)(p / (one - p));
-    V r = VF(fl_sel)(VF(fl_ge)(p, VF(fl_splat)((T)0.25)) & VF(fl_le)(p, VF(fl_splat)((T)0.75)), mid, far);
-    return VF(fl_sel)(VF(fl_lt)(p, zero) | VF(fl_gt)(p, one), VF(fl_splat)((T)__builtin_nan("")), r);
+    VI in = VF(logit_in)(p);
+    V r = VF(v_logit_inrange)(VF(fl_sel)(in, p, VF(fl_splat)((T)0.5)));
+    return VF(fl_sel)(in, r, VF(v_logit_any)(p));
 }
 
 /*
@@ -288,7 +331,35 @@ FL_UNARY_ENTRY(sigmoid)
 FL_UNARY_KERNEL_E(log_sigmoid)
 FL_UNARY_KERNEL_E(softplus)
 FL_UNARY_KERNEL_E(sigmoid_grad)
-FL_UNARY_KERNEL(logit)
+/* logit: by scans of FL_LOGIT_SCAN elements, first read for a lane out of
+   [smallest normal, 1) (an OR of masks), then with none the short form with
+   no test in the loop, else each vector by v_logit (the same values on the
+   lanes in range).  A test and branch to the general form per vector made
+   GCC reload the loop's constants from memory every iteration. */
+#define FL_LOGIT_SCAN 1024
+FL_UNARY_SPAN(logit, FL_VAL_X)
+FL_INLINE void VF(logit_run)(const T *x, T *y, ptrdiff_t n, int st)
+{
+    ptrdiff_t i = 0;
+    while (i + L <= n) {
+        ptrdiff_t m = n - i < FL_LOGIT_SCAN ? (n - i) / L * L : FL_LOGIT_SCAN;
+        VI in = ~(VI){0};
+        for (ptrdiff_t j = i; j < i + m; j += L)
+            in &= VF(logit_in)(VF(fl_load)(x + j));
+        if (__builtin_expect(VF(fl_any)(~in), 0)) {
+            VF(logit_span)(x, y, i, i + m, NULL, st);
+        } else {
+            for (ptrdiff_t j = i; j < i + m; j += L) {
+                if (st)
+                    fl_prefetch_ahead(x + j, sizeof(T) * L);
+                VF(fl_put)(y + j, VF(v_logit_inrange)(VF(fl_load)(x + j)), st);
+            }
+        }
+        i += m;
+    }
+    VF(logit_span)(x, y, i, n, NULL, st);
+}
+FL_UNARY_ENTRY(logit)
 
 /* ---------------- binary cross-entropy with logits -------------------- */
 
