@@ -46,7 +46,7 @@ grep -q '^flags:.*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 \
 
 # 2. the arm64 root: Debian's Python and GCC; then the Python packages from PyPI
 #    (their aarch64 wheels) in a venv inside it.  The marker file says complete.
-MARK="$ROOT/.fastlogistic-root-v1"
+MARK="$ROOT/.fastlogistic-root-v2"
 if [ ! -e "$ROOT/.debootstrap-done" ]; then
     say "debootstrap arm64 $SUITE into $ROOT (from nothing: several minutes)"
     rm -rf "$ROOT"; mkdir -p "$ROOT"
@@ -66,7 +66,7 @@ if [ ! -e "$MARK" ]; then
     chroot "$ROOT" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root ${PIP_INDEX_URL:+PIP_INDEX_URL=$PIP_INDEX_URL} \
         /opt/venv/bin/python -m pip install -q --disable-pip-version-check \
         "numpy>=2.0" "Cython>=3.0" "setuptools>=77" wheel \
-        "pytest>=7" "hypothesis>=6" "mpmath>=1.2" "threadpoolctl>=3"
+        "pytest>=7" "hypothesis>=6" "mpmath>=1.2" "threadpoolctl>=3" "scipy>=1.9"
     touch "$MARK"
 fi
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
@@ -108,7 +108,8 @@ if [ $# -gt 0 ]; then
     TESTS="$*"
 else
     # CI's subset under emulation (everything runs about 10-30x slower)
-    TESTS=${FL_ARM64_TESTS:-"tests/test_accuracy.py tests/test_semantics.py tests/test_outcache.py tests/test_threads.py"}
+    TESTS=${FL_ARM64_TESTS:-"tests/test_accuracy.py tests/test_semantics.py tests/test_outcache.py
+        tests/test_threads.py tests/test_multiclass.py"}
 fi
 say "tests: $TESTS"
 run python -m pytest $TESTS -q -p no:cacheprovider -x

@@ -80,7 +80,8 @@ for whl in "${!PYOF[@]}"; do
         || { cat "$W/repair.log"; exit 1; }
     R=$(ls "$W"/repair-tmp/*.whl)
     mkdir -p "$W/wheelhouse"; mv "$R" "$W/wheelhouse/"; R="$W/wheelhouse/$(basename "$R")"
-    auditwheel show "$R" | tee -a "$W/show.txt" | head -3
+    auditwheel show "$R" > "$W/show-$(basename "$R").txt"
+    head -3 "$W/show-$(basename "$R").txt"
     case "$(basename "$R")" in
         *manylinux*) ;;
         *) echo "ci_wheel: not a manylinux wheel: $R" >&2; exit 1 ;;

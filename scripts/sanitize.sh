@@ -24,7 +24,8 @@ mkdir -p "$DIR"
 FASTLOGISTIC_SANITIZE=$SAN "$PY" setup.py -q build_ext -b "$DIR/lib" -t "$DIR/temp" >"$DIR/build.log" 2>&1 \
     || { tail -40 "$DIR/build.log"; echo "sanitize: build failed"; exit 1; }
 grep -q "OpenMP enabled" "$DIR/build.log" || { echo "sanitize: OpenMP not enabled in the sanitizer build"; exit 1; }
-cp src/fastlogistic/*.py "$DIR/lib/fastlogistic/"
+# (the Python files of the package and its subpackages; not an in-place .so)
+(cd src && find fastlogistic -name '*.py' -print0 | tar --null -T - -cf -) | tar -xf - -C "$DIR/lib"
 
 # 2. the sanitizer runtimes, preloaded (Python itself is not instrumented)
 PRE=""

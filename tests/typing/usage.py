@@ -15,7 +15,8 @@ import numpy.typing as npt
 
 import fastlogistic as fl
 
-x64 = np.linspace(-5.0, 5.0, 11)
+# (dtype given: without it, NumPy 2.0-2.2's stubs type linspace as floating[Any])
+x64 = np.linspace(-5.0, 5.0, 11, dtype=np.float64)
 x32 = x64.astype(np.float32)
 y = (x64 > 0).astype(np.float64)
 
