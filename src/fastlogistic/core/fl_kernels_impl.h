@@ -31,33 +31,33 @@
 #define FL_EBLOCK 0
 #endif
 /* eb[0 .. n) = exp(-|x|), n <= FL_EBLOCK; a padded last vector */
-FL_INLINE void VF(e_fill)(T *eb, const T *x, ptrdiff_t n)
+FL_INLINE void FL_VFN(e_fill)(FL_REAL *eb, const FL_REAL *x, ptrdiff_t n)
 {
-    for (ptrdiff_t i = 0; i < n; i += L) {
-        V vx = n - i < L ? VF(fl_load_part)(x + i, n - i, (T)0) : VF(fl_load)(x + i);
-        VF(fl_store)(eb + i, VF(fl_exp_negabs)(vx));
+    for (ptrdiff_t i = 0; i < n; i += FL_LANES) {
+        FL_VEC vx = n - i < FL_LANES ? FL_VFN(fl_load_part)(x + i, n - i, (FL_REAL)0) : FL_VFN(fl_load)(x + i);
+        FL_VFN(fl_store)(eb + i, FL_VFN(fl_exp_negabs)(vx));
     }
 }
 /* e of the vector x at offset j of the block */
-FL_INLINE V VF(e_at)(const T *eb, ptrdiff_t j, V x)
+FL_INLINE FL_VEC FL_VFN(e_at)(const FL_REAL *eb, ptrdiff_t j, FL_VEC x)
 {
-    return FL_EBLOCK ? VF(fl_load)(eb + j) : VF(fl_exp_negabs)(x);
+    return FL_EBLOCK ? FL_VFN(fl_load)(eb + j) : FL_VFN(fl_exp_negabs)(x);
 }
 /* run SPAN, a statement over the elements [i0, iend) of x that reads e
-   through VF(e_at)(eb, i - i0, x), on all of [0, n): in one piece where
+   through FL_VFN(e_at)(eb, i - i0, x), on all of [0, n): in one piece where
    FL_EBLOCK is 0 (the loop as if written alone), else block by block with
    eb filled first */
 #define FL_BY_EBLOCKS(n, x, SPAN)                                              \
     do {                                                                       \
         if (!FL_EBLOCK) {                                                      \
-            const T *eb = NULL;                                                \
+            const FL_REAL *eb = NULL;                                                \
             const ptrdiff_t i0 = 0, iend = (n);                                \
             SPAN;                                                              \
         } else {                                                               \
-            T eb[FL_EBLOCK ? FL_EBLOCK : 1] __attribute__((aligned(FL_NB)));   \
+            FL_REAL eb[FL_EBLOCK ? FL_EBLOCK : 1] __attribute__((aligned(FL_NB)));   \
             for (ptrdiff_t i0 = 0; i0 < (n); i0 += FL_EBLOCK) {               \
                 const ptrdiff_t iend = (n) - i0 < FL_EBLOCK ? (n) : i0 + FL_EBLOCK; \
-                VF(e_fill)(eb, (x) + i0, iend - i0);                           \
+                FL_VFN(e_fill)(eb, (x) + i0, iend - i0);                           \
                 SPAN;                                                          \
             }                                                                  \
         }                                                                      \
@@ -69,23 +69,23 @@ FL_INLINE V VF(e_at)(const T *eb, ptrdiff_t j, V x)
 /* the kernels below built on e = exp(-|x|) take it as an argument */
 /* s(x) s(-x): the pair {s(x), s(-x)} is {e rp, rp} whatever the sign of x,
    so the product is (e rp) rp, with no select */
-FL_INLINE V VF(v_sigmoid_grad)(V x, V e)
+FL_INLINE FL_VEC FL_VFN(v_sigmoid_grad)(FL_VEC x, FL_VEC e)
 {
     (void)x;
-    V rp = VF(fl_recip1pe)(e);
+    FL_VEC rp = FL_VFN(fl_recip1pe)(e);
     return (e * rp) * rp;
 }
 
 /* softplus(x) = max(x, 0) + log1p(exp(-|x|)) */
-FL_INLINE V VF(v_softplus)(V x, V e)
+FL_INLINE FL_VEC FL_VFN(v_softplus)(FL_VEC x, FL_VEC e)
 {
-    return VF(fl_pos)(x) + VF(fl_log1p_unit)(e);
+    return FL_VFN(fl_pos)(x) + FL_VFN(fl_log1p_unit)(e);
 }
 
 /* log_sigmoid(x) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|)) */
-FL_INLINE V VF(v_log_sigmoid)(V x, V e)
+FL_INLINE FL_VEC FL_VFN(v_log_sigmoid)(FL_VEC x, FL_VEC e)
 {
-    return -VF(fl_neg_part)(x) - VF(fl_log1p_unit)(e);
+    return -FL_VFN(fl_neg_part)(x) - FL_VFN(fl_log1p_unit)(e);
 }
 
 /*
@@ -97,19 +97,19 @@ FL_INLINE V VF(v_log_sigmoid)(V x, V e)
  * quotient is negative or NaN, so the log gives NaN with no select of its
  * own; p = 0 and 1 give -inf and +inf.
  */
-FL_INLINE void VF(logit_args)(V p, V *a, V *b)
+FL_INLINE void FL_VFN(logit_args)(FL_VEC p, FL_VEC *a, FL_VEC *b)
 {
-    V one = VF(fl_splat)((T)1);
-    VI mid = VF(fl_ge)(p, VF(fl_splat)((T)0.25)) & VF(fl_le)(p, VF(fl_splat)((T)0.75));
-    V d = (p + p) - one;
-    *a = VF(fl_sel)(mid, p + p, p / (one - p));
-    *b = VF(fl_sel)(mid, -d, VF(fl_splat)((T)0));
+    FL_VEC one = FL_VFN(fl_splat)((FL_REAL)1);
+    FL_IVEC mid = FL_VFN(fl_ge)(p, FL_VFN(fl_splat)((FL_REAL)0.25)) & FL_VFN(fl_le)(p, FL_VFN(fl_splat)((FL_REAL)0.75));
+    FL_VEC d = (p + p) - one;
+    *a = FL_VFN(fl_sel)(mid, p + p, p / (one - p));
+    *b = FL_VFN(fl_sel)(mid, -d, FL_VFN(fl_splat)((FL_REAL)0));
 }
-FL_INLINE V VF(v_logit_any)(V p)
+FL_INLINE FL_VEC FL_VFN(v_logit_any)(FL_VEC p)
 {
-    V a, b;
-    VF(logit_args)(p, &a, &b);
-    return VF(fl_log)(a) - VF(fl_log1p)(b);
+    FL_VEC a, b;
+    FL_VFN(logit_args)(p, &a, &b);
+    return FL_VFN(fl_log)(a) - FL_VFN(fl_log1p)(b);
 }
 /* the same for p in [smallest normal, 1) in every lane, with the special
    cases of fl_log and fl_log1p left out: a is then positive, normal and
@@ -118,36 +118,36 @@ FL_INLINE V VF(v_logit_any)(V p)
    rounding error of u, b - (u - 1) (exact), enters as c = err / u, here
    err times a constant within 3 % of 1/u: c is below 2^-53 relative to
    the result, so that error is a few hundredths of an ULP */
-FL_INLINE V VF(v_logit_inrange)(V p)
+FL_INLINE FL_VEC FL_VFN(v_logit_inrange)(FL_VEC p)
 {
-    V a, b, fa, fb;
-    VF(logit_args)(p, &a, &b);
-    V u = (T)1 + b;
-    VI ka = VF(fl_split)(a, &fa);
-    VI kb = VF(fl_split)(u, &fb);
-    V zero = VF(fl_splat)((T)0);
-    V c = VF(fl_sel)(kb > 0, (b - (u - (T)1)) * (T)0.6863, zero);
-    fb = VF(fl_sel)(kb == 0, b, fb);
-    return VF(fl_logcore)(fa, VF(fl_i2f)(ka), zero) - VF(fl_logcore)(fb, VF(fl_i2f)(kb), c);
+    FL_VEC a, b, fa, fb;
+    FL_VFN(logit_args)(p, &a, &b);
+    FL_VEC u = (FL_REAL)1 + b;
+    FL_IVEC ka = FL_VFN(fl_split)(a, &fa);
+    FL_IVEC kb = FL_VFN(fl_split)(u, &fb);
+    FL_VEC zero = FL_VFN(fl_splat)((FL_REAL)0);
+    FL_VEC c = FL_VFN(fl_sel)(kb > 0, (b - (u - (FL_REAL)1)) * (FL_REAL)0.6863, zero);
+    fb = FL_VFN(fl_sel)(kb == 0, b, fb);
+    return FL_VFN(fl_logcore)(fa, FL_VFN(fl_i2f)(ka), zero) - FL_VFN(fl_logcore)(fb, FL_VFN(fl_i2f)(kb), c);
 }
 /* p in [smallest normal, 1), lane by lane */
-FL_INLINE VI VF(logit_in)(V p)
+FL_INLINE FL_IVEC FL_VFN(logit_in)(FL_VEC p)
 {
-    return VF(fl_ge)(p, VF(fl_splat)(FL_T == 64 ? 0x1p-1022 : 0x1p-126f)) &
-           VF(fl_lt)(p, VF(fl_splat)((T)1));
+    return FL_VFN(fl_ge)(p, FL_VFN(fl_splat)(FL_T == 64 ? 0x1p-1022 : 0x1p-126f)) &
+           FL_VFN(fl_lt)(p, FL_VFN(fl_splat)((FL_REAL)1));
 }
 /* a vector with a lane out of that range: those lanes by v_logit_any, the
    others by v_logit_inrange as in the loop, so that each element gets the
    same value whatever its neighbours */
-FL_INLINE V VF(v_logit)(V p)
+FL_INLINE FL_VEC FL_VFN(v_logit)(FL_VEC p)
 {
-    VI in = VF(logit_in)(p);
-    V r = VF(v_logit_inrange)(VF(fl_sel)(in, p, VF(fl_splat)((T)0.5)));
-    return VF(fl_sel)(in, r, VF(v_logit_any)(p));
+    FL_IVEC in = FL_VFN(logit_in)(p);
+    FL_VEC r = FL_VFN(v_logit_inrange)(FL_VFN(fl_sel)(in, p, FL_VFN(fl_splat)((FL_REAL)0.5)));
+    return FL_VFN(fl_sel)(in, r, FL_VFN(v_logit_any)(p));
 }
 
 /*
- * Every elementwise kernel is a loop FN(name_run)(x, y, n, st), compiled once
+ * Every elementwise kernel is a loop FL_KERNEL(name_run)(x, y, n, st), compiled once
  * plain (st = 0) and once for data bigger than the caches (st = 1: input
  * prefetched ahead, output streamed; see fl_vec.h), and an entry point that
  * takes the second where the caller asks for it: the elements before y
@@ -155,65 +155,65 @@ FL_INLINE V VF(v_logit)(V p)
  * Elementwise, so the split changes no result.
  */
 #define FL_UNARY_ENTRY(name)                                                   \
-    static void VF(name##_plain)(const T *x, T *y, ptrdiff_t n)                \
+    static void FL_VFN(name##_plain)(const FL_REAL *x, FL_REAL *y, ptrdiff_t n)                \
     {                                                                          \
-        VF(name##_run)(x, y, n, 0);                                            \
+        FL_VFN(name##_run)(x, y, n, 0);                                            \
     }                                                                          \
-    static void VF(name##_streamed)(const T *x, T *y, ptrdiff_t n)             \
+    static void FL_VFN(name##_streamed)(const FL_REAL *x, FL_REAL *y, ptrdiff_t n)             \
     {                                                                          \
-        VF(name##_run)(x, y, n, 1);                                            \
+        FL_VFN(name##_run)(x, y, n, 1);                                            \
         fl_stream_fence();                                                     \
     }                                                                          \
-    static void FN(name)(const T *x, T *y, ptrdiff_t n, int stream)            \
+    static void FL_KERNEL(name)(const FL_REAL *x, FL_REAL *y, ptrdiff_t n, int stream)            \
     {                                                                          \
-        ptrdiff_t h = stream ? fl_stream_head(y, sizeof(T)) : -1;              \
-        if (h < 0 || n - h < L) {                                              \
-            VF(name##_plain)(x, y, n);                                         \
+        ptrdiff_t h = stream ? fl_stream_head(y, sizeof(FL_REAL)) : -1;              \
+        if (h < 0 || n - h < FL_LANES) {                                              \
+            FL_VFN(name##_plain)(x, y, n);                                         \
             return;                                                            \
         }                                                                      \
         if (h > 0)                                                             \
-            VF(name##_plain)(x, y, h);                                         \
-        VF(name##_streamed)(x + h, y + h, n - h);                              \
+            FL_VFN(name##_plain)(x, y, h);                                         \
+        FL_VFN(name##_streamed)(x + h, y + h, n - h);                              \
     }
 
 /* the loop of a kernel over elements [i0, iend): VAL(name, a, j) is its value
    for the vector a at offset j of the span (eb: see FL_BY_EBLOCKS) */
 #define FL_UNARY_SPAN(name, VAL)                                               \
-    FL_INLINE void VF(name##_span)(const T *x, T *y, ptrdiff_t i0, ptrdiff_t iend, \
-                                   const T *eb, int st)                        \
+    FL_INLINE void FL_VFN(name##_span)(const FL_REAL *x, FL_REAL *y, ptrdiff_t i0, ptrdiff_t iend, \
+                                   const FL_REAL *eb, int st)                        \
     {                                                                          \
         (void)eb;                                                              \
         ptrdiff_t i = i0;                                                      \
-        for (; i + L <= iend; i += L) {                                        \
+        for (; i + FL_LANES <= iend; i += FL_LANES) {                                        \
             if (st)                                                            \
-                fl_prefetch_ahead(x + i, sizeof(T) * L);                       \
-            V a = VF(fl_load)(x + i);                                          \
-            VF(fl_put)(y + i, VAL(name, a, i - i0), st);                       \
+                fl_prefetch_ahead(x + i, sizeof(FL_REAL) * FL_LANES);                       \
+            FL_VEC a = FL_VFN(fl_load)(x + i);                                          \
+            FL_VFN(fl_put)(y + i, VAL(name, a, i - i0), st);                       \
         }                                                                      \
-        for (; i < iend; i += L) {                                             \
-            ptrdiff_t m = iend - i < L ? iend - i : L;                         \
-            V a = VF(fl_load_part)(x + i, m, (T)0);                            \
-            VF(fl_store_part)(y + i, VAL(name, a, i - i0), m);                 \
+        for (; i < iend; i += FL_LANES) {                                             \
+            ptrdiff_t m = iend - i < FL_LANES ? iend - i : FL_LANES;                         \
+            FL_VEC a = FL_VFN(fl_load_part)(x + i, m, (FL_REAL)0);                            \
+            FL_VFN(fl_store_part)(y + i, VAL(name, a, i - i0), m);                 \
         }                                                                      \
     }
-#define FL_VAL_X(name, a, j) VF(v_##name)(a)
-#define FL_VAL_E(name, a, j) VF(v_##name)(a, VF(e_at)(eb, j, a))
+#define FL_VAL_X(name, a, j) FL_VFN(v_##name)(a)
+#define FL_VAL_E(name, a, j) FL_VFN(v_##name)(a, FL_VFN(e_at)(eb, j, a))
 
 /* a kernel v_name(x) */
 #define FL_UNARY_KERNEL(name)                                                  \
     FL_UNARY_SPAN(name, FL_VAL_X)                                              \
-    FL_INLINE void VF(name##_run)(const T *x, T *y, ptrdiff_t n, int st)       \
+    FL_INLINE void FL_VFN(name##_run)(const FL_REAL *x, FL_REAL *y, ptrdiff_t n, int st)       \
     {                                                                          \
-        VF(name##_span)(x, y, 0, n, NULL, st);                                 \
+        FL_VFN(name##_span)(x, y, 0, n, NULL, st);                                 \
     }                                                                          \
     FL_UNARY_ENTRY(name)
 
 /* a kernel v_name(x, e) of x and e = exp(-|x|), by blocks */
 #define FL_UNARY_KERNEL_E(name)                                                \
     FL_UNARY_SPAN(name, FL_VAL_E)                                              \
-    FL_INLINE void VF(name##_run)(const T *x, T *y, ptrdiff_t n, int st)       \
+    FL_INLINE void FL_VFN(name##_run)(const FL_REAL *x, FL_REAL *y, ptrdiff_t n, int st)       \
     {                                                                          \
-        FL_BY_EBLOCKS(n, x, VF(name##_span)(x, y, i0, iend, eb, st));          \
+        FL_BY_EBLOCKS(n, x, FL_VFN(name##_span)(x, y, i0, iend, eb, st));          \
     }                                                                          \
     FL_UNARY_ENTRY(name)
 
@@ -221,16 +221,16 @@ FL_INLINE V VF(v_logit)(V p)
    FL_SIGMOID_FAR or a NaN, out of line so that its code does not crowd the
    registers of the loop, the signed form on those lanes and the fast form on
    the others: each element gets the same value whatever its neighbours */
-static __attribute__((noinline, cold)) void VF(sigmoid_far)(const T *x, T *y, ptrdiff_t m, int st)
+static __attribute__((noinline, cold)) void FL_VFN(sigmoid_far)(const FL_REAL *x, FL_REAL *y, ptrdiff_t m, int st)
 {
-    V a = m == L ? VF(fl_load)(x) : VF(fl_load_part)(x, m, (T)0);
-    VI near = VF(fl_le)(VF(fl_abs)(a), VF(fl_splat)(FL_XCAT2(FL_SIGMOID_FAR, FL_S)));
-    V fast = VF(fl_sigmoid)(VF(fl_sel)(near, a, VF(fl_splat)((T)0)));
-    V r = VF(fl_sel)(near, fast, VF(fl_sigmoid_signed)(a));
-    if (m == L)
-        VF(fl_put)(y, r, st);
+    FL_VEC a = m == FL_LANES ? FL_VFN(fl_load)(x) : FL_VFN(fl_load_part)(x, m, (FL_REAL)0);
+    FL_IVEC near = FL_VFN(fl_le)(FL_VFN(fl_abs)(a), FL_VFN(fl_splat)(FL_XCAT2(FL_SIGMOID_FAR, FL_S)));
+    FL_VEC fast = FL_VFN(fl_sigmoid)(FL_VFN(fl_sel)(near, a, FL_VFN(fl_splat)((FL_REAL)0)));
+    FL_VEC r = FL_VFN(fl_sel)(near, fast, FL_VFN(fl_sigmoid_signed)(a));
+    if (m == FL_LANES)
+        FL_VFN(fl_put)(y, r, st);
     else
-        VF(fl_store_part)(y, r, m);
+        FL_VFN(fl_store_part)(y, r, m);
 }
 
 /* vectors per iteration of the sigmoid loop where a math vector is one
@@ -241,27 +241,27 @@ static __attribute__((noinline, cold)) void VF(sigmoid_far)(const T *x, T *y, pt
 #endif
 /* elements per scan of the sigmoid loop (FL_NV == 1) */
 #define FL_SIGMOID_SCAN 1024
-/* n (a multiple of L) elements, each vector checked for a far lane */
-FL_INLINE void VF(sigmoid_each)(const T *x, T *y, ptrdiff_t n, int st)
+/* n (a multiple of FL_LANES) elements, each vector checked for a far lane */
+FL_INLINE void FL_VFN(sigmoid_each)(const FL_REAL *x, FL_REAL *y, ptrdiff_t n, int st)
 {
-    for (ptrdiff_t i = 0; i < n; i += L) {
+    for (ptrdiff_t i = 0; i < n; i += FL_LANES) {
         if (st)
-            fl_prefetch_ahead(x + i, sizeof(T) * L);
-        V a = VF(fl_load)(x + i);
-        if (__builtin_expect(VF(fl_sigmoid_far)(a), 0))
-            VF(sigmoid_far)(x + i, y + i, L, st);
+            fl_prefetch_ahead(x + i, sizeof(FL_REAL) * FL_LANES);
+        FL_VEC a = FL_VFN(fl_load)(x + i);
+        if (__builtin_expect(FL_VFN(fl_sigmoid_far)(a), 0))
+            FL_VFN(sigmoid_far)(x + i, y + i, FL_LANES, st);
         else
-            VF(fl_put)(y + i, VF(fl_sigmoid)(a), st);
+            FL_VFN(fl_put)(y + i, FL_VFN(fl_sigmoid)(a), st);
     }
 }
 #if FL_NV == 1
 /* the rare scan with a far lane */
-static __attribute__((noinline, cold)) void VF(sigmoid_checked)(const T *x, T *y, ptrdiff_t n, int st)
+static __attribute__((noinline, cold)) void FL_VFN(sigmoid_checked)(const FL_REAL *x, FL_REAL *y, ptrdiff_t n, int st)
 {
-    VF(sigmoid_each)(x, y, n, st);
+    FL_VFN(sigmoid_each)(x, y, n, st);
 }
 #endif
-FL_INLINE void VF(sigmoid_run)(const T *x, T *y, ptrdiff_t n, int st)
+FL_INLINE void FL_VFN(sigmoid_run)(const FL_REAL *x, FL_REAL *y, ptrdiff_t n, int st)
 {
     ptrdiff_t i = 0;
 #if FL_NV == 1
@@ -273,20 +273,20 @@ FL_INLINE void VF(sigmoid_run)(const T *x, T *y, ptrdiff_t n, int st)
        and a cold call in the loop made GCC reload constants from memory
        every iteration.  The scan reads x before y is written: out= x is
        safe. */
-    const ptrdiff_t G = FL_SIGMOID_K * L;
+    const ptrdiff_t G = FL_SIGMOID_K * FL_LANES;
     while (i + G <= n) {
         ptrdiff_t m = n - i < FL_SIGMOID_SCAN ? (n - i) / G * G : FL_SIGMOID_SCAN;
-        VI mx[FL_SIGMOID_K] = {{0}};
+        FL_IVEC mx[FL_SIGMOID_K] = {{0}};
         for (ptrdiff_t j = i; j < i + m; j += G) {
             if (st)
-                fl_prefetch_ahead(x + j, sizeof(T) * G);
+                fl_prefetch_ahead(x + j, sizeof(FL_REAL) * G);
             for (int k = 0; k < FL_SIGMOID_K; k++)
-                mx[k] = VF(fl_absmax)(mx[k], VF(fl_load)(x + j + k * L));
+                mx[k] = FL_VFN(fl_absmax)(mx[k], FL_VFN(fl_load)(x + j + k * FL_LANES));
         }
         for (int k = 1; k < FL_SIGMOID_K; k++)
-            mx[0] = VF(fl_absmax)(mx[0], (V)mx[k]);
-        if (__builtin_expect(VF(fl_above)((V)mx[0], FL_XCAT2(FL_SIGMOID_FAR, FL_S)), 0)) {
-            VF(sigmoid_checked)(x + i, y + i, m, st);
+            mx[0] = FL_VFN(fl_absmax)(mx[0], (FL_VEC)mx[k]);
+        if (__builtin_expect(FL_VFN(fl_above)((FL_VEC)mx[0], FL_XCAT2(FL_SIGMOID_FAR, FL_S)), 0)) {
+            FL_VFN(sigmoid_checked)(x + i, y + i, m, st);
         } else {
             /* fl_sigmoid's two halves, software-pipelined by one group:
                vector by vector, E = exp(-x) of the next group is issued
@@ -299,32 +299,32 @@ FL_INLINE void VF(sigmoid_run)(const T *x, T *y, ptrdiff_t n, int st)
                AVX2 1.09x / 1.10x and 1.12x / 1.12x.  Same operations per
                element, same bits.  Deeper pipelines (exp split in two,
                or the division a stage of its own) gained less. */
-            V E[FL_SIGMOID_K];
+            FL_VEC E[FL_SIGMOID_K];
             for (int k = 0; k < FL_SIGMOID_K; k++)
-                E[k] = VF(fl_exp_normal)(-VF(fl_load)(x + i + k * L));
+                E[k] = FL_VFN(fl_exp_normal)(-FL_VFN(fl_load)(x + i + k * FL_LANES));
             ptrdiff_t j = i;
             for (; j + G < i + m; j += G) {
                 for (int k = 0; k < FL_SIGMOID_K; k++) {
-                    V En = VF(fl_exp_normal)(-VF(fl_load)(x + j + G + k * L));
-                    VF(fl_put)(y + j + k * L, VF(fl_recip1p)(E[k]), st);
+                    FL_VEC En = FL_VFN(fl_exp_normal)(-FL_VFN(fl_load)(x + j + G + k * FL_LANES));
+                    FL_VFN(fl_put)(y + j + k * FL_LANES, FL_VFN(fl_recip1p)(E[k]), st);
                     E[k] = En;
                 }
             }
             for (int k = 0; k < FL_SIGMOID_K; k++)
-                VF(fl_put)(y + j + k * L, VF(fl_recip1p)(E[k]), st);
+                FL_VFN(fl_put)(y + j + k * FL_LANES, FL_VFN(fl_recip1p)(E[k]), st);
         }
         i += m;
     }
 #endif
-    ptrdiff_t whole = (n - i) / L * L;
-    VF(sigmoid_each)(x + i, y + i, whole, st);
+    ptrdiff_t whole = (n - i) / FL_LANES * FL_LANES;
+    FL_VFN(sigmoid_each)(x + i, y + i, whole, st);
     i += whole;
     if (i < n) {
-        V a = VF(fl_load_part)(x + i, n - i, (T)0);
-        if (VF(fl_sigmoid_far)(a))
-            VF(sigmoid_far)(x + i, y + i, n - i, 0);
+        FL_VEC a = FL_VFN(fl_load_part)(x + i, n - i, (FL_REAL)0);
+        if (FL_VFN(fl_sigmoid_far)(a))
+            FL_VFN(sigmoid_far)(x + i, y + i, n - i, 0);
         else
-            VF(fl_store_part)(y + i, VF(fl_sigmoid)(a), n - i);
+            FL_VFN(fl_store_part)(y + i, FL_VFN(fl_sigmoid)(a), n - i);
     }
 }
 FL_UNARY_ENTRY(sigmoid)
@@ -338,26 +338,26 @@ FL_UNARY_KERNEL_E(sigmoid_grad)
    GCC reload the loop's constants from memory every iteration. */
 #define FL_LOGIT_SCAN 1024
 FL_UNARY_SPAN(logit, FL_VAL_X)
-FL_INLINE void VF(logit_run)(const T *x, T *y, ptrdiff_t n, int st)
+FL_INLINE void FL_VFN(logit_run)(const FL_REAL *x, FL_REAL *y, ptrdiff_t n, int st)
 {
     ptrdiff_t i = 0;
-    while (i + L <= n) {
-        ptrdiff_t m = n - i < FL_LOGIT_SCAN ? (n - i) / L * L : FL_LOGIT_SCAN;
-        VI in = ~(VI){0};
-        for (ptrdiff_t j = i; j < i + m; j += L)
-            in &= VF(logit_in)(VF(fl_load)(x + j));
-        if (__builtin_expect(VF(fl_any)(~in), 0)) {
-            VF(logit_span)(x, y, i, i + m, NULL, st);
+    while (i + FL_LANES <= n) {
+        ptrdiff_t m = n - i < FL_LOGIT_SCAN ? (n - i) / FL_LANES * FL_LANES : FL_LOGIT_SCAN;
+        FL_IVEC in = ~(FL_IVEC){0};
+        for (ptrdiff_t j = i; j < i + m; j += FL_LANES)
+            in &= FL_VFN(logit_in)(FL_VFN(fl_load)(x + j));
+        if (__builtin_expect(FL_VFN(fl_any)(~in), 0)) {
+            FL_VFN(logit_span)(x, y, i, i + m, NULL, st);
         } else {
-            for (ptrdiff_t j = i; j < i + m; j += L) {
+            for (ptrdiff_t j = i; j < i + m; j += FL_LANES) {
                 if (st)
-                    fl_prefetch_ahead(x + j, sizeof(T) * L);
-                VF(fl_put)(y + j, VF(v_logit_inrange)(VF(fl_load)(x + j)), st);
+                    fl_prefetch_ahead(x + j, sizeof(FL_REAL) * FL_LANES);
+                FL_VFN(fl_put)(y + j, FL_VFN(v_logit_inrange)(FL_VFN(fl_load)(x + j)), st);
             }
         }
         i += m;
     }
-    VF(logit_span)(x, y, i, n, NULL, st);
+    FL_VFN(logit_span)(x, y, i, n, NULL, st);
 }
 FL_UNARY_ENTRY(logit)
 
@@ -371,11 +371,11 @@ FL_UNARY_ENTRY(logit)
  * A zero coefficient gives a zero term even where softplus is +inf, so the
  * limits at x = +-inf are exact.
  */
-FL_INLINE V VF(v_bcel_loss)(V x, V a, V b, V e)
+FL_INLINE FL_VEC FL_VFN(v_bcel_loss)(FL_VEC x, FL_VEC a, FL_VEC b, FL_VEC e)
 {
-    V l1p = VF(fl_log1p_unit)(e);
-    V la = FL_XCAT2(FL_MULNZ, FL_S)(a, VF(fl_neg_part)(x) + l1p);
-    V lb = FL_XCAT2(FL_MULNZ, FL_S)(b, VF(fl_pos)(x) + l1p);
+    FL_VEC l1p = FL_VFN(fl_log1p_unit)(e);
+    FL_VEC la = FL_XCAT2(FL_MULNZ, FL_S)(a, FL_VFN(fl_neg_part)(x) + l1p);
+    FL_VEC lb = FL_XCAT2(FL_MULNZ, FL_S)(b, FL_VFN(fl_pos)(x) + l1p);
     return la + lb;
 }
 
@@ -393,10 +393,10 @@ FL_INLINE V VF(v_bcel_loss)(V x, V a, V b, V e)
    where -(t x) is a multiply and a sign flip; it differs only in giving +0
    for -(+0), and a zero max is followed by + log1p(e) > 0 (e = 0 only for
    |x| past ~745, where b x or t x is not zero) */
-FL_INLINE V VF(v_bcel_max_t)(V x, V b, V t) { return VF(fl_maxv)(b * x, (T)0 - t * x); }
-FL_INLINE V VF(v_bcel_loss_t)(V x, V b, V t, V e)
+FL_INLINE FL_VEC FL_VFN(v_bcel_max_t)(FL_VEC x, FL_VEC b, FL_VEC t) { return FL_VFN(fl_maxv)(b * x, (FL_REAL)0 - t * x); }
+FL_INLINE FL_VEC FL_VFN(v_bcel_loss_t)(FL_VEC x, FL_VEC b, FL_VEC t, FL_VEC e)
 {
-    return VF(v_bcel_max_t)(x, b, t) + VF(fl_log1p_unit)(e);
+    return FL_VFN(v_bcel_max_t)(x, b, t) + FL_VFN(fl_log1p_unit)(e);
 }
 
 #ifndef FL_BCEL_WANT
@@ -411,23 +411,23 @@ enum { BCEL_LOSS = 1, BCEL_GRAD = 2, BCEL_HESS = 4 };
    where a lane of it is not finite, those lanes take the two-term form: a
    choice made by each lane's own value, so an element's loss does not
    depend on its neighbours. */
-FL_INLINE void VF(v_bcel)(V x, V e, V t, V w, V pw, int has_w, int has_pw, int want,
-                          int check, int prod, V *loss, V *grad, V *hess)
+FL_INLINE void FL_VFN(v_bcel)(FL_VEC x, FL_VEC e, FL_VEC t, FL_VEC w, FL_VEC pw, int has_w, int has_pw, int want,
+                          int check, int prod, FL_VEC *loss, FL_VEC *grad, FL_VEC *hess)
 {
-    V a = has_pw ? pw * t : t;
-    V b = (T)1 - t;
-    V l = x, gr = x, h = x;
+    FL_VEC a = has_pw ? pw * t : t;
+    FL_VEC b = (FL_REAL)1 - t;
+    FL_VEC l = x, gr = x, h = x;
     if (want & BCEL_LOSS) {
         if (prod) {
-            l = VF(v_bcel_max_t)(x, b, t); /* + log1p(e): see bcel_span */
+            l = FL_VFN(v_bcel_max_t)(x, b, t); /* + log1p(e): see bcel_span */
         } else if (has_pw) {
-            l = VF(v_bcel_loss)(x, a, b, e);
+            l = FL_VFN(v_bcel_loss)(x, a, b, e);
         } else {
-            l = VF(v_bcel_loss_t)(x, b, t, e);
+            l = FL_VFN(v_bcel_loss_t)(x, b, t, e);
             if (check) {
-                VI bad = VF(fl_ne)(l - l, VF(fl_splat)((T)0)); /* +-inf or NaN */
-                if (__builtin_expect(VF(fl_any)(bad), 0))
-                    l = VF(fl_sel)(bad, VF(v_bcel_loss)(x, a, b, e), l);
+                FL_IVEC bad = FL_VFN(fl_ne)(l - l, FL_VFN(fl_splat)((FL_REAL)0)); /* +-inf or NaN */
+                if (__builtin_expect(FL_VFN(fl_any)(bad), 0))
+                    l = FL_VFN(fl_sel)(bad, FL_VFN(v_bcel_loss)(x, a, b, e), l);
             }
         }
     }
@@ -435,8 +435,8 @@ FL_INLINE void VF(v_bcel)(V x, V e, V t, V w, V pw, int has_w, int has_pw, int w
         /* b s(x) - a s(-x) = rp (b - a e) for x >= 0, rp (b e - a) for x < 0:
            one select, and for soft targets two roundings fewer than the
            products of the two sigmoids; for t = 0 or 1 the same bits */
-        V rp = VF(fl_recip1pe)(e);
-        gr = rp * VF(fl_sel_neg)(x, b * e - a, b - a * e);
+        FL_VEC rp = FL_VFN(fl_recip1pe)(e);
+        gr = rp * FL_VFN(fl_sel_neg)(x, b * e - a, b - a * e);
         if (want & BCEL_HESS)
             h = (a + b) * ((e * rp) * rp); /* s(x) s(-x): see v_sigmoid_grad */
     }
@@ -462,7 +462,7 @@ FL_INLINE void VF(v_bcel)(V x, V e, V t, V w, V pw, int has_w, int has_pw, int w
  * (every e near 1 over more than ~1000 elements a lane) makes the sum inf,
  * and the span runs again per element.
  */
-FL_INLINE void VF(prod_acc)(vf64 *q, vf64 *q2, V e)
+FL_INLINE void FL_VFN(prod_acc)(vf64 *q, vf64 *q2, FL_VEC e)
 {
 #if FL_T == 64
     (void)q2;
@@ -474,54 +474,54 @@ FL_INLINE void VF(prod_acc)(vf64 *q, vf64 *q2, V e)
     *q2 = (*q2 + b) + *q2 * b;
 #endif
 }
-FL_INLINE vf64 VF(bcel_span)(const T *x, const T *t, const T *w, const T *pw, T *loss,
-                              T *grad, T *hess, T gs, ptrdiff_t i0, ptrdiff_t iend,
-                              const T *eb, vf64 acc, int want, int check, int prod,
+FL_INLINE vf64 FL_VFN(bcel_span)(const FL_REAL *x, const FL_REAL *t, const FL_REAL *w, const FL_REAL *pw, FL_REAL *loss,
+                              FL_REAL *grad, FL_REAL *hess, FL_REAL gs, ptrdiff_t i0, ptrdiff_t iend,
+                              const FL_REAL *eb, vf64 acc, int want, int check, int prod,
                               int pf, int st)
 {
     const int has_w = w != NULL, has_pw = pw != NULL;
-    V one = VF(fl_splat)((T)1);
+    FL_VEC one = FL_VFN(fl_splat)((FL_REAL)1);
     vf64 q = fl_splat_f64(0.0), q2 = q, msum = q;
-    for (ptrdiff_t i = i0; i < iend; i += L) {
-        ptrdiff_t m = iend - i < L ? iend - i : L;
-        V vx, vt, vw = one, vp = one, l, g, h;
-        if (m == L) {
+    for (ptrdiff_t i = i0; i < iend; i += FL_LANES) {
+        ptrdiff_t m = iend - i < FL_LANES ? iend - i : FL_LANES;
+        FL_VEC vx, vt, vw = one, vp = one, l, g, h;
+        if (m == FL_LANES) {
             if (pf) {
-                fl_prefetch_ahead(x + i, sizeof(T) * L);
-                fl_prefetch_ahead(t + i, sizeof(T) * L);
-                if (has_w) fl_prefetch_ahead(w + i, sizeof(T) * L);
-                if (has_pw) fl_prefetch_ahead(pw + i, sizeof(T) * L);
+                fl_prefetch_ahead(x + i, sizeof(FL_REAL) * FL_LANES);
+                fl_prefetch_ahead(t + i, sizeof(FL_REAL) * FL_LANES);
+                if (has_w) fl_prefetch_ahead(w + i, sizeof(FL_REAL) * FL_LANES);
+                if (has_pw) fl_prefetch_ahead(pw + i, sizeof(FL_REAL) * FL_LANES);
             }
-            vx = VF(fl_load)(x + i);
-            vt = VF(fl_load)(t + i);
-            if (has_w) vw = VF(fl_load)(w + i);
-            if (has_pw) vp = VF(fl_load)(pw + i);
+            vx = FL_VFN(fl_load)(x + i);
+            vt = FL_VFN(fl_load)(t + i);
+            if (has_w) vw = FL_VFN(fl_load)(w + i);
+            if (has_pw) vp = FL_VFN(fl_load)(pw + i);
         } else {
-            vx = VF(fl_load_part)(x + i, m, 0);
-            vt = VF(fl_load_part)(t + i, m, 0);
-            if (has_w) vw = VF(fl_load_part)(w + i, m, 1);
-            if (has_pw) vp = VF(fl_load_part)(pw + i, m, 1);
+            vx = FL_VFN(fl_load_part)(x + i, m, 0);
+            vt = FL_VFN(fl_load_part)(t + i, m, 0);
+            if (has_w) vw = FL_VFN(fl_load_part)(w + i, m, 1);
+            if (has_pw) vp = FL_VFN(fl_load_part)(pw + i, m, 1);
         }
-        V e = VF(e_at)(eb, i - i0, vx);
-        VF(v_bcel)(vx, e, vt, vw, vp, has_w, has_pw, want, check, prod, &l, &g, &h);
-        if (m == L) {
-            if ((want & BCEL_LOSS) && loss) VF(fl_put)(loss + i, l, st);
-            if (want & BCEL_GRAD) VF(fl_put)(grad + i, g * gs, st);
-            if (want & BCEL_HESS) VF(fl_put)(hess + i, h * gs, st);
+        FL_VEC e = FL_VFN(e_at)(eb, i - i0, vx);
+        FL_VFN(v_bcel)(vx, e, vt, vw, vp, has_w, has_pw, want, check, prod, &l, &g, &h);
+        if (m == FL_LANES) {
+            if ((want & BCEL_LOSS) && loss) FL_VFN(fl_put)(loss + i, l, st);
+            if (want & BCEL_GRAD) FL_VFN(fl_put)(grad + i, g * gs, st);
+            if (want & BCEL_HESS) FL_VFN(fl_put)(hess + i, h * gs, st);
         } else {
-            VI keep = VF(fl_lanes_below)(m);
-            l = VF(fl_sel)(keep, l, VF(fl_splat)((T)0));
-            e = VF(fl_sel)(keep, e, VF(fl_splat)((T)0));
-            if ((want & BCEL_LOSS) && loss) VF(fl_store_part)(loss + i, l, m);
-            if (want & BCEL_GRAD) VF(fl_store_part)(grad + i, g * gs, m);
-            if (want & BCEL_HESS) VF(fl_store_part)(hess + i, h * gs, m);
+            FL_IVEC keep = FL_VFN(fl_lanes_below)(m);
+            l = FL_VFN(fl_sel)(keep, l, FL_VFN(fl_splat)((FL_REAL)0));
+            e = FL_VFN(fl_sel)(keep, e, FL_VFN(fl_splat)((FL_REAL)0));
+            if ((want & BCEL_LOSS) && loss) FL_VFN(fl_store_part)(loss + i, l, m);
+            if (want & BCEL_GRAD) FL_VFN(fl_store_part)(grad + i, g * gs, m);
+            if (want & BCEL_HESS) FL_VFN(fl_store_part)(hess + i, h * gs, m);
         }
         if (want & BCEL_LOSS) {
             if (prod) {
-                msum = VF(fl_acc)(msum, l);
-                VF(prod_acc)(&q, &q2, e);
+                msum = FL_VFN(fl_acc)(msum, l);
+                FL_VFN(prod_acc)(&q, &q2, e);
             } else {
-                acc = VF(fl_acc)(acc, l);
+                acc = FL_VFN(fl_acc)(acc, l);
             }
         }
     }
@@ -531,26 +531,26 @@ FL_INLINE vf64 VF(bcel_span)(const T *x, const T *t, const T *w, const T *pw, T 
 }
 
 /*
- * The loop over a chunk.  `lazy` (see FN(bcel)): the loss is summed, not
+ * The loop over a chunk.  `lazy` (see FL_KERNEL(bcel)): the loss is summed, not
  * stored, and no output is an input; then the vectors skip v_bcel's check
  * and a span whose sum comes out non-finite runs again with it (nothing it
  * reads has been overwritten): the same values, at no cost per vector.
  */
-FL_INLINE double VF(bcel_body)(const T *x, const T *t, const T *w, const T *pw, T *loss,
-                               T *grad, T *hess, double gscale, ptrdiff_t n, int want,
+FL_INLINE double FL_VFN(bcel_body)(const FL_REAL *x, const FL_REAL *t, const FL_REAL *w, const FL_REAL *pw, FL_REAL *loss,
+                               FL_REAL *grad, FL_REAL *hess, double gscale, ptrdiff_t n, int want,
                                int lazy, int pf, int st)
 {
     vf64 acc = fl_splat_f64(0.0);
     FL_BY_EBLOCKS(n, x, {
         vf64 a;
         if (lazy && !w) /* (lazy: no pos_weight) */
-            a = VF(bcel_span)(x, t, NULL, NULL, loss, grad, hess, (T)gscale, i0, iend, eb, acc,
+            a = FL_VFN(bcel_span)(x, t, NULL, NULL, loss, grad, hess, (FL_REAL)gscale, i0, iend, eb, acc,
                               want, 0, 1, pf, st);
         else
-            a = VF(bcel_span)(x, t, w, pw, loss, grad, hess, (T)gscale, i0, iend, eb, acc,
+            a = FL_VFN(bcel_span)(x, t, w, pw, loss, grad, hess, (FL_REAL)gscale, i0, iend, eb, acc,
                               want, !lazy, 0, pf, st);
         if (lazy && __builtin_expect(fl_any_f64(fl_ne_f64(a - a, fl_splat_f64(0.0))), 0))
-            a = VF(bcel_span)(x, t, w, pw, loss, grad, hess, (T)gscale, i0, iend, eb, acc,
+            a = FL_VFN(bcel_span)(x, t, w, pw, loss, grad, hess, (FL_REAL)gscale, i0, iend, eb, acc,
                               want, 1, 0, 0, st);
         acc = a;
     });
@@ -562,24 +562,24 @@ FL_INLINE double VF(bcel_body)(const T *x, const T *t, const T *w, const T *pw, 
 #define FL_BCEL_CASES(PF, ST)                                                  \
     switch (want) {                                                            \
     case BCEL_GRAD | BCEL_HESS:                                                \
-        return VF(bcel_body)(x, t, w, pw, NULL, grad, hess, gscale, n,         \
+        return FL_VFN(bcel_body)(x, t, w, pw, NULL, grad, hess, gscale, n,         \
                              BCEL_GRAD | BCEL_HESS, lazy, PF, ST);                   \
     case BCEL_GRAD:                                                            \
-        return VF(bcel_body)(x, t, w, pw, NULL, grad, NULL, gscale, n,         \
+        return FL_VFN(bcel_body)(x, t, w, pw, NULL, grad, NULL, gscale, n,         \
                              BCEL_GRAD, lazy, PF, ST);                               \
     case BCEL_LOSS | BCEL_GRAD:                                                \
-        return VF(bcel_body)(x, t, w, pw, loss, grad, NULL, gscale, n,         \
+        return FL_VFN(bcel_body)(x, t, w, pw, loss, grad, NULL, gscale, n,         \
                              BCEL_LOSS | BCEL_GRAD, lazy, PF, ST);                   \
     case BCEL_LOSS | BCEL_GRAD | BCEL_HESS:                                    \
-        return VF(bcel_body)(x, t, w, pw, loss, grad, hess, gscale, n,         \
+        return FL_VFN(bcel_body)(x, t, w, pw, loss, grad, hess, gscale, n,         \
                              BCEL_LOSS | BCEL_GRAD | BCEL_HESS, lazy, PF, ST);       \
     default:                                                                   \
-        return VF(bcel_body)(x, t, w, pw, loss, NULL, NULL, gscale, n,         \
+        return FL_VFN(bcel_body)(x, t, w, pw, loss, NULL, NULL, gscale, n,         \
                              BCEL_LOSS, lazy, PF, ST);                               \
     }
 #define FL_BCEL_FORM(form, PF, ST)                                             \
-    static double VF(bcel_##form)(const T *x, const T *t, const T *w, const T *pw, \
-                                  T *loss, T *grad, T *hess, double gscale,    \
+    static double FL_VFN(bcel_##form)(const FL_REAL *x, const FL_REAL *t, const FL_REAL *w, const FL_REAL *pw, \
+                                  FL_REAL *loss, FL_REAL *grad, FL_REAL *hess, double gscale,    \
                                   ptrdiff_t n, int want, int lazy)             \
     {                                                                          \
         FL_BCEL_CASES(PF, ST)                                                  \
@@ -598,12 +598,12 @@ FL_BCEL_FORM(streamed, 1, 1)
 #define FL_FORMS
 enum { FL_FORM_PLAIN = 0, FL_FORM_BIG = 1, FL_FORM_STREAMED = 2 };
 #endif
-FL_INLINE int VF(out_aligned)(const T *p) { return p == NULL || fl_stream_head(p, sizeof(T)) == 0; }
-FL_INLINE int VF(form)(int stream, const T *o0, const T *o1, const T *o2)
+FL_INLINE int FL_VFN(out_aligned)(const FL_REAL *p) { return p == NULL || fl_stream_head(p, sizeof(FL_REAL)) == 0; }
+FL_INLINE int FL_VFN(form)(int stream, const FL_REAL *o0, const FL_REAL *o1, const FL_REAL *o2)
 {
     if (!stream)
         return FL_FORM_PLAIN;
-    if ((o0 || o1 || o2) && VF(out_aligned)(o0) && VF(out_aligned)(o1) && VF(out_aligned)(o2))
+    if ((o0 || o1 || o2) && FL_VFN(out_aligned)(o0) && FL_VFN(out_aligned)(o1) && FL_VFN(out_aligned)(o2))
         return FL_FORM_STREAMED;
     return FL_FORM_BIG;
 }
@@ -615,29 +615,29 @@ FL_INLINE int VF(form)(int stream, const T *o0, const T *o1, const T *o2)
         double s_;                                                             \
         switch (form) {                                                        \
         case FL_FORM_STREAMED:                                                 \
-            s_ = VF(name##_streamed)(__VA_ARGS__);                             \
+            s_ = FL_VFN(name##_streamed)(__VA_ARGS__);                             \
             fl_stream_fence();                                                 \
             return s_;                                                         \
         case FL_FORM_BIG:                                                      \
-            return VF(name##_big)(__VA_ARGS__);                                \
+            return FL_VFN(name##_big)(__VA_ARGS__);                                \
         default:                                                               \
-            return VF(name##_plain)(__VA_ARGS__);                              \
+            return FL_VFN(name##_plain)(__VA_ARGS__);                              \
         }                                                                      \
     } while (0)
 
-static double FN(bcel)(const T *x, const T *t, const T *w, const T *pw, T *loss,
-                       T *grad, T *hess, double gscale, ptrdiff_t n, int want_sum, int stream)
+static double FL_KERNEL(bcel)(const FL_REAL *x, const FL_REAL *t, const FL_REAL *w, const FL_REAL *pw, FL_REAL *loss,
+                       FL_REAL *grad, FL_REAL *hess, double gscale, ptrdiff_t n, int want_sum, int stream)
 {
     int want = (loss != NULL || want_sum ? BCEL_LOSS : 0) | (grad != NULL ? BCEL_GRAD : 0) |
                (hess != NULL ? BCEL_HESS : 0);
     /* outputs alias inputs only exactly (the Python layer copies any other
        overlap) */
-#define FL_IS_INPUT(p) ((p) != NULL && ((const T *)(p) == x || (const T *)(p) == t || \
-                                       (const T *)(p) == w))
+#define FL_IS_INPUT(p) ((p) != NULL && ((const FL_REAL *)(p) == x || (const FL_REAL *)(p) == t || \
+                                       (const FL_REAL *)(p) == w))
     int lazy = (want & BCEL_LOSS) && loss == NULL && pw == NULL && !FL_IS_INPUT(grad) &&
                !FL_IS_INPUT(hess);
 #undef FL_IS_INPUT
-    FL_RUN_FORM(VF(form)(stream, loss, grad, hess), bcel, x, t, w, pw, loss, grad, hess,
+    FL_RUN_FORM(FL_VFN(form)(stream, loss, grad, hess), bcel, x, t, w, pw, loss, grad, hess,
                 gscale, n, want, lazy);
 }
 
@@ -648,88 +648,88 @@ static double FN(bcel)(const T *x, const T *t, const T *w, const T *pw, T *loss,
  * loss = w ((t - 1) max(log1p(-p), -100) - t max(log(p), -100))
  * grad = w (p - t) / max((1 - p) p, 1e-12)
  */
-FL_INLINE double VF(bce_body)(const T *p, const T *t, const T *w, T *loss, T *grad,
+FL_INLINE double FL_VFN(bce_body)(const FL_REAL *p, const FL_REAL *t, const FL_REAL *w, FL_REAL *loss, FL_REAL *grad,
                               double gscale, ptrdiff_t n, ptrdiff_t *first_bad, int pf,
                               int st)
 {
     vf64 acc = fl_splat_f64(0.0);
-    const T gs = (T)gscale;
+    const FL_REAL gs = (FL_REAL)gscale;
     /* PyTorch floors at the float 1e-12 (9.999999960041972e-13) for both dtypes */
-    const V lo = VF(fl_splat)((T)-100), eps = VF(fl_splat)((T)1e-12f);
+    const FL_VEC lo = FL_VFN(fl_splat)((FL_REAL)-100), eps = FL_VFN(fl_splat)((FL_REAL)1e-12f);
     *first_bad = -1;
-    for (ptrdiff_t i = 0; i < n; i += L) {
-        ptrdiff_t m = n - i < L ? n - i : L;
-        V vp, vt, vw = VF(fl_splat)((T)1);
-        if (m == L) {
+    for (ptrdiff_t i = 0; i < n; i += FL_LANES) {
+        ptrdiff_t m = n - i < FL_LANES ? n - i : FL_LANES;
+        FL_VEC vp, vt, vw = FL_VFN(fl_splat)((FL_REAL)1);
+        if (m == FL_LANES) {
             if (pf) {
-                fl_prefetch_ahead(p + i, sizeof(T) * L);
-                fl_prefetch_ahead(t + i, sizeof(T) * L);
-                if (w) fl_prefetch_ahead(w + i, sizeof(T) * L);
+                fl_prefetch_ahead(p + i, sizeof(FL_REAL) * FL_LANES);
+                fl_prefetch_ahead(t + i, sizeof(FL_REAL) * FL_LANES);
+                if (w) fl_prefetch_ahead(w + i, sizeof(FL_REAL) * FL_LANES);
             }
-            vp = VF(fl_load)(p + i);
-            vt = VF(fl_load)(t + i);
-            if (w) vw = VF(fl_load)(w + i);
+            vp = FL_VFN(fl_load)(p + i);
+            vt = FL_VFN(fl_load)(t + i);
+            if (w) vw = FL_VFN(fl_load)(w + i);
         } else {
-            vp = VF(fl_load_part)(p + i, m, (T)0.5);
-            vt = VF(fl_load_part)(t + i, m, 0);
-            if (w) vw = VF(fl_load_part)(w + i, m, 1);
+            vp = FL_VFN(fl_load_part)(p + i, m, (FL_REAL)0.5);
+            vt = FL_VFN(fl_load_part)(t + i, m, 0);
+            if (w) vw = FL_VFN(fl_load_part)(w + i, m, 1);
         }
-        VI bad = ~(VF(fl_ge)(vp, VF(fl_splat)((T)0)) & VF(fl_le)(vp, VF(fl_splat)((T)1)));
-        if (*first_bad < 0 && VF(fl_any)(bad)) {
+        FL_IVEC bad = ~(FL_VFN(fl_ge)(vp, FL_VFN(fl_splat)((FL_REAL)0)) & FL_VFN(fl_le)(vp, FL_VFN(fl_splat)((FL_REAL)1)));
+        if (*first_bad < 0 && FL_VFN(fl_any)(bad)) {
             for (ptrdiff_t j = 0; j < m; j++)
                 if (!(p[i + j] >= 0 && p[i + j] <= 1)) {
                     *first_bad = i + j;
                     break;
                 }
         }
-        V lp = VF(fl_log)(vp), l1 = VF(fl_log1p)(-vp);
-        lp = VF(fl_sel)(VF(fl_gt)(lp, lo), lp, lo);
-        l1 = VF(fl_sel)(VF(fl_gt)(l1, lo), l1, lo);
-        V l = (vt - (T)1) * l1 - vt * lp;
-        V d = ((T)1 - vp) * vp;
-        V g = (vp - vt) / VF(fl_sel)(VF(fl_gt)(d, eps), d, eps);
+        FL_VEC lp = FL_VFN(fl_log)(vp), l1 = FL_VFN(fl_log1p)(-vp);
+        lp = FL_VFN(fl_sel)(FL_VFN(fl_gt)(lp, lo), lp, lo);
+        l1 = FL_VFN(fl_sel)(FL_VFN(fl_gt)(l1, lo), l1, lo);
+        FL_VEC l = (vt - (FL_REAL)1) * l1 - vt * lp;
+        FL_VEC d = ((FL_REAL)1 - vp) * vp;
+        FL_VEC g = (vp - vt) / FL_VFN(fl_sel)(FL_VFN(fl_gt)(d, eps), d, eps);
         if (w) {
             l = l * vw;
             g = g * vw;
         }
-        if (m == L) {
-            if (loss) VF(fl_put)(loss + i, l, st);
-            if (grad) VF(fl_put)(grad + i, g * gs, st);
+        if (m == FL_LANES) {
+            if (loss) FL_VFN(fl_put)(loss + i, l, st);
+            if (grad) FL_VFN(fl_put)(grad + i, g * gs, st);
         } else {
-            l = VF(fl_sel)(VF(fl_lanes_below)(m), l, VF(fl_splat)((T)0));
-            if (loss) VF(fl_store_part)(loss + i, l, m);
-            if (grad) VF(fl_store_part)(grad + i, g * gs, m);
+            l = FL_VFN(fl_sel)(FL_VFN(fl_lanes_below)(m), l, FL_VFN(fl_splat)((FL_REAL)0));
+            if (loss) FL_VFN(fl_store_part)(loss + i, l, m);
+            if (grad) FL_VFN(fl_store_part)(grad + i, g * gs, m);
         }
-        acc = VF(fl_acc)(acc, l);
+        acc = FL_VFN(fl_acc)(acc, l);
     }
     return fl_hsum_f64(acc);
 }
 
 #define FL_BCE_FORM(form, PF, ST)                                              \
-    static double VF(bce_##form)(const T *p, const T *t, const T *w, T *loss, T *grad, \
+    static double FL_VFN(bce_##form)(const FL_REAL *p, const FL_REAL *t, const FL_REAL *w, FL_REAL *loss, FL_REAL *grad, \
                                  double gscale, ptrdiff_t n, ptrdiff_t *first_bad) \
     {                                                                          \
-        return VF(bce_body)(p, t, w, loss, grad, gscale, n, first_bad, PF, ST); \
+        return FL_VFN(bce_body)(p, t, w, loss, grad, gscale, n, first_bad, PF, ST); \
     }
 FL_BCE_FORM(plain, 0, 0)
 FL_BCE_FORM(big, 1, 0)
 FL_BCE_FORM(streamed, 1, 1)
 
-static double FN(bce)(const T *p, const T *t, const T *w, T *loss, T *grad,
+static double FL_KERNEL(bce)(const FL_REAL *p, const FL_REAL *t, const FL_REAL *w, FL_REAL *loss, FL_REAL *grad,
                       double gscale, ptrdiff_t n, ptrdiff_t *first_bad, int stream)
 {
-    FL_RUN_FORM(VF(form)(stream, loss, grad, NULL), bce, p, t, w, loss, grad, gscale, n,
+    FL_RUN_FORM(FL_VFN(form)(stream, loss, grad, NULL), bce, p, t, w, loss, grad, gscale, n,
                 first_bad);
 }
 
-static void FN(fill)(fl_table *tb)
+static void FL_KERNEL(fill)(fl_table *tb)
 {
-    FL_XCAT2(tb->unary, FL_S)[FL_SIGMOID] = FN(sigmoid);
-    FL_XCAT2(tb->unary, FL_S)[FL_LOG_SIGMOID] = FN(log_sigmoid);
-    FL_XCAT2(tb->unary, FL_S)[FL_SOFTPLUS] = FN(softplus);
-    FL_XCAT2(tb->unary, FL_S)[FL_SIGMOID_GRAD] = FN(sigmoid_grad);
-    FL_XCAT2(tb->unary, FL_S)[FL_LOGIT] = FN(logit);
-    FL_XCAT2(tb->bcel, FL_S) = FN(bcel);
-    FL_XCAT2(tb->bce, FL_S) = FN(bce);
+    FL_XCAT2(tb->unary, FL_S)[FL_SIGMOID] = FL_KERNEL(sigmoid);
+    FL_XCAT2(tb->unary, FL_S)[FL_LOG_SIGMOID] = FL_KERNEL(log_sigmoid);
+    FL_XCAT2(tb->unary, FL_S)[FL_SOFTPLUS] = FL_KERNEL(softplus);
+    FL_XCAT2(tb->unary, FL_S)[FL_SIGMOID_GRAD] = FL_KERNEL(sigmoid_grad);
+    FL_XCAT2(tb->unary, FL_S)[FL_LOGIT] = FL_KERNEL(logit);
+    FL_XCAT2(tb->bcel, FL_S) = FL_KERNEL(bcel);
+    FL_XCAT2(tb->bce, FL_S) = FL_KERNEL(bce);
 }
 

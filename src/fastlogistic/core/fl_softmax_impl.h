@@ -30,62 +30,62 @@ enum { SM_IDX = 0, SM_PROB = 1 };
 
 
 /* NaN-propagating max */
-FL_INLINE V VF(sm_vmax)(V a, V b) { return VF(fl_sel)((a > b) | (a != a), a, b); }
+FL_INLINE FL_VEC FL_VFN(sm_vmax)(FL_VEC a, FL_VEC b) { return FL_VFN(fl_sel)((a > b) | (a != a), a, b); }
 
-FL_INLINE T VF(sm_hmax)(V v)
+FL_INLINE FL_REAL FL_VFN(sm_hmax)(FL_VEC v)
 {
-    T m = v[0];
-    for (ptrdiff_t j = 1; j < L; j++)
+    FL_REAL m = v[0];
+    for (ptrdiff_t j = 1; j < FL_LANES; j++)
         m = (v[j] > m || v[j] != v[j]) ? v[j] : m;
     return m;
 }
 
-FL_INLINE double VF(sm_hcount)(VI c)
+FL_INLINE double FL_VFN(sm_hcount)(FL_IVEC c)
 {
     long long s = 0;
-    for (ptrdiff_t j = 0; j < L; j++)
+    for (ptrdiff_t j = 0; j < FL_LANES; j++)
         s += c[j];
     return (double)(-s);
 }
 
 /* max of a row of C >= 1 elements (NaN if any is NaN) */
-FL_INLINE T VF(sm_rowmax)(const T *z, ptrdiff_t C)
+FL_INLINE FL_REAL FL_VFN(sm_rowmax)(const FL_REAL *z, ptrdiff_t C)
 {
-    V vm = VF(fl_splat)(-(T)__builtin_inf());
+    FL_VEC vm = FL_VFN(fl_splat)(-(FL_REAL)__builtin_inf());
     ptrdiff_t i = 0;
-    for (; i + L <= C; i += L)
-        vm = VF(sm_vmax)(vm, VF(fl_load)(z + i));
+    for (; i + FL_LANES <= C; i += FL_LANES)
+        vm = FL_VFN(sm_vmax)(vm, FL_VFN(fl_load)(z + i));
     if (i < C)
-        vm = VF(sm_vmax)(vm, VF(fl_load_part)(z + i, C - i, -(T)__builtin_inf()));
-    return VF(sm_hmax)(vm);
+        vm = FL_VFN(sm_vmax)(vm, FL_VFN(fl_load_part)(z + i, C - i, -(FL_REAL)__builtin_inf()));
+    return FL_VFN(sm_hmax)(vm);
 }
 
 /* e = exp(x - m) from the exact difference; *eq: lanes with x == m
    (e = 1 there), *d: x - m rounded (0 on eq lanes) */
-FL_INLINE V VF(sm_expdiff)(V x, V mv, VI *eq, V *d)
+FL_INLINE FL_VEC FL_VFN(sm_expdiff)(FL_VEC x, FL_VEC mv, FL_IVEC *eq, FL_VEC *d)
 {
-    V hi = x - mv;
-    V bb = hi - x;
-    V lo = (x - (hi - bb)) + (-mv - bb);
-    lo = VF(fl_sel)(lo == lo, lo, VF(fl_splat)((T)0));
-    V e = VF(fl_exp)(hi);
+    FL_VEC hi = x - mv;
+    FL_VEC bb = hi - x;
+    FL_VEC lo = (x - (hi - bb)) + (-mv - bb);
+    lo = FL_VFN(fl_sel)(lo == lo, lo, FL_VFN(fl_splat)((FL_REAL)0));
+    FL_VEC e = FL_VFN(fl_exp)(hi);
     e = e + e * lo;
-    VI q = x == mv;
+    FL_IVEC q = x == mv;
     *eq = q;
-    *d = VF(fl_sel)(q, VF(fl_splat)((T)0), hi);
-    return VF(fl_sel)(q, VF(fl_splat)((T)1), e);
+    *d = FL_VFN(fl_sel)(q, FL_VFN(fl_splat)((FL_REAL)0), hi);
+    return FL_VFN(fl_sel)(q, FL_VFN(fl_splat)((FL_REAL)1), e);
 }
 
 /* S1 -> NaN for indeterminate rows (max -inf, or +inf more than once) */
-FL_INLINE double VF(sm_fix_s1)(double s1, T m, double k)
+FL_INLINE double FL_VFN(sm_fix_s1)(double s1, FL_REAL m, double k)
 {
-    if (m == -(T)__builtin_inf() || (m == (T)__builtin_inf() && k > 1))
+    if (m == -(FL_REAL)__builtin_inf() || (m == (FL_REAL)__builtin_inf() && k > 1))
         return __builtin_nan("");
     return s1;
 }
 
 /* lse[j] = log1p(s1[j]) for j < g (g <= FL_L64) */
-FL_INLINE void VF(sm_log1p_group)(const double *s1, double *lse, ptrdiff_t g)
+FL_INLINE void FL_VFN(sm_log1p_group)(const double *s1, double *lse, ptrdiff_t g)
 {
     double buf[FL_SM_GROUP_MAX > FL_L64 ? FL_SM_GROUP_MAX : FL_L64];
     for (ptrdiff_t j = 0; j < FL_L64; j++)
@@ -98,7 +98,7 @@ FL_INLINE void VF(sm_log1p_group)(const double *s1, double *lse, ptrdiff_t g)
 
 #include "fl_softmax_rows.h"
 
-FL_INLINE ptrdiff_t VF(sm_group)(ptrdiff_t C)
+FL_INLINE ptrdiff_t FL_VFN(sm_group)(ptrdiff_t C)
 {
     return C <= 512 ? (FL_L64 < FL_SM_GROUP_MAX ? FL_L64 : FL_SM_GROUP_MAX) : 1;
 }
@@ -106,77 +106,77 @@ FL_INLINE ptrdiff_t VF(sm_group)(ptrdiff_t C)
 
 /* ------------------------- softmax / log_softmax ------------------------- */
 
-static void FN(softmax)(const T *z, ptrdiff_t ldz, T *y, ptrdiff_t ldy, ptrdiff_t nrows,
+static void FL_KERNEL(softmax)(const FL_REAL *z, ptrdiff_t ldz, FL_REAL *y, ptrdiff_t ldy, ptrdiff_t nrows,
                         ptrdiff_t C, int log_)
 {
     if (C <= SM_SMALL_MAXC) {
-        T scratch[5 * SM_SMALL_MAXC * L];
-        VF(rw_dispatch)(NULL, C, z, ldz, 1, NULL, 0, NULL, 0, 0, NULL, 0, y, ldy, 1, nrows,
+        FL_REAL scratch[5 * SM_SMALL_MAXC * FL_LANES];
+        FL_VFN(rw_dispatch)(NULL, C, z, ldz, 1, NULL, 0, NULL, 0, 0, NULL, 0, y, ldy, 1, nrows,
                         scratch, log_ ? 1 : 0);
         return;
     }
-    const ptrdiff_t G = VF(sm_group)(C);
-    T mrow[FL_SM_GROUP_MAX];
+    const ptrdiff_t G = FL_VFN(sm_group)(C);
+    FL_REAL mrow[FL_SM_GROUP_MAX];
     double s1[FL_SM_GROUP_MAX], lse[FL_SM_GROUP_MAX];
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += G) {
         ptrdiff_t g = nrows - r0 < G ? nrows - r0 : G;
         for (ptrdiff_t j = 0; j < g; j++) {
-            const T *zr = z + (r0 + j) * ldz;
-            T *yr = y + (r0 + j) * ldy;
-            T m = VF(sm_rowmax)(zr, C);
-            V mv = VF(fl_splat)(m);
+            const FL_REAL *zr = z + (r0 + j) * ldz;
+            FL_REAL *yr = y + (r0 + j) * ldy;
+            FL_REAL m = FL_VFN(sm_rowmax)(zr, C);
+            FL_VEC mv = FL_VFN(fl_splat)(m);
             vf64 acc = fl_splat_f64(0.0);
-            VI cnt = (VI){0};
+            FL_IVEC cnt = (FL_IVEC){0};
             ptrdiff_t i = 0;
-            for (; i < C; i += L) {
-                ptrdiff_t n = C - i < L ? C - i : L;
-                V x = n == L ? VF(fl_load)(zr + i) : VF(fl_load_part)(zr + i, n, m); /* fill m: no exp underflow (slow) */
-                VI eq;
-                V d;
-                V e = VF(sm_expdiff)(x, mv, &eq, &d);
-                if (n < L) {
-                    VI in = VF(fl_lanes_below)(n);
+            for (; i < C; i += FL_LANES) {
+                ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
+                FL_VEC x = n == FL_LANES ? FL_VFN(fl_load)(zr + i) : FL_VFN(fl_load_part)(zr + i, n, m); /* fill m: no exp underflow (slow) */
+                FL_IVEC eq;
+                FL_VEC d;
+                FL_VEC e = FL_VFN(sm_expdiff)(x, mv, &eq, &d);
+                if (n < FL_LANES) {
+                    FL_IVEC in = FL_VFN(fl_lanes_below)(n);
                     eq &= in;
-                    e = VF(fl_sel)(in, e, VF(fl_splat)((T)0));
+                    e = FL_VFN(fl_sel)(in, e, FL_VFN(fl_splat)((FL_REAL)0));
                 }
-                acc = VF(fl_acc)(acc, VF(fl_sel)(eq, VF(fl_splat)((T)0), e));
+                acc = FL_VFN(fl_acc)(acc, FL_VFN(fl_sel)(eq, FL_VFN(fl_splat)((FL_REAL)0), e));
                 cnt += eq;
                 if (!log_) {
-                    if (n == L)
-                        VF(fl_store)(yr + i, e);
+                    if (n == FL_LANES)
+                        FL_VFN(fl_store)(yr + i, e);
                     else
-                        VF(fl_store_part)(yr + i, e, n);
+                        FL_VFN(fl_store_part)(yr + i, e, n);
                 }
             }
-            double k = VF(sm_hcount)(cnt);
+            double k = FL_VFN(sm_hcount)(cnt);
             mrow[j] = m;
-            s1[j] = VF(sm_fix_s1)(fl_hsum_f64(acc) + (k - 1.0), m, k);
+            s1[j] = FL_VFN(sm_fix_s1)(fl_hsum_f64(acc) + (k - 1.0), m, k);
         }
         if (log_)
-            VF(sm_log1p_group)(s1, lse, g);
+            FL_VFN(sm_log1p_group)(s1, lse, g);
         for (ptrdiff_t j = 0; j < g; j++) {
-            const T *zr = z + (r0 + j) * ldz;
-            T *yr = y + (r0 + j) * ldy;
+            const FL_REAL *zr = z + (r0 + j) * ldz;
+            FL_REAL *yr = y + (r0 + j) * ldy;
             if (log_) {
-                V mv = VF(fl_splat)(mrow[j]);
-                V lv = VF(fl_splat)((T)lse[j]);
-                for (ptrdiff_t i = 0; i < C; i += L) {
-                    ptrdiff_t n = C - i < L ? C - i : L;
-                    V x = n == L ? VF(fl_load)(zr + i) : VF(fl_load_part)(zr + i, n, (T)0);
-                    V d = VF(fl_sel)(x == mv, VF(fl_splat)((T)0), x - mv) - lv;
-                    if (n == L)
-                        VF(fl_store)(yr + i, d);
+                FL_VEC mv = FL_VFN(fl_splat)(mrow[j]);
+                FL_VEC lv = FL_VFN(fl_splat)((FL_REAL)lse[j]);
+                for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
+                    ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
+                    FL_VEC x = n == FL_LANES ? FL_VFN(fl_load)(zr + i) : FL_VFN(fl_load_part)(zr + i, n, (FL_REAL)0);
+                    FL_VEC d = FL_VFN(fl_sel)(x == mv, FL_VFN(fl_splat)((FL_REAL)0), x - mv) - lv;
+                    if (n == FL_LANES)
+                        FL_VFN(fl_store)(yr + i, d);
                     else
-                        VF(fl_store_part)(yr + i, d, n);
+                        FL_VFN(fl_store_part)(yr + i, d, n);
                 }
             } else {
-                V sv = VF(fl_splat)((T)(1.0 + s1[j]));
-                for (ptrdiff_t i = 0; i < C; i += L) {
-                    ptrdiff_t n = C - i < L ? C - i : L;
-                    if (n == L)
-                        VF(fl_store)(yr + i, VF(fl_load)(yr + i) / sv);
+                FL_VEC sv = FL_VFN(fl_splat)((FL_REAL)(1.0 + s1[j]));
+                for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
+                    ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
+                    if (n == FL_LANES)
+                        FL_VFN(fl_store)(yr + i, FL_VFN(fl_load)(yr + i) / sv);
                     else
-                        VF(fl_store_part)(yr + i, VF(fl_load_part)(yr + i, n, (T)1) / sv, n);
+                        FL_VFN(fl_store_part)(yr + i, FL_VFN(fl_load_part)(yr + i, n, (FL_REAL)1) / sv, n);
                 }
             }
         }
@@ -194,19 +194,19 @@ static void FN(softmax)(const T *z, ptrdiff_t ldz, T *y, ptrdiff_t ldy, ptrdiff_
  *   loss = sum_c w_c t'_c (-log p_c), grad_c = gs (a p_c - w_c t'_c), a = sum_c w_c t'_c.
  * -log p_c = lse - d_c with lse = log1p(S1); terms with a zero coefficient are 0.
  */
-FL_INLINE double VF(ce_block)(const fl_ce_params *P, const T *z, ptrdiff_t ldz,
-                              const int64_t *idx, ptrdiff_t ldi, const T *t,
-                              ptrdiff_t ldt, T *loss, ptrdiff_t lds, T *grad,
+FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdiff_t ldz,
+                              const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t,
+                              ptrdiff_t ldt, FL_REAL *loss, ptrdiff_t lds, FL_REAL *grad,
                               ptrdiff_t ldg, ptrdiff_t nrows, const int mode,
                               const int has_w, const int smooth)
 {
     const ptrdiff_t C = P->C;
-    const T *w = (const T *)P->w;
+    const FL_REAL *w = (const FL_REAL *)P->w;
     const double eps = smooth ? P->eps : 0.0, epc = eps / (double)C;
     const double gs = P->gscale;
-    const ptrdiff_t G = VF(sm_group)(C);
-    const V zero = VF(fl_splat)((T)0);
-    T mrow[FL_SM_GROUP_MAX];
+    const ptrdiff_t G = FL_VFN(sm_group)(C);
+    const FL_VEC zero = FL_VFN(fl_splat)((FL_REAL)0);
+    FL_REAL mrow[FL_SM_GROUP_MAX];
     double s1[FL_SM_GROUP_MAX], lse[FL_SM_GROUP_MAX], sd[FL_SM_GROUP_MAX],
         sa[FL_SM_GROUP_MAX], ey[FL_SM_GROUP_MAX];
     double total = 0.0;
@@ -215,52 +215,52 @@ FL_INLINE double VF(ce_block)(const fl_ce_params *P, const T *z, ptrdiff_t ldz,
         /* pass A: max, then exp, sums, e stored in grad */
         for (ptrdiff_t j = 0; j < g; j++) {
             const ptrdiff_t r = r0 + j;
-            const T *zr = z + r * ldz;
-            const T *tr = mode == SM_PROB ? t + r * ldt : NULL;
-            T *gr = grad ? grad + r * ldg : NULL;
-            T m = VF(sm_rowmax)(zr, C);
-            V mv = VF(fl_splat)(m);
+            const FL_REAL *zr = z + r * ldz;
+            const FL_REAL *tr = mode == SM_PROB ? t + r * ldt : NULL;
+            FL_REAL *gr = grad ? grad + r * ldg : NULL;
+            FL_REAL m = FL_VFN(sm_rowmax)(zr, C);
+            FL_VEC mv = FL_VFN(fl_splat)(m);
             vf64 acc = fl_splat_f64(0.0), accd = acc, acca = acc;
-            VI cnt = (VI){0};
-            for (ptrdiff_t i = 0; i < C; i += L) {
-                ptrdiff_t n = C - i < L ? C - i : L;
-                V x = n == L ? VF(fl_load)(zr + i) : VF(fl_load_part)(zr + i, n, m); /* fill m: no exp underflow (slow) */
-                VI eq;
-                V d;
-                V e = VF(sm_expdiff)(x, mv, &eq, &d);
-                VI in = VF(fl_lanes_below)(n);
-                if (n < L) {
+            FL_IVEC cnt = (FL_IVEC){0};
+            for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
+                ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
+                FL_VEC x = n == FL_LANES ? FL_VFN(fl_load)(zr + i) : FL_VFN(fl_load_part)(zr + i, n, m); /* fill m: no exp underflow (slow) */
+                FL_IVEC eq;
+                FL_VEC d;
+                FL_VEC e = FL_VFN(sm_expdiff)(x, mv, &eq, &d);
+                FL_IVEC in = FL_VFN(fl_lanes_below)(n);
+                if (n < FL_LANES) {
                     eq &= in;
-                    e = VF(fl_sel)(in, e, zero);
+                    e = FL_VFN(fl_sel)(in, e, zero);
                 }
-                acc = VF(fl_acc)(acc, VF(fl_sel)(eq, zero, e));
+                acc = FL_VFN(fl_acc)(acc, FL_VFN(fl_sel)(eq, zero, e));
                 cnt += eq;
                 if (mode == SM_PROB || smooth) {
-                    V coef;
+                    FL_VEC coef;
                     if (mode == SM_PROB) {
-                        V tv = n == L ? VF(fl_load)(tr + i) : VF(fl_load_part)(tr + i, n, (T)0);
+                        FL_VEC tv = n == FL_LANES ? FL_VFN(fl_load)(tr + i) : FL_VFN(fl_load_part)(tr + i, n, (FL_REAL)0);
                         if (smooth)
-                            tv = tv * (T)(1.0 - eps) + (T)epc;
-                        coef = has_w ? tv * (n == L ? VF(fl_load)(w + i) : VF(fl_load_part)(w + i, n, (T)0)) : tv;
+                            tv = tv * (FL_REAL)(1.0 - eps) + (FL_REAL)epc;
+                        coef = has_w ? tv * (n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0)) : tv;
                     } else {
-                        coef = has_w ? (n == L ? VF(fl_load)(w + i) : VF(fl_load_part)(w + i, n, (T)0))
-                                     : VF(fl_splat)((T)1);
+                        coef = has_w ? (n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0))
+                                     : FL_VFN(fl_splat)((FL_REAL)1);
                     }
-                    coef = VF(fl_sel)(in, coef, zero);
-                    accd = VF(fl_acc)(accd, FL_XCAT2(FL_MULNZ, FL_S)(coef, d));
+                    coef = FL_VFN(fl_sel)(in, coef, zero);
+                    accd = FL_VFN(fl_acc)(accd, FL_XCAT2(FL_MULNZ, FL_S)(coef, d));
                     if (mode == SM_PROB)
-                        acca = VF(fl_acc)(acca, coef);
+                        acca = FL_VFN(fl_acc)(acca, coef);
                 }
                 if (gr) {
-                    if (n == L)
-                        VF(fl_store)(gr + i, e);
+                    if (n == FL_LANES)
+                        FL_VFN(fl_store)(gr + i, e);
                     else
-                        VF(fl_store_part)(gr + i, e, n);
+                        FL_VFN(fl_store_part)(gr + i, e, n);
                 }
             }
-            double k = VF(sm_hcount)(cnt);
+            double k = FL_VFN(sm_hcount)(cnt);
             mrow[j] = m;
-            s1[j] = VF(sm_fix_s1)(fl_hsum_f64(acc) + (k - 1.0), m, k);
+            s1[j] = FL_VFN(sm_fix_s1)(fl_hsum_f64(acc) + (k - 1.0), m, k);
             sd[j] = fl_hsum_f64(accd);
             sa[j] = fl_hsum_f64(acca);
             if (mode == SM_IDX && gr) {
@@ -268,26 +268,26 @@ FL_INLINE double VF(ce_block)(const fl_ce_params *P, const T *z, ptrdiff_t ldz,
                 ey[j] = (y != P->ignore_index) ? (double)gr[y] : 0.0;
             }
         }
-        VF(sm_log1p_group)(s1, lse, g);
+        FL_VFN(sm_log1p_group)(s1, lse, g);
         /* pass B: loss, then the gradient over the stored e */
         for (ptrdiff_t j = 0; j < g; j++) {
             const ptrdiff_t r = r0 + j;
-            const T *zr = z + r * ldz;
-            const T *tr = mode == SM_PROB ? t + r * ldt : NULL;
-            T *gr = grad ? grad + r * ldg : NULL;
+            const FL_REAL *zr = z + r * ldz;
+            const FL_REAL *tr = mode == SM_PROB ? t + r * ldt : NULL;
+            FL_REAL *gr = grad ? grad + r * ldg : NULL;
             double l, a, S = 1.0 + s1[j];
             int64_t y = -1;
             if (mode == SM_IDX) {
                 y = idx[r * ldi];
                 if (y == P->ignore_index) {
-                    if (loss) loss[r * lds] = (T)0;
+                    if (loss) loss[r * lds] = (FL_REAL)0;
                     if (gr) {
-                        for (ptrdiff_t i = 0; i < C; i += L) {
-                            ptrdiff_t n = C - i < L ? C - i : L;
-                            if (n == L)
-                                VF(fl_store)(gr + i, zero);
+                        for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
+                            ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
+                            if (n == FL_LANES)
+                                FL_VFN(fl_store)(gr + i, zero);
                             else
-                                VF(fl_store_part)(gr + i, zero, n);
+                                FL_VFN(fl_store_part)(gr + i, zero, n);
                         }
                     }
                     continue;
@@ -302,58 +302,58 @@ FL_INLINE double VF(ce_block)(const fl_ce_params *P, const T *z, ptrdiff_t ldz,
                 l = sa[j] * lse[j] - sd[j];
                 a = sa[j];
             }
-            if (loss) loss[r * lds] = (T)l;
+            if (loss) loss[r * lds] = (FL_REAL)l;
             total += l;
             if (!gr)
                 continue;
-            V fv = VF(fl_splat)((T)(a * gs / S));
-            const T cs = (T)(mode == SM_PROB ? gs : epc * gs);
-            for (ptrdiff_t i = 0; i < C; i += L) {
-                ptrdiff_t n = C - i < L ? C - i : L;
-                V e = n == L ? VF(fl_load)(gr + i) : VF(fl_load_part)(gr + i, n, (T)0);
-                V gv = e * fv;
+            FL_VEC fv = FL_VFN(fl_splat)((FL_REAL)(a * gs / S));
+            const FL_REAL cs = (FL_REAL)(mode == SM_PROB ? gs : epc * gs);
+            for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
+                ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
+                FL_VEC e = n == FL_LANES ? FL_VFN(fl_load)(gr + i) : FL_VFN(fl_load_part)(gr + i, n, (FL_REAL)0);
+                FL_VEC gv = e * fv;
                 if (mode == SM_PROB) {
-                    V tv = n == L ? VF(fl_load)(tr + i) : VF(fl_load_part)(tr + i, n, (T)0);
+                    FL_VEC tv = n == FL_LANES ? FL_VFN(fl_load)(tr + i) : FL_VFN(fl_load_part)(tr + i, n, (FL_REAL)0);
                     if (smooth)
-                        tv = tv * (T)(1.0 - eps) + (T)epc;
+                        tv = tv * (FL_REAL)(1.0 - eps) + (FL_REAL)epc;
                     if (has_w)
-                        tv = tv * (n == L ? VF(fl_load)(w + i) : VF(fl_load_part)(w + i, n, (T)0));
+                        tv = tv * (n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0));
                     gv = gv - tv * cs;
                 } else if (smooth) {
-                    V wv = has_w ? (n == L ? VF(fl_load)(w + i) : VF(fl_load_part)(w + i, n, (T)0))
-                                 : VF(fl_splat)((T)1);
+                    FL_VEC wv = has_w ? (n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0))
+                                 : FL_VFN(fl_splat)((FL_REAL)1);
                     gv = gv - wv * cs;
                 }
-                if (n == L)
-                    VF(fl_store)(gr + i, gv);
+                if (n == FL_LANES)
+                    FL_VFN(fl_store)(gr + i, gv);
                 else
-                    VF(fl_store_part)(gr + i, gv, n);
+                    FL_VFN(fl_store_part)(gr + i, gv, n);
             }
             if (mode == SM_IDX) {
                 /* g_y = gs ((eps/C)(wall - w_y) - a (1 - p_y)), 1 - p_y without cancellation */
                 double wy = has_w ? (double)w[y] : 1.0;
                 double q = ((double)zr[y] == (double)mrow[j] ? s1[j] : 1.0 + (s1[j] - ey[j])) / S;
                 double gy = smooth ? epc * (P->wall - wy) - a * q : -a * q;
-                gr[y] = (T)(gs * gy);
+                gr[y] = (FL_REAL)(gs * gy);
             }
         }
     }
     return total;
 }
 
-static double FN(ce)(const fl_ce_params *P, const T *z, ptrdiff_t ldz, const int64_t *idx,
-                     ptrdiff_t ldi, const T *t, ptrdiff_t ldt, T *loss, ptrdiff_t lds,
-                     T *grad, ptrdiff_t ldg, ptrdiff_t nrows)
+static double FL_KERNEL(ce)(const fl_ce_params *P, const FL_REAL *z, ptrdiff_t ldz, const int64_t *idx,
+                     ptrdiff_t ldi, const FL_REAL *t, ptrdiff_t ldt, FL_REAL *loss, ptrdiff_t lds,
+                     FL_REAL *grad, ptrdiff_t ldg, ptrdiff_t nrows)
 {
     const int has_w = P->w != NULL, smooth = P->eps != 0.0;
     if (P->C <= SM_SMALL_MAXC) {
-        T scratch[5 * SM_SMALL_MAXC * L];
-        return VF(rw_dispatch)(P, P->C, z, ldz, 1, idx, ldi, t, ldt, 1, loss, lds, grad, ldg, 1,
+        FL_REAL scratch[5 * SM_SMALL_MAXC * FL_LANES];
+        return FL_VFN(rw_dispatch)(P, P->C, z, ldz, 1, idx, ldi, t, ldt, 1, loss, lds, grad, ldg, 1,
                                nrows, scratch, 2);
     }
     if (idx) {
 #define FL_SM_CE_IDX(hw, sm)                                                   \
-        return VF(ce_block)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows, \
+        return FL_VFN(ce_block)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows, \
                             SM_IDX, hw, sm)
         if (!has_w && !smooth) FL_SM_CE_IDX(0, 0);
         if (!has_w) FL_SM_CE_IDX(0, 1);
@@ -362,35 +362,35 @@ static double FN(ce)(const fl_ce_params *P, const T *z, ptrdiff_t ldz, const int
 #undef FL_SM_CE_IDX
     }
     if (!has_w && !smooth)
-        return VF(ce_block)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows,
+        return FL_VFN(ce_block)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows,
                             SM_PROB, 0, 0);
-    return VF(ce_block)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows,
+    return FL_VFN(ce_block)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows,
                         SM_PROB, has_w, 1);
 }
 
 /* ------------------ categorical cross-entropy on p -------------------- */
 
-static double FN(cce)(const fl_ce_params *P, const T *p, ptrdiff_t ldp, const int64_t *idx,
-                      ptrdiff_t ldi, const T *t, ptrdiff_t ldt, T *loss, ptrdiff_t lds,
-                      T *grad, ptrdiff_t ldg, ptrdiff_t nrows, ptrdiff_t *first_bad)
+static double FL_KERNEL(cce)(const fl_ce_params *P, const FL_REAL *p, ptrdiff_t ldp, const int64_t *idx,
+                      ptrdiff_t ldi, const FL_REAL *t, ptrdiff_t ldt, FL_REAL *loss, ptrdiff_t lds,
+                      FL_REAL *grad, ptrdiff_t ldg, ptrdiff_t nrows, ptrdiff_t *first_bad)
 {
     const ptrdiff_t C = P->C;
-    const T *w = (const T *)P->w;
-    const T gs = (T)P->gscale;
-    const V lo = VF(fl_splat)((T)-100), tiny = VF(fl_splat)((T)1e-12), zero = VF(fl_splat)((T)0);
+    const FL_REAL *w = (const FL_REAL *)P->w;
+    const FL_REAL gs = (FL_REAL)P->gscale;
+    const FL_VEC lo = FL_VFN(fl_splat)((FL_REAL)-100), tiny = FL_VFN(fl_splat)((FL_REAL)1e-12), zero = FL_VFN(fl_splat)((FL_REAL)0);
     double total = 0.0;
     *first_bad = -1;
     for (ptrdiff_t r = 0; r < nrows; r++) {
-        const T *pr = p + r * ldp;
-        T *gr = grad ? grad + r * ldg : NULL;
+        const FL_REAL *pr = p + r * ldp;
+        FL_REAL *gr = grad ? grad + r * ldg : NULL;
         int64_t y = idx ? idx[r * ldi] : -1;
         int ign = idx && y == P->ignore_index;
         vf64 acc = fl_splat_f64(0.0);
-        for (ptrdiff_t i = 0; i < C; i += L) {
-            ptrdiff_t n = C - i < L ? C - i : L;
-            V x = n == L ? VF(fl_load)(pr + i) : VF(fl_load_part)(pr + i, n, (T)0.5);
-            VI bad = ~((x >= 0) & (x <= 1));
-            if (*first_bad < 0 && VF(fl_any)(bad)) {
+        for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
+            ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
+            FL_VEC x = n == FL_LANES ? FL_VFN(fl_load)(pr + i) : FL_VFN(fl_load_part)(pr + i, n, (FL_REAL)0.5);
+            FL_IVEC bad = ~((x >= 0) & (x <= 1));
+            if (*first_bad < 0 && FL_VFN(fl_any)(bad)) {
                 for (ptrdiff_t c = i; c < i + n; c++)
                     if (!(pr[c] >= 0 && pr[c] <= 1)) {
                         *first_bad = r * C + c;
@@ -399,28 +399,28 @@ static double FN(cce)(const fl_ce_params *P, const T *p, ptrdiff_t ldp, const in
             }
             if (idx) {
                 if (gr) {
-                    if (n == L)
-                        VF(fl_store)(gr + i, zero);
+                    if (n == FL_LANES)
+                        FL_VFN(fl_store)(gr + i, zero);
                     else
-                        VF(fl_store_part)(gr + i, zero, n);
+                        FL_VFN(fl_store_part)(gr + i, zero, n);
                 }
                 continue;
             }
-            V tv = n == L ? VF(fl_load)(t + r * ldt + i) : VF(fl_load_part)(t + r * ldt + i, n, (T)0);
+            FL_VEC tv = n == FL_LANES ? FL_VFN(fl_load)(t + r * ldt + i) : FL_VFN(fl_load_part)(t + r * ldt + i, n, (FL_REAL)0);
             if (w)
-                tv = tv * (n == L ? VF(fl_load)(w + i) : VF(fl_load_part)(w + i, n, (T)0));
-            V lp = VF(fl_log)(x);
-            lp = VF(fl_sel)(lp > lo, lp, lo);
-            V l = -(tv * lp);
-            if (n < L)
-                l = VF(fl_sel)(VF(fl_lanes_below)(n), l, zero);
-            acc = VF(fl_acc)(acc, l);
+                tv = tv * (n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0));
+            FL_VEC lp = FL_VFN(fl_log)(x);
+            lp = FL_VFN(fl_sel)(lp > lo, lp, lo);
+            FL_VEC l = -(tv * lp);
+            if (n < FL_LANES)
+                l = FL_VFN(fl_sel)(FL_VFN(fl_lanes_below)(n), l, zero);
+            acc = FL_VFN(fl_acc)(acc, l);
             if (gr) {
-                V gv = -(tv / VF(fl_sel)(x > tiny, x, tiny)) * gs;
-                if (n == L)
-                    VF(fl_store)(gr + i, gv);
+                FL_VEC gv = -(tv / FL_VFN(fl_sel)(x > tiny, x, tiny)) * gs;
+                if (n == FL_LANES)
+                    FL_VFN(fl_store)(gr + i, gv);
                 else
-                    VF(fl_store_part)(gr + i, gv, n);
+                    FL_VFN(fl_store_part)(gr + i, gv, n);
             }
         }
         double l;
@@ -429,16 +429,16 @@ static double FN(cce)(const fl_ce_params *P, const T *p, ptrdiff_t ldp, const in
             if (!ign) {
                 double wy = w ? (double)w[y] : 1.0;
                 double py = (double)pr[y];
-                double lp = (double)VF(fl_log)(VF(fl_splat)(pr[y]))[0];
+                double lp = (double)FL_VFN(fl_log)(FL_VFN(fl_splat)(pr[y]))[0];
                 if (lp < -100.0) lp = -100.0;
                 l = -wy * lp;
                 if (gr)
-                    gr[y] = (T)(-wy / (py > 1e-12 ? py : 1e-12) * (double)gs);
+                    gr[y] = (FL_REAL)(-wy / (py > 1e-12 ? py : 1e-12) * (double)gs);
             }
         } else {
             l = fl_hsum_f64(acc);
         }
-        if (loss) loss[r * lds] = (T)l;
+        if (loss) loss[r * lds] = (FL_REAL)l;
         total += l;
     }
     return total;
@@ -446,28 +446,28 @@ static double FN(cce)(const fl_ce_params *P, const T *p, ptrdiff_t ldp, const in
 
 /* ---------------- any strides (class axis not contiguous) ---------------- */
 
-static void FN(softmax_s)(const T *z, ptrdiff_t zrs, ptrdiff_t zcs, T *y, ptrdiff_t yrs,
-                          ptrdiff_t ycs, ptrdiff_t nrows, ptrdiff_t C, int log_, T *scratch)
+static void FL_KERNEL(softmax_s)(const FL_REAL *z, ptrdiff_t zrs, ptrdiff_t zcs, FL_REAL *y, ptrdiff_t yrs,
+                          ptrdiff_t ycs, ptrdiff_t nrows, ptrdiff_t C, int log_, FL_REAL *scratch)
 {
-    VF(rw_dispatch)(NULL, C, z, zrs, zcs, NULL, 0, NULL, 0, 0, NULL, 0, y, yrs, ycs, nrows,
+    FL_VFN(rw_dispatch)(NULL, C, z, zrs, zcs, NULL, 0, NULL, 0, 0, NULL, 0, y, yrs, ycs, nrows,
                     scratch, log_ ? 1 : 0);
 }
 
-static double FN(ce_s)(const fl_ce_params *P, const T *z, ptrdiff_t zrs, ptrdiff_t zcs,
-                       const int64_t *idx, ptrdiff_t ldi, const T *t, ptrdiff_t trs,
-                       ptrdiff_t tcs, T *loss, ptrdiff_t lds, T *grad, ptrdiff_t grs,
-                       ptrdiff_t gcs, ptrdiff_t nrows, T *scratch)
+static double FL_KERNEL(ce_s)(const fl_ce_params *P, const FL_REAL *z, ptrdiff_t zrs, ptrdiff_t zcs,
+                       const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t, ptrdiff_t trs,
+                       ptrdiff_t tcs, FL_REAL *loss, ptrdiff_t lds, FL_REAL *grad, ptrdiff_t grs,
+                       ptrdiff_t gcs, ptrdiff_t nrows, FL_REAL *scratch)
 {
-    return VF(rw_dispatch)(P, P->C, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, grad, grs,
+    return FL_VFN(rw_dispatch)(P, P->C, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, grad, grs,
                            gcs, nrows, scratch, 2);
 }
 
 static void FL_XCAT3(fill_softmax, FL_S, FL_ISA)(fl_softmax_table *tb)
 {
-    tb->FL_XCAT2(softmax_s, FL_S) = FN(softmax_s);
-    tb->FL_XCAT2(ce_s, FL_S) = FN(ce_s);
-    tb->FL_XCAT2(softmax, FL_S) = FN(softmax);
-    tb->FL_XCAT2(ce, FL_S) = FN(ce);
-    tb->FL_XCAT2(cce, FL_S) = FN(cce);
+    tb->FL_XCAT2(softmax_s, FL_S) = FL_KERNEL(softmax_s);
+    tb->FL_XCAT2(ce_s, FL_S) = FL_KERNEL(ce_s);
+    tb->FL_XCAT2(softmax, FL_S) = FL_KERNEL(softmax);
+    tb->FL_XCAT2(ce, FL_S) = FL_KERNEL(ce);
+    tb->FL_XCAT2(cce, FL_S) = FL_KERNEL(cce);
 }
 

@@ -3,7 +3,7 @@
  * Included by fl_softmax_impl.h once per ISA and element type (after its
  * helpers sm_vmax and sm_expdiff).
  *
- * A block of L rows is processed together: lane j holds row j, and every
+ * A block of FL_LANES rows is processed together: lane j holds row j, and every
  * step (the maximum, the exponentials, the float64 sums, log1p, the loss and
  * the gradient) runs vertically, class by class, on whole vectors.  There is
  * no horizontal reduction and no scalar work per row apart from reading its
@@ -19,7 +19,7 @@
  * operation for operation.  The last, partial block of rows is staged
  * through `scratch` with zero rows as padding.
  *
- * scratch: room for 5 * C * L elements (the exponentials of a block, its
+ * scratch: room for 5 * C * FL_LANES elements (the exponentials of a block, its
  * staged logits, and the staged operands of the last block).
  */
 
@@ -30,11 +30,11 @@
 #endif
 
 /* per-row float64 quantities of a block: RW_NH float64 vectors */
-typedef struct { vf64 h[RW_NH]; } VF(rwd);
+typedef struct { vf64 h[RW_NH]; } FL_VFN(rwd);
 
-FL_INLINE VF(rwd) VF(rw_wide)(V v)
+FL_INLINE FL_VFN(rwd) FL_VFN(rw_wide)(FL_VEC v)
 {
-    VF(rwd) r;
+    FL_VFN(rwd) r;
 #if FL_T == 64
     r.h[0] = v;
 #else
@@ -43,7 +43,7 @@ FL_INLINE VF(rwd) VF(rw_wide)(V v)
     return r;
 }
 
-FL_INLINE V VF(rw_narrow)(VF(rwd) d)
+FL_INLINE FL_VEC FL_VFN(rw_narrow)(FL_VFN(rwd) d)
 {
 #if FL_T == 64
     return d.h[0];
@@ -57,43 +57,43 @@ FL_INLINE V VF(rw_narrow)(VF(rwd) d)
 #endif
 }
 
-FL_INLINE VF(rwd) VF(rw_dsplat)(double x)
+FL_INLINE FL_VFN(rwd) FL_VFN(rw_dsplat)(double x)
 {
-    VF(rwd) r;
+    FL_VFN(rwd) r;
     for (int k = 0; k < RW_NH; k++)
         r.h[k] = fl_splat_f64(x);
     return r;
 }
 
 /* lanes p[j * rs] */
-FL_INLINE V VF(rw_ld)(const T *p, ptrdiff_t rs)
+FL_INLINE FL_VEC FL_VFN(rw_ld)(const FL_REAL *p, ptrdiff_t rs)
 {
     if (rs == 1)
-        return VF(fl_load)(p);
-    V r;
-    for (ptrdiff_t j = 0; j < L; j++)
+        return FL_VFN(fl_load)(p);
+    FL_VEC r;
+    for (ptrdiff_t j = 0; j < FL_LANES; j++)
         r[j] = p[j * rs];
     return r;
 }
 
-FL_INLINE void VF(rw_st)(T *p, ptrdiff_t rs, V v)
+FL_INLINE void FL_VFN(rw_st)(FL_REAL *p, ptrdiff_t rs, FL_VEC v)
 {
     if (rs == 1) {
-        VF(fl_store)(p, v);
+        FL_VFN(fl_store)(p, v);
         return;
     }
-    for (ptrdiff_t j = 0; j < L; j++)
+    for (ptrdiff_t j = 0; j < FL_LANES; j++)
         p[j * rs] = v[j];
 }
 
-/* the class indices of L rows as lanes, -1 where ignored */
-FL_INLINE VI VF(rw_targets)(const int64_t *idx, ptrdiff_t ldi, int64_t ignore)
+/* the class indices of FL_LANES rows as lanes, -1 where ignored */
+FL_INLINE FL_IVEC FL_VFN(rw_targets)(const int64_t *idx, ptrdiff_t ldi, int64_t ignore)
 {
     if (ldi == 1) {
         typedef int64_t vq __attribute__((vector_size(FL_L64 * 8)));
         const vq ig = (vq){0} + ignore;
-        vq a[L / FL_L64];
-        for (ptrdiff_t k = 0; k < L / FL_L64; k++) {
+        vq a[FL_LANES / FL_L64];
+        for (ptrdiff_t k = 0; k < FL_LANES / FL_L64; k++) {
             memcpy(&a[k], idx + k * FL_L64, sizeof a[k]);
             a[k] = (vq)((a[k] == ig) | (vq)a[k]);     /* -1 where ignored */
         }
@@ -102,14 +102,14 @@ FL_INLINE VI VF(rw_targets)(const int64_t *idx, ptrdiff_t ldi, int64_t ignore)
 #else
         typedef int32_t vh __attribute__((vector_size(FL_L64 * 4)));
         vh l = __builtin_convertvector(a[0], vh), h = __builtin_convertvector(a[1], vh);
-        VI r;
+        FL_IVEC r;
         memcpy(&r, &l, sizeof l);
         memcpy((char *)&r + sizeof l, &h, sizeof h);
         return r;
 #endif
     }
-    VI r;
-    for (ptrdiff_t j = 0; j < L; j++) {
+    FL_IVEC r;
+    for (ptrdiff_t j = 0; j < FL_LANES; j++) {
         int64_t y = idx[j * ldi];
         r[j] = y == ignore ? -1 : y;
     }
@@ -117,84 +117,84 @@ FL_INLINE VI VF(rw_targets)(const int64_t *idx, ptrdiff_t ldi, int64_t ignore)
 }
 
 /* kind: 0 softmax, 1 log_softmax, 2 cross-entropy (mode SM_IDX / SM_PROB).
-   One block of exactly L rows; yl: the target of each lane (-1: ignored);
-   lossl: L per-row losses (contiguous) or NULL; et: C * L scratch.
+   One block of exactly FL_LANES rows; yl: the target of each lane (-1: ignored);
+   lossl: FL_LANES per-row losses (contiguous) or NULL; et: C * FL_LANES scratch.
    Adds the rows' losses to *tot (lane-wise). */
-FL_INLINE void VF(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptrdiff_t zrs,
-                            ptrdiff_t zcs, const VI *yl, const T *t, ptrdiff_t trs,
-                            ptrdiff_t tcs, T *lossl, T *out, ptrdiff_t ors, ptrdiff_t ocs,
-                            T *et, T *zs, VF(rwd) *tot, ptrdiff_t nlive, const int kind, const int mode,
+FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
+                            ptrdiff_t zcs, const FL_IVEC *yl, const FL_REAL *t, ptrdiff_t trs,
+                            ptrdiff_t tcs, FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors, ptrdiff_t ocs,
+                            FL_REAL *et, FL_REAL *zs, FL_VFN(rwd) *tot, ptrdiff_t nlive, const int kind, const int mode,
                             const int has_w, const int smooth)
 {
-    const V zero = VF(fl_splat)((T)0);
-    const T *w = kind == 2 && has_w ? (const T *)P->w : NULL;
+    const FL_VEC zero = FL_VFN(fl_splat)((FL_REAL)0);
+    const FL_REAL *w = kind == 2 && has_w ? (const FL_REAL *)P->w : NULL;
     const double eps = kind == 2 && smooth ? P->eps : 0.0, epc = eps / (double)C;
     const int ce = kind == 2, prob = ce && mode == SM_PROB, idxm = ce && mode == SM_IDX;
     const int extra = ce && (prob || smooth);
-    const VI yv = idxm ? *yl : (VI){0};
+    const FL_IVEC yv = idxm ? *yl : (FL_IVEC){0};
 
     if (zrs != 1) {
         /* rows not one element apart: copied once into the stage (class c
-           at zs + c * L; element by element, which on AMD Zen 4 beat the
+           at zs + c * FL_LANES; element by element, which on AMD Zen 4 beat the
            level's gather), then every pass loads plain vectors */
-        for (ptrdiff_t j = 0; j < L; j++)
+        for (ptrdiff_t j = 0; j < FL_LANES; j++)
             for (ptrdiff_t c = 0; c < C; c++)
-                zs[c * L + j] = z[j * zrs + c * zcs];
+                zs[c * FL_LANES + j] = z[j * zrs + c * zcs];
         z = zs;
         zrs = 1;
-        zcs = L;
+        zcs = FL_LANES;
     }
-    V mv = VF(fl_load)(z);
+    FL_VEC mv = FL_VFN(fl_load)(z);
     for (ptrdiff_t c = 1; c < C; c++)
-        mv = VF(sm_vmax)(mv, VF(fl_load)(z + c * zcs));
+        mv = FL_VFN(sm_vmax)(mv, FL_VFN(fl_load)(z + c * zcs));
 
-    VF(rwd) acc = VF(rw_dsplat)(0.0), accd = acc, acca = acc;
-    VI cnt = (VI){0};
-    V zy = zero, ey = zero, wy = VF(fl_splat)((T)1);
+    FL_VFN(rwd) acc = FL_VFN(rw_dsplat)(0.0), accd = acc, acca = acc;
+    FL_IVEC cnt = (FL_IVEC){0};
+    FL_VEC zy = zero, ey = zero, wy = FL_VFN(fl_splat)((FL_REAL)1);
     for (ptrdiff_t c = 0; c < C; c++) {
-        V x = VF(rw_ld)(z + c * zcs, zrs);
-        VI eq;
-        V d;
-        V e = VF(sm_expdiff)(x, mv, &eq, &d);
-        VF(rwd) ew = VF(rw_wide)(VF(fl_sel)(eq, zero, e));
+        FL_VEC x = FL_VFN(rw_ld)(z + c * zcs, zrs);
+        FL_IVEC eq;
+        FL_VEC d;
+        FL_VEC e = FL_VFN(sm_expdiff)(x, mv, &eq, &d);
+        FL_VFN(rwd) ew = FL_VFN(rw_wide)(FL_VFN(fl_sel)(eq, zero, e));
         for (int k = 0; k < RW_NH; k++)
             acc.h[k] += ew.h[k];
         cnt += eq;
-        VF(fl_store)(et + c * L, e);
+        FL_VFN(fl_store)(et + c * FL_LANES, e);
         if (idxm) {
-            VI is = yv == ((VI){0} + (int)(c));
-            zy = VF(fl_sel)(is, x, zy);
-            ey = VF(fl_sel)(is, e, ey);
+            FL_IVEC is = yv == ((FL_IVEC){0} + (int)(c));
+            zy = FL_VFN(fl_sel)(is, x, zy);
+            ey = FL_VFN(fl_sel)(is, e, ey);
             if (has_w)
-                wy = VF(fl_sel)(is, VF(fl_splat)(w[c]), wy);
+                wy = FL_VFN(fl_sel)(is, FL_VFN(fl_splat)(w[c]), wy);
         }
         if (extra) {
-            V coef;
+            FL_VEC coef;
             if (prob) {
-                coef = VF(rw_ld)(t + c * tcs, trs);
+                coef = FL_VFN(rw_ld)(t + c * tcs, trs);
                 if (smooth)
-                    coef = coef * (T)(1.0 - eps) + (T)epc;
+                    coef = coef * (FL_REAL)(1.0 - eps) + (FL_REAL)epc;
                 if (has_w)
                     coef = coef * w[c];
             } else {
-                coef = VF(fl_splat)(has_w ? w[c] : (T)1);
+                coef = FL_VFN(fl_splat)(has_w ? w[c] : (FL_REAL)1);
             }
-            VF(rwd) dw = VF(rw_wide)(VF(fl_sel)(coef != 0, coef * d, zero));
+            FL_VFN(rwd) dw = FL_VFN(rw_wide)(FL_VFN(fl_sel)(coef != 0, coef * d, zero));
             for (int k = 0; k < RW_NH; k++)
                 accd.h[k] += dw.h[k];
             if (prob) {
-                VF(rwd) cw = VF(rw_wide)(coef);
+                FL_VFN(rwd) cw = FL_VFN(rw_wide)(coef);
                 for (int k = 0; k < RW_NH; k++)
                     acca.h[k] += cw.h[k];
             }
         }
     }
     /* S1 = sum of the non-maximal e + (k - 1); NaN for indeterminate rows */
-    const V inf = VF(fl_splat)((T)__builtin_inf());
-    VF(rwd) K = VF(rw_wide)(VF(fl_i2f)(-cnt));
-    VF(rwd) bad = VF(rw_wide)(VF(fl_sel)((mv == -inf) | (mv == inf), VF(fl_splat)((T)1), zero));
-    VF(rwd) pinf = VF(rw_wide)(VF(fl_sel)(mv == inf, VF(fl_splat)((T)1), zero));
-    VF(rwd) S1, LSE;
+    const FL_VEC inf = FL_VFN(fl_splat)((FL_REAL)__builtin_inf());
+    FL_VFN(rwd) K = FL_VFN(rw_wide)(FL_VFN(fl_i2f)(-cnt));
+    FL_VFN(rwd) bad = FL_VFN(rw_wide)(FL_VFN(fl_sel)((mv == -inf) | (mv == inf), FL_VFN(fl_splat)((FL_REAL)1), zero));
+    FL_VFN(rwd) pinf = FL_VFN(rw_wide)(FL_VFN(fl_sel)(mv == inf, FL_VFN(fl_splat)((FL_REAL)1), zero));
+    FL_VFN(rwd) S1, LSE;
     for (int k = 0; k < RW_NH; k++) {
         vf64 s = acc.h[k] + (K.h[k] - 1.0);
         /* max -inf, or +inf more than once */
@@ -204,29 +204,29 @@ FL_INLINE void VF(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptrd
             LSE.h[k] = fl_log1p_f64(S1.h[k]);
     }
     if (kind == 0) {
-        VF(rwd) Sd;
+        FL_VFN(rwd) Sd;
         for (int k = 0; k < RW_NH; k++)
             Sd.h[k] = 1.0 + S1.h[k];
-        V sv = VF(rw_narrow)(Sd);
+        FL_VEC sv = FL_VFN(rw_narrow)(Sd);
         for (ptrdiff_t c = 0; c < C; c++)
-            VF(rw_st)(out + c * ocs, ors, VF(fl_load)(et + c * L) / sv);
+            FL_VFN(rw_st)(out + c * ocs, ors, FL_VFN(fl_load)(et + c * FL_LANES) / sv);
         return;
     }
     if (kind == 1) {
-        V lv = VF(rw_narrow)(LSE);
+        FL_VEC lv = FL_VFN(rw_narrow)(LSE);
         for (ptrdiff_t c = 0; c < C; c++) {
-            V x = VF(rw_ld)(z + c * zcs, zrs);
-            VF(rw_st)(out + c * ocs, ors, VF(fl_sel)(x == mv, zero, x - mv) - lv);
+            FL_VEC x = FL_VFN(rw_ld)(z + c * zcs, zrs);
+            FL_VFN(rw_st)(out + c * ocs, ors, FL_VFN(fl_sel)(x == mv, zero, x - mv) - lv);
         }
         return;
     }
     /* cross-entropy: per-row loss l and gradient factor a gs / S */
     const double gs = P->gscale;
-    VF(rwd) Ld, Fd, GYd;
-    VI keep = idxm ? yv >= 0 : (VI){0} - 1;
+    FL_VFN(rwd) Ld, Fd, GYd;
+    FL_IVEC keep = idxm ? yv >= 0 : (FL_IVEC){0} - 1;
     if (idxm) {
-        VF(rwd) M = VF(rw_wide)(mv), ZY = VF(rw_wide)(zy), EY = VF(rw_wide)(ey);
-        VF(rwd) WY = VF(rw_wide)(wy), KP = VF(rw_wide)(VF(fl_sel)(keep, VF(fl_splat)((T)1), zero));
+        FL_VFN(rwd) M = FL_VFN(rw_wide)(mv), ZY = FL_VFN(rw_wide)(zy), EY = FL_VFN(rw_wide)(ey);
+        FL_VFN(rwd) WY = FL_VFN(rw_wide)(wy), KP = FL_VFN(rw_wide)(FL_VFN(fl_sel)(keep, FL_VFN(fl_splat)((FL_REAL)1), zero));
         for (int k = 0; k < RW_NH; k++) {
             vi64 top = ZY.h[k] == M.h[k];
             vf64 nll = LSE.h[k] + fl_sel_f64(top, fl_splat_f64(0.0), M.h[k] - ZY.h[k]);
@@ -253,7 +253,7 @@ FL_INLINE void VF(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptrd
         }
     }
     for (int k = 0; k < RW_NH; k++) {
-        if (nlive < L) {      /* padding rows of the last block: not counted */
+        if (nlive < FL_LANES) {      /* padding rows of the last block: not counted */
             vf64 lane;
             for (ptrdiff_t i = 0; i < FL_L64; i++)
                 lane[i] = (double)(k * FL_L64 + i);
@@ -262,27 +262,27 @@ FL_INLINE void VF(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptrd
         tot->h[k] += Ld.h[k];
     }
     if (lossl)
-        VF(fl_store)(lossl, VF(rw_narrow)(Ld));
+        FL_VFN(fl_store)(lossl, FL_VFN(rw_narrow)(Ld));
     if (!out)
         return;
-    V fv = VF(rw_narrow)(Fd);
-    V gyv = idxm ? VF(rw_narrow)(GYd) : zero;
-    const T cs = (T)(prob ? gs : epc * gs);
+    FL_VEC fv = FL_VFN(rw_narrow)(Fd);
+    FL_VEC gyv = idxm ? FL_VFN(rw_narrow)(GYd) : zero;
+    const FL_REAL cs = (FL_REAL)(prob ? gs : epc * gs);
     for (ptrdiff_t c = 0; c < C; c++) {
-        V gv = VF(fl_load)(et + c * L) * fv;
+        FL_VEC gv = FL_VFN(fl_load)(et + c * FL_LANES) * fv;
         if (prob) {
-            V tv = VF(rw_ld)(t + c * tcs, trs);
+            FL_VEC tv = FL_VFN(rw_ld)(t + c * tcs, trs);
             if (smooth)
-                tv = tv * (T)(1.0 - eps) + (T)epc;
+                tv = tv * (FL_REAL)(1.0 - eps) + (FL_REAL)epc;
             if (has_w)
                 tv = tv * w[c];
             gv = gv - tv * cs;
         } else if (smooth) {
-            gv = gv - (has_w ? w[c] : (T)1) * cs;
+            gv = gv - (has_w ? w[c] : (FL_REAL)1) * cs;
         }
         if (idxm)
-            gv = VF(fl_sel)(keep, VF(fl_sel)(yv == ((VI){0} + (int)(c)), gyv, gv), zero);
-        VF(rw_st)(out + c * ocs, ors, gv);
+            gv = FL_VFN(fl_sel)(keep, FL_VFN(fl_sel)(yv == ((FL_IVEC){0} + (int)(c)), gyv, gv), zero);
+        FL_VFN(rw_st)(out + c * ocs, ors, gv);
     }
 }
 
@@ -290,33 +290,33 @@ FL_INLINE void VF(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptrd
  * Rows [0, nrows) of any strides through rw_lanes.  idx/ldi: class indices
  * (mode SM_IDX); loss/lds: per-row losses or NULL.  Returns the loss sum.
  */
-FL_INLINE double VF(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptrdiff_t zrs,
-                             ptrdiff_t zcs, const int64_t *idx, ptrdiff_t ldi, const T *t,
-                             ptrdiff_t trs, ptrdiff_t tcs, T *loss, ptrdiff_t lds, T *out,
-                             ptrdiff_t ors, ptrdiff_t ocs, ptrdiff_t nrows, T *scratch,
+FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
+                             ptrdiff_t zcs, const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t,
+                             ptrdiff_t trs, ptrdiff_t tcs, FL_REAL *loss, ptrdiff_t lds, FL_REAL *out,
+                             ptrdiff_t ors, ptrdiff_t ocs, ptrdiff_t nrows, FL_REAL *scratch,
                              const int kind, const int mode, const int has_w, const int smooth)
 {
     const int prob = kind == 2 && mode == SM_PROB, idxm = kind == 2 && mode == SM_IDX;
-    T *et = scratch;
-    VF(rwd) tot = VF(rw_dsplat)(0.0);
-    T ll[L];
-    VI yl = (VI){0};
+    FL_REAL *et = scratch;
+    FL_VFN(rwd) tot = FL_VFN(rw_dsplat)(0.0);
+    FL_REAL ll[FL_LANES];
+    FL_IVEC yl = (FL_IVEC){0};
     /* the last, partial block: copied row-major into the stage (rows C
        apart), padded with zero rows, and written back from there.  One call
        site for both, so that each row gets the same instructions (the same
        contractions into FMA) wherever its block starts. */
-    T *zt = scratch + 2 * C * L, *tt = zt + C * L, *ot = tt + C * L;
-    for (ptrdiff_t r0 = 0; r0 < nrows; r0 += L) {
-        const ptrdiff_t g = nrows - r0 < L ? nrows - r0 : L;
-        const T *zp = z + r0 * zrs, *tp = prob ? t + r0 * trs : NULL;
-        T *op = out ? out + r0 * ors : NULL, *lp = loss ? (lds == 1 ? loss + r0 : ll) : NULL;
+    FL_REAL *zt = scratch + 2 * C * FL_LANES, *tt = zt + C * FL_LANES, *ot = tt + C * FL_LANES;
+    for (ptrdiff_t r0 = 0; r0 < nrows; r0 += FL_LANES) {
+        const ptrdiff_t g = nrows - r0 < FL_LANES ? nrows - r0 : FL_LANES;
+        const FL_REAL *zp = z + r0 * zrs, *tp = prob ? t + r0 * trs : NULL;
+        FL_REAL *op = out ? out + r0 * ors : NULL, *lp = loss ? (lds == 1 ? loss + r0 : ll) : NULL;
         ptrdiff_t zr = zrs, zc = zcs, tr = trs, tc = tcs, orr = ors, oc = ocs;
-        if (g < L) {
-            for (ptrdiff_t j = 0; j < L; j++)
+        if (g < FL_LANES) {
+            for (ptrdiff_t j = 0; j < FL_LANES; j++)
                 for (ptrdiff_t c = 0; c < C; c++) {
-                    zt[j * C + c] = j < g ? z[(r0 + j) * zrs + c * zcs] : (T)0;
+                    zt[j * C + c] = j < g ? z[(r0 + j) * zrs + c * zcs] : (FL_REAL)0;
                     if (prob)
-                        tt[j * C + c] = j < g ? t[(r0 + j) * trs + c * tcs] : (T)0;
+                        tt[j * C + c] = j < g ? t[(r0 + j) * trs + c * tcs] : (FL_REAL)0;
                 }
             zp = zt;
             tp = prob ? tt : NULL;
@@ -326,18 +326,18 @@ FL_INLINE double VF(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptr
             zc = tc = oc = 1;
         }
         if (idxm) {
-            if (g == L) {
-                yl = VF(rw_targets)(idx + r0 * ldi, ldi, P->ignore_index);
+            if (g == FL_LANES) {
+                yl = FL_VFN(rw_targets)(idx + r0 * ldi, ldi, P->ignore_index);
             } else {
-                for (ptrdiff_t j = 0; j < L; j++) {
+                for (ptrdiff_t j = 0; j < FL_LANES; j++) {
                     int64_t y = j < g ? idx[(r0 + j) * ldi] : P->ignore_index;
                     yl[j] = y == P->ignore_index ? -1 : y;
                 }
             }
         }
-        VF(rw_lanes)(P, C, zp, zr, zc, &yl, tp, tr, tc, lp, op, orr, oc, et, et + C * L, &tot, g,
+        FL_VFN(rw_lanes)(P, C, zp, zr, zc, &yl, tp, tr, tc, lp, op, orr, oc, et, et + C * FL_LANES, &tot, g,
                      kind, mode, has_w, smooth);
-        if (g < L) {
+        if (g < FL_LANES) {
             for (ptrdiff_t j = 0; j < g; j++) {
                 if (loss)
                     loss[(r0 + j) * lds] = ll[j];
@@ -346,7 +346,7 @@ FL_INLINE double VF(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptr
                         out[(r0 + j) * ors + c * ocs] = ot[j * C + c];
             }
         } else if (loss && lds != 1) {
-            for (ptrdiff_t j = 0; j < L; j++)
+            for (ptrdiff_t j = 0; j < FL_LANES; j++)
                 loss[(r0 + j) * lds] = ll[j];
         }
     }
@@ -357,23 +357,23 @@ FL_INLINE double VF(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptr
 }
 
 /* the specialised instances: kind, then (mode, weights, smoothing) for CE */
-FL_INLINE double VF(rw_dispatch)(const fl_ce_params *P, ptrdiff_t C, const T *z, ptrdiff_t zrs,
-                                 ptrdiff_t zcs, const int64_t *idx, ptrdiff_t ldi, const T *t,
-                                 ptrdiff_t trs, ptrdiff_t tcs, T *loss, ptrdiff_t lds, T *out,
-                                 ptrdiff_t ors, ptrdiff_t ocs, ptrdiff_t nrows, T *scratch,
+FL_INLINE double FL_VFN(rw_dispatch)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
+                                 ptrdiff_t zcs, const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t,
+                                 ptrdiff_t trs, ptrdiff_t tcs, FL_REAL *loss, ptrdiff_t lds, FL_REAL *out,
+                                 ptrdiff_t ors, ptrdiff_t ocs, ptrdiff_t nrows, FL_REAL *scratch,
                                  int kind)
 {
 #define RW_CALL(k, md, hw, sm)                                                  \
-    return VF(rw_rows)(P, C, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, ocs, \
+    return FL_VFN(rw_rows)(P, C, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, ocs, \
                        nrows, scratch, k, md, hw, sm)
 /* the commonest cases with the class count a constant (loops unrolled) */
 #define RW_CALL_K(k, md, hw, sm)                                                \
     switch (C) {                                                               \
-    case 2: return VF(rw_rows)(P, 2, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
+    case 2: return FL_VFN(rw_rows)(P, 2, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
                                ocs, nrows, scratch, k, md, hw, sm);             \
-    case 3: return VF(rw_rows)(P, 3, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
+    case 3: return FL_VFN(rw_rows)(P, 3, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
                                ocs, nrows, scratch, k, md, hw, sm);             \
-    case 4: return VF(rw_rows)(P, 4, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
+    case 4: return FL_VFN(rw_rows)(P, 4, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
                                ocs, nrows, scratch, k, md, hw, sm);             \
     default: RW_CALL(k, md, hw, sm);                                           \
     }

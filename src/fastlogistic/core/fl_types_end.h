@@ -1,8 +1,8 @@
 /* fl_types_end.h -- undo fl_types.h */
-#undef T
-#undef V
-#undef VI
-#undef L
+#undef FL_REAL
+#undef FL_VEC
+#undef FL_IVEC
+#undef FL_LANES
 #undef FL_S
 #undef VF
 #undef FN
