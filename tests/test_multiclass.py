@@ -14,12 +14,10 @@ LEVELS = _kernels.cpu_simd_levels()
 DTYPES = [np.float64, np.float32]
 
 
-@pytest.fixture(params=LEVELS)
-def level(request):
-    old = _kernels.get_simd_level()
-    _kernels.set_simd_level(request.param)
-    yield request.param
-    _kernels.set_simd_level(old)
+@pytest.fixture
+def level(simd_level):
+    """conftest's simd_level (every level this CPU runs), under this module's name."""
+    return simd_level
 
 
 def _ulp(x, dt):

@@ -16,12 +16,10 @@ LAYOUTS = ["C", "F", "axis0", "mid", "neg", "zero", "step"]
 LD = np.longdouble
 
 
-@pytest.fixture(params=LEVELS)
-def level(request):
-    old = _kernels.get_simd_level()
-    _kernels.set_simd_level(request.param)
-    yield request.param
-    _kernels.set_simd_level(old)
+@pytest.fixture
+def level(simd_level):
+    """conftest's simd_level (every level this CPU runs), under this module's name."""
+    return simd_level
 
 
 def _layout(z, kind):

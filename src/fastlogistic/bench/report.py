@@ -91,12 +91,8 @@ def print_class_table(rows, file):
 
 def plot_classes(results, path):
     """ns/element against the class count K, one panel per function and dtype."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("--plot: matplotlib is not installed; no plot written", file=sys.stderr)
+    plt = _pyplot()
+    if plt is None:
         return False
     keys = sorted({(r["function"], r["dtype"]) for r in results if len(r["shape"]) == 2})
     fig, axes = plt.subplots(len(keys) // 2 or 1, 2, figsize=(10.4, 3.6 * (len(keys) // 2 or 1)),
@@ -111,18 +107,8 @@ def plot_classes(results, path):
             pts.sort()
             ax.plot(*zip(*pts), marker="o", ms=3, lw=2 if impl == "fastlogistic" else 1.2,
                     label=impl)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(f"{function} {dtype}, N*K fixed", fontsize=10)
-        ax.set_xlabel("classes K")
-        ax.set_ylabel("ns / element (lower is better)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(keys):]:
-        ax.set_visible(False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+        _style(ax, f"{function} {dtype}, N*K fixed", "classes K")
+    _save(plt, fig, axes, len(keys), path)
     return True
 
 
@@ -214,12 +200,8 @@ def print_header(info, file):
 
 
 def plot(results, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("--plot: matplotlib is not installed; no plot written", file=sys.stderr)
+    plt = _pyplot()
+    if plt is None:
         return False
     panels = {}
     for r in results:
@@ -243,17 +225,37 @@ def plot(results, path):
             pts.sort()
             ax.plot(*zip(*pts), "-" if k == 1 else "--", color=colors[impl], marker="o", ms=3,
                     lw=2 if impl == "fastlogistic" else 1.2, label=f"{impl} ({k}t)")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
         title = f"{key[0]} {key[1]}" + (f", C={_fmt_n(key[2])}" if key[2] else "")
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("elements per call" + (" (N*C)" if key[2] else ""))
-        ax.set_ylabel("ns / element (lower is better)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(keys):]:
+        _style(ax, title, "elements per call" + (" (N*C)" if key[2] else ""))
+    _save(plt, fig, axes, len(keys), path)
+    return True
+
+
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend, or None (said on stderr)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("--plot: matplotlib is not installed; no plot written", file=sys.stderr)
+        return None
+    return plt
+
+
+def _style(ax, title, xlabel):
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("ns / element (lower is better)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def _save(plt, fig, axes, used, path):
+    for ax in list(axes.flat)[used:]:
         ax.set_visible(False)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
-    return True
