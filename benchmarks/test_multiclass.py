@@ -1,4 +1,4 @@
-"""log_softmax and cross-entropy loss-and-gradient on (N, C) logits (issue 4);
+"""log_softmax and cross-entropy loss-and-gradient on (N, C) logits;
 skipped until fastlogistic has them."""
 import pytest
 
@@ -17,5 +17,5 @@ def test_multiclass(benchmark, function, impl, shape, dtype):
 @pytest.mark.parametrize("impl", ["fastlogistic", "torch"])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_cross_entropy_threads(benchmark, threads, impl):
-    """Thread scaling at N*C = 1e7 (issue 4's 2-vs-1-thread target)."""
+    """Thread scaling at N*C = 1e7 (the 2-vs-1-thread target)."""
     run_case(benchmark, "cross_entropy_loss_and_grad", impl, (10**4, 1000), "float64", threads)

@@ -1,5 +1,5 @@
 """fastlogistic.patch()/unpatch()/patched() on scikit-learn's
-HalfBinomialLoss and HalfMultinomialLoss (issue 15 part 5): the patched
+HalfBinomialLoss and HalfMultinomialLoss: the patched
 methods give scikit-learn's results (its arguments, out arrays, dtypes),
 unpatch restores the originals, the version check refuses untested
 interfaces, and scikit-learn's own loss and logistic-regression tests pass
