@@ -46,6 +46,10 @@ def _rows(a, ax):
     the other axes cannot be merged without a copy."""
     if not _kernel_ready(a):
         return None
+    if a.ndim == 2:
+        # the common case, without moveaxis' checks: (N, C) itself or its transpose
+        v = a if ax == 1 else a.T
+        return None if any(s % a.itemsize for s in v.strides) else v
     m = np.moveaxis(a, ax, -1)
     n, c = math.prod(m.shape[:-1]), m.shape[-1]
     # the other axes merge into one without a copy when each (of length > 1)
