@@ -18,7 +18,7 @@ Environment variables (all optional):
   FASTLOGISTIC_BUILD_JOBS=n compile n C files at once (default: the CPUs this
                             process may use); 1 compiles one after the other.
   FASTLOGISTIC_DEBUG=1      keep debug information (-g; by default -g0: the same
-                            machine code, 15 % less compile time, a .so 6x smaller).
+                            machine code, less compile time, a .so 6x smaller).
 OpenMP is detected by compiling and linking a test library the way the
 extension is linked (CFLAGS and LDFLAGS included); a compiler without it
 stops the build with what to install, unless FASTLOGISTIC_NO_OPENMP=1 asks

@@ -65,8 +65,8 @@ def set_output_cache(nbytes):
     (newest kept, oldest released first), and the next call that needs an
     output of about that size gets it back.  Big allocations otherwise come
     fresh from the operating system every time, and clearing their pages
-    costs more than the function: float64 ``sigmoid`` at N = 1e7 runs about
-    twice as fast on a reused output (1.6 -> 0.8 ns/element on the CI VM).
+    costs more than the function: float64 ``sigmoid`` at N = 1e7 runs much
+    faster on a reused output (see docs/design-measurements.md).
     Memory the caller still holds is never touched.  ``0`` keeps nothing (and
     releases what is kept now), ``None`` restores the built-in default, 256
     MiB.  ``FASTLOGISTIC_OUTPUT_CACHE`` sets the value at import.

@@ -46,9 +46,9 @@ Threads: the objectives run on ``NUM_THREADS`` threads, 1 by default.  The
 boosting library calls them between its own parallel regions, while its
 OpenMP threads are still spinning; a second thread team on the same cores
 then waits for CPU time (XGBoost's wheel bundles its own OpenMP runtime: on a
-2-core machine, a 2-thread call right after XGBoost ran took 50 ms where one
-thread took 0.2 ms, 1e5 rows).  One thread computes 1e6 rows in about a
-millisecond, small against a boosting round; set
+2-core machine, a 2-thread call right after XGBoost ran was far slower than
+one thread).  One thread's time is small against a boosting round (figures in
+docs/design-measurements.md); set
 ``fastlogistic.objectives.NUM_THREADS = None`` for fastlogistic's default.
 
 Initial score: a custom objective starts from margin 0 in LightGBM (no

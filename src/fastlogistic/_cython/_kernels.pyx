@@ -205,13 +205,13 @@ PARALLEL_THRESHOLD = PARALLEL_MIN
 #  - 6 MiB: where streaming started to pay on an Intel Xeon (Cascade Lake)
 #    cloud VM.
 #  - AMD at "avx512-split" (Zen 4 class, no software prefetch there): 6 MiB
-#    for calls on 2 or more threads only.  On the Zen 4 CI VM, N = 1e7, C
-#    harness: 2 threads float64 sigmoid 1.10x, loss + grad 1.08x, float32
-#    sigmoid 1.17x faster streamed; 1 thread 0.95-0.99x (the kernels are
+#    for calls on 2 or more threads only.  On the Zen 4 CI VM two threads
+#    ran faster streamed, one thread slightly slower (the kernels are
 #    compute-bound there, and normal stores keep the result in cache).
 #  - other AMD levels: never (-1); on Zen 4 normal stores were as fast or
 #    faster, and the AVX2-only AMD machines these levels serve were not
 #    measured without the prefetch.
+# Figures in docs/design-measurements.md.
 DEFAULT_STREAM_BYTES = 6 << 20
 cdef Py_ssize_t _stream_user = -2      # set_stream_threshold's value; -2: the default
 cdef Py_ssize_t _stream_bytes = DEFAULT_STREAM_BYTES   # in effect
@@ -618,11 +618,10 @@ cdef int _run(Job *job, int nthreads) except -1 nogil:
         # host took away, a run of page faults on a fresh output) is made
         # up for by the others, while each thread still writes long runs
         # (page faults on a fresh output contend less than when the
-        # threads interleave).  N = 1e7 float64 sigmoid on the 2-vCPU CI
-        # VM, fresh output, 2 threads vs 1, runs of 3: static 1.73-1.79x,
-        # guided 1.79-1.91x, dynamic 1.57-1.69x (1 chunk a grab),
-        # 1.54-1.93x (16 or 64).  Which thread runs a chunk never changes
-        # its result.
+        # threads interleave).  On the 2-vCPU CI VM guided gave two threads
+        # a better speed-up than static, and than dynamic, which was lower
+        # or more scattered (docs/design-measurements.md).  Which thread
+        # runs a chunk never changes its result.
         for c in prange(job.nchunks, num_threads=nthreads, schedule='guided'):
             tb = buf + threadid() * bufsize if buf != NULL else NULL
             if job.is_f64:
@@ -753,8 +752,9 @@ def unary(int op, x, out=None, num_threads=None):
         if (typenum == cnp.NPY_DOUBLE or typenum == cnp.NPY_FLOAT) and _plain(a, typenum):
             if out is None:
                 # the output cache from FL_OC_MIN up only: below it the handler's
-                # switch cost ~2 % of a call at N = 1e5, and these kernels do
-                # not need the alignment
+                # switch costs a share of the call
+                # (docs/design-measurements.md), and these kernels do not
+                # need the alignment
                 r = _new_out(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), typenum,
                              cnp.PyArray_NBYTES(a), FL_OC_MIN)
             elif type(out) is cnp.ndarray:

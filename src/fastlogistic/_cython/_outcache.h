@@ -5,10 +5,11 @@
  *
  * Why: glibc gives allocations of 32 MiB or more (its largest mmap
  * threshold) fresh pages from the kernel every time, and the page faults
- * that clear them cost more than the function.  On the Zen 4 CI VM, float64
- * sigmoid at N = 1e7 ran 1.6 ns/element with a fresh output and 0.8 with a
- * reused one; with two threads the faults of both threads made single calls
- * up to 5x slower at random (huge-page allocation).  Smaller outputs come
+ * that clear them cost more than the function: on the Zen 4 CI VM, float64
+ * sigmoid at N = 1e7 ran much faster on a reused output than on a fresh one,
+ * and with two threads the faults of both threads made single calls much
+ * slower at random (huge-page allocation; figures in
+ * docs/design-measurements.md).  Smaller outputs come
  * from glibc's heap, already reused; they are cached here only once they are
  * at least FL_OC_MIN bytes.
  *

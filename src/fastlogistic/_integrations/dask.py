@@ -19,7 +19,8 @@ same kernels as in memory.
   order: the sum then differs by rounding (a few ULP).  With the dask config
   "fastlogistic.exact-sum" set when the graph is built, each block sums its
   per-element losses exactly (:class:`Exact`) and the result is the
-  correctly rounded sum, the same for any chunking (about 6x the cost).
+  correctly rounded sum, the same for any chunking (several times the cost,
+  see docs/design-measurements.md).
 * ``*_loss_and_grad`` and ``grad_hess``: one task per block returns both
   results; the gradient of a "mean" is the block's "sum" gradient times
   ``1/n``, where n is known from the shapes -- except for class-index

@@ -105,14 +105,14 @@ def steady_malloc():
     return a description, or None where this is not glibc.
 
     With the defaults, whether an output of a few MB comes from recycled heap
-    memory or from fresh pages that the kernel clears first (~0.4 ns per
-    float64 element at N = 1e6) depends on what the process freed just
-    before: a round of the NumPy formula frees its temporaries, the heap is
-    trimmed, and the next round, whichever implementation it is, pays for
-    fresh pages.  Fixed thresholds take that out of the comparison.  Above
-    32 MiB (N = 1e7 float64) the other libraries' outputs are fresh pages on
-    every call, as in any process; fastlogistic reuses its own (the output
-    cache, set_output_cache)."""
+    memory or from fresh pages that the kernel clears first (a cost that
+    shows in the timings, see docs/design-measurements.md) depends on what
+    the process freed just before: a round of the NumPy formula frees its
+    temporaries, the heap is trimmed, and the next round, whichever
+    implementation it is, pays for fresh pages.  Fixed thresholds take that
+    out of the comparison.  Above 32 MiB (N = 1e7 float64) the other
+    libraries' outputs are fresh pages on every call, as in any process;
+    fastlogistic reuses its own (the output cache, set_output_cache)."""
     if not sys.platform.startswith("linux"):
         return None
     try:

@@ -91,7 +91,8 @@ int fl_cpu_levels(int *order);
    fl_cpu_levels lists none. */
 int fl_fill_table(fl_table *t, int level);
 const char *fl_level_name(int level);
-/* 1 on an AMD x86 CPU (picks defaults measured there), else 0 */
+/* 1 on an AMD x86 CPU (picks defaults measured there, see
+   docs/design-measurements.md), else 0 */
 int fl_cpu_is_amd(void);
 const char *fl_compiler_name(void);
 

@@ -15,16 +15,14 @@
  * is one long dependency chain per vector (exp, then a division, then a
  * polynomial: ~100 cycles against ~25 cycles of work at AVX2), and the
  * out-of-order scheduler fills with waiting instructions long before the
- * FMA ports do; two loops of half the chain each overlap more vectors.
- * Measured at AVX2, paired A/B, 1 thread, 4096 elements: float64 BCE mean
- * 1.11-1.26x, loss + grad 1.13-1.30x, float32 1.13-1.27x, softplus
- * 1.21-1.28x, sigmoid_grad 1.23-1.36x; N = 1e6: BCE mean and loss + grad
- * 1.18x.  With several native vectors per math vector ("avx512-wide",
- * SSE2) the pieces already overlap and the second pass costs more than it
- * gains (AVX-512 on Intel Cascade Lake: 0.87-0.92x), so FL_EBLOCK is 0 there
- * and e is computed in the same loop.  On AMD Zen 4, one zmm with blocks
- * beats four without (fl_isa_avx512s.c).
- * sigmoid's chain is shorter: by blocks it was 0.86-0.95x, so it has none.
+ * FMA ports do; two loops of half the chain each overlap more vectors (at
+ * AVX2 every kernel built on e ran faster so).  With several native
+ * vectors per math vector ("avx512-wide", SSE2) the pieces already overlap
+ * and the second pass costs more than it gains (slower with AVX-512 on
+ * Intel Cascade Lake), so FL_EBLOCK is 0 there and e is computed in the
+ * same loop.  On AMD Zen 4, one zmm with blocks beats four without
+ * (fl_isa_avx512s.c).  sigmoid's chain is shorter: by blocks it was
+ * slower, so it has none.  Figures in docs/design-measurements.md.
  * The same arithmetic either way: the same values.
  */
 #ifndef FL_EBLOCK
@@ -234,8 +232,9 @@ static __attribute__((noinline, cold)) void FL_VFN(sigmoid_far)(const FL_REAL *x
 }
 
 /* vectors per iteration of the sigmoid loop where a math vector is one
-   native vector (FL_NV == 1): 2 by default (AVX2; 4 there: float32 0.98x);
-   "avx512-split" sets 4 (float32 1.10x on Zen 4, float64 1.00x) */
+   native vector (FL_NV == 1): 2 by default (AVX2, where 4 was no faster);
+   "avx512-split" sets 4 (faster for float32 on Zen 4, float64 unchanged;
+   docs/design-measurements.md) */
 #ifndef FL_SIGMOID_K
 #define FL_SIGMOID_K 2
 #endif
@@ -269,10 +268,10 @@ FL_INLINE void FL_VFN(sigmoid_run)(const FL_REAL *x, FL_REAL *y, ptrdiff_t n, in
        for the largest |x| (fl_absmax: two integer operations a vector),
        then, with no far lane, computed FL_SIGMOID_K vectors an iteration
        with no test and no call in the loop.  A compare, mask move and
-       branch per vector instead cost 10 % (float32 and float64, Zen 4),
-       and a cold call in the loop made GCC reload constants from memory
-       every iteration.  The scan reads x before y is written: out= x is
-       safe. */
+       branch per vector instead were slower (float32 and float64, Zen 4;
+       docs/design-measurements.md), and a cold call in the loop made GCC
+       reload constants from memory every iteration.  The scan reads x
+       before y is written: out= x is safe. */
     const ptrdiff_t G = FL_SIGMOID_K * FL_LANES;
     while (i + G <= n) {
         ptrdiff_t m = n - i < FL_SIGMOID_SCAN ? (n - i) / G * G : FL_SIGMOID_SCAN;
@@ -294,9 +293,8 @@ FL_INLINE void FL_VFN(sigmoid_run)(const FL_REAL *x, FL_REAL *y, ptrdiff_t n, in
                iteration earlier.  In program order the halves of one
                vector form a chain of ~65 cycles of latency, and the
                out-of-order window filled up with its waiting operations.
-               Paired A/B (C harness, 1 thread), N = 4096 / 1e6:
-               avx512-split float64 1.12x / 1.07x, float32 1.07x / 1.07x;
-               AVX2 1.09x / 1.10x and 1.12x / 1.12x.  Same operations per
+               Pipelined, both types ran faster at avx512-split and at AVX2
+               (docs/design-measurements.md).  Same operations per
                element, same bits.  Deeper pipelines (exp split in two,
                or the division a stage of its own) gained less. */
             FL_VEC E[FL_SIGMOID_K];

@@ -14,10 +14,11 @@
  * FL_NV independent instructions issued side by side.  exp + reciprocal is a
  * dependency chain of ~80 cycles; one native vector at a time, the
  * out-of-order scheduler fills up with waiting instructions long before the
- * FMA ports do (float64 sigmoid on AVX-512: 1.50 ns per element with one
- * vector, 1.17 ns with four).  Operations done by intrinsics are applied to
- * each native piece (FL_LIFT*); plain vector arithmetic is split by the
- * compiler.
+ * FMA ports do; several native vectors per math vector keep more chains in
+ * flight (faster on Intel AVX-512; not on AMD Zen 4, see fl_isa_avx512s.c;
+ * figures in docs/design-measurements.md).  Operations done by intrinsics
+ * are applied to each native piece (FL_LIFT*); plain vector arithmetic is
+ * split by the compiler.
  *
  * Functions (all elementwise on a vector):
  *   fl_exp_*    exp(x) for any x (underflow to 0/subnormals, overflow to inf)
@@ -442,9 +443,9 @@ FL_INLINE void fl_stream_fence(void)
 }
 /* In the same calls, inputs are prefetched FL_PREFETCH_AHEAD bytes ahead of
    the loop, one cache line at a time: the hardware prefetcher alone leaves
-   the kernels waiting on memory (measured on the CI kind at N = 1e6:
-   float64 BCE 1.15x, sigmoid 1.18x faster with it; 512 bytes ahead or a
-   non-temporal hint were slower). */
+   the kernels waiting on memory (faster with it on the CI machine kind; 512
+   bytes ahead or a non-temporal hint were slower; figures in
+   docs/design-measurements.md). */
 #define FL_PREFETCH_AHEAD 2048
 /* a layout may turn it off (FL_SW_PREFETCH 0: "avx512-split", see there) */
 #ifndef FL_SW_PREFETCH
@@ -575,8 +576,9 @@ FL_DEFINE_FMA(f32, vf32)
  * Reciprocals.  y0(d) ~ 1/d: vrcp14 (14 bits) at AVX-512, and for float64 a
  * Newton step (28 bits); a division below AVX-512.  The sigmoid's float64
  * y0 in "avx512-split" (FL_SIGMOID_DIV64) is a division: Zen 4's divider
- * works beside the FMA pipes (about 9 cycles a zmm), sigmoid 1.07x; in
- * sigmoid_grad, whose loop is shorter, it was 0.96x, so not there.
+ * works beside the FMA pipes (about 9 cycles a zmm), which made the sigmoid
+ * faster; in sigmoid_grad, whose loop is shorter, it was slower, so not
+ * there (docs/design-measurements.md).
  */
 /* y after one Newton step toward 1/d */
 #define FL_NEWTON(y, d) ((y) + (y) * (1 - (d) * (y)))
@@ -653,11 +655,11 @@ FL_DEFINE_RECIP1P(f32, float, vf32)
  * 2^-27.7): 12 and 9 FMA-unit operations where the polynomials below, over
  * |r| <= ln2/2, take 17 and 12.  NaN propagates through r.
  * Used for every float32 exp, and for float64 in exp(-|x|) (fl_exp_negabs,
- * the BCE, softplus, log_sigmoid and sigmoid_grad kernels).  Paired A/B on
- * AMD Zen 4 (avx512-split), N = 1e6: float32 sigmoid 1.05x, log_sigmoid
- * 1.06x, BCE 1.02x; float64 BCE mean 1.07x, softplus 1.05x, sigmoid_grad
- * 1.11x; float64 sigmoid 0.96x with two vectors per loop iteration, 1.05x
- * with four (FL_SIGMOID_K), 1.12x with the division of FL_SIGMOID_DIV64 too:
+ * the BCE, softplus, log_sigmoid and sigmoid_grad kernels).  On AMD Zen 4
+ * (avx512-split) the table made every kernel faster but the float64
+ * sigmoid, which was slower with two vectors per loop iteration and gained
+ * with four (FL_SIGMOID_K), more with the division of FL_SIGMOID_DIV64 too
+ * (figures in docs/design-measurements.md):
  * "avx512-split" sets FL_EXP_TABLE_F64 for it; "avx512-wide" (Intel, not
  * measured with the table) keeps the polynomial for float64 but in exp(-|x|).
  */
@@ -702,7 +704,7 @@ FL_INLINE nf32 fl_nexp_poly_f32(nf32 r) { return r + (r * r) * (FL_ETf32_C2 + FL
    exponent field: n's low bits shifted to the top of the word, the 4 index
    bits masked off, one integer add.  Same value; on Zen 4 vscalefps takes
    an FMA pipe and two cycles of the add pipes, and the multiply by 1/16
-   goes too: sigmoid about 1.01x */
+   goes too: the sigmoid slightly faster (docs/design-measurements.md) */
 #define FL_EXP_TAB_CORE(S, T, NV, SH, INV16)                                   \
     NV t = x * (T)(INV16) + (T)(SH);                                           \
     NV nd = t - (T)(SH);                                                       \
@@ -974,13 +976,14 @@ FL_INLINE vi32 fl_split_f32(vf32 u, vf32 *f)
  */
 #if FL_X86_LEVEL >= 3 && FL_NB == 64
 /*
- * AVX-512, float64: table-driven, no reciprocal (about 10 % off the BCE
- * loss + gradient loop, and 0.66 ULP where the form below reaches 1.46 ULP
- * near e = 1).  d = 1 + e rounded and dlo = e - (d - 1) exactly (the same
- * expressions as fl_logistic_*_from_e, so a kernel computing both shares
- * them); i = round(FL_LT_S e) in 0..15 (shifter trick; vpermt2pd reads the
- * low 4 bits of each index), invc_i = n / 32 (invc_0 = 1, so tiny and
- * subnormal e come back exact), r = d invc_i - 1 exact in one FMA
+ * AVX-512, float64: table-driven, no reciprocal (a faster BCE loss +
+ * gradient loop, see docs/design-measurements.md, and 0.66 ULP where the
+ * form below reaches 1.46 ULP near e = 1).  d = 1 + e rounded and
+ * dlo = e - (d - 1) exactly (the same expressions as fl_logistic_*_from_e,
+ * so a kernel computing both shares them); i = round(FL_LT_S e) in 0..15
+ * (shifter trick; vpermt2pd reads the low 4 bits of each index),
+ * invc_i = n / 32 (invc_0 = 1, so tiny and subnormal e come back exact),
+ * r = d invc_i - 1 exact in one FMA
  * (|r| < 0.0415).  log1p(e) = -log(invc_i) [hi + lo] + log1p(r) + dlo / (1 + e)
  * with log1p(r) = r + r^2 P(r), P of degree 8, and hi + r by Fast2Sum
  * (|hi| >= |r|, or hi = 0).  NaN propagates through r.
