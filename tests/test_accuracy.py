@@ -75,6 +75,11 @@ def exact(name, dt):
 
 
 def _check(name, dt, bound):
+    # the cython level computes with the platform's libm, whose exp and log1p
+    # differ between C libraries (aarch64 glibc: sigmoid 1.71 ULP): it is held
+    # to 2 ULP where a vector level's bound is tighter
+    if fl._kernels.get_simd_level() == "cython":
+        bound = max(bound, 2.0)
     x = x_points(dt)
     x_before = x.copy()
     y = getattr(fl, name)(x)
