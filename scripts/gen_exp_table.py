@@ -51,21 +51,21 @@ for j in range(16):
     t = mp.mpf(2) ** (mp.mpf(j) / 16)
     h = float(t); hi64.append(h); lo64.append(float(t - h))
     h = f32(t); hi32.append(h); lo32.append(f32(t - h))
-out += "static const double fl_et_hif64[16] __attribute__((aligned(64))) = {%s};\n" % ", ".join(v.hex() for v in hi64)
-out += "static const double fl_et_lof64[16] __attribute__((aligned(64))) = {%s};\n" % ", ".join(v.hex() for v in lo64)
-out += "static const float fl_et_hif32[16] __attribute__((aligned(64))) = {%s};\n" % ", ".join(hexf(v, 1) for v in hi32)
-out += "static const float fl_et_lof32[16] __attribute__((aligned(64))) = {%s};\n" % ", ".join(hexf(v, 1) for v in lo32)
+out += "static const double fl_et_hi_f64[16] __attribute__((aligned(64))) = {%s};\n" % ", ".join(v.hex() for v in hi64)
+out += "static const double fl_et_lo_f64[16] __attribute__((aligned(64))) = {%s};\n" % ", ".join(v.hex() for v in lo64)
+out += "static const float fl_et_hi_f32[16] __attribute__((aligned(64))) = {%s};\n" % ", ".join(hexf(v, 1) for v in hi32)
+out += "static const float fl_et_lo_f32[16] __attribute__((aligned(64))) = {%s};\n" % ", ".join(hexf(v, 1) for v in lo32)
 for name, deg, rnd, single in (("64", DEG64, float, False), ("32", DEG32, f32, True)):
     c, err = fit(deg, rnd)
     print("f%s: degree %d, relative error of 1 + r + r^2 Q(r) on |r| <= ln2/32: 2^%.1f"
           % (name, deg, float(mp.log(err, 2))), file=sys.stderr)
     for i, v in enumerate(c):
-        out += "#define FL_ETf%s_C%d %s\n" % (name, i + 2, hexf(v, single))
+        out += "#define FL_ET_C%d_f%s %s\n" % (i + 2, name, hexf(v, single))
 # ln2 / 16 in two parts for the reduction r = x - n ln2/16: n hi exact for
 # |n| < 2^15 (float64, |x| <= 800) and |n| < 2^12 (float32, |x| <= 110)
 ln2 = mp.log(2)
 for name, bits, rnd, single in (("64", 32, float, False), ("32", 12, f32, True)):
     hi = mp.ldexp(mp.nint(mp.ldexp(ln2, bits)), -bits)
-    out += "#define FL_ETf%s_LN2HI %s\n" % (name, hexf(rnd(hi / 16), single))
-    out += "#define FL_ETf%s_LN2LO %s\n" % (name, hexf(rnd((ln2 - hi) / 16), single))
+    out += "#define FL_ET_LN2HI_f%s %s\n" % (name, hexf(rnd(hi / 16), single))
+    out += "#define FL_ET_LN2LO_f%s %s\n" % (name, hexf(rnd((ln2 - hi) / 16), single))
 sys.stdout.write(out)

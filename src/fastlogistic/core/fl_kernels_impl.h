@@ -222,7 +222,7 @@ FL_INLINE FL_VEC FL_VFN(v_logit)(FL_VEC p)
 static __attribute__((noinline, cold)) void FL_VFN(sigmoid_far)(const FL_REAL *x, FL_REAL *y, ptrdiff_t m, int st)
 {
     FL_VEC a = m == FL_LANES ? FL_VFN(fl_load)(x) : FL_VFN(fl_load_part)(x, m, (FL_REAL)0);
-    FL_IVEC near = FL_VFN(fl_le)(FL_VFN(fl_abs)(a), FL_VFN(fl_splat)(FL_XCAT2(FL_SIGMOID_FAR, FL_S)));
+    FL_IVEC near = FL_VFN(fl_le)(FL_VFN(fl_abs)(a), FL_VFN(fl_splat)(FL_TC(FL_SIGMOID_FAR)));
     FL_VEC fast = FL_VFN(fl_sigmoid)(FL_VFN(fl_sel)(near, a, FL_VFN(fl_splat)((FL_REAL)0)));
     FL_VEC r = FL_VFN(fl_sel)(near, fast, FL_VFN(fl_sigmoid_signed)(a));
     if (m == FL_LANES)
@@ -284,7 +284,7 @@ FL_INLINE void FL_VFN(sigmoid_run)(const FL_REAL *x, FL_REAL *y, ptrdiff_t n, in
         }
         for (int k = 1; k < FL_SIGMOID_K; k++)
             mx[0] = FL_VFN(fl_absmax)(mx[0], (FL_VEC)mx[k]);
-        if (__builtin_expect(FL_VFN(fl_above)((FL_VEC)mx[0], FL_XCAT2(FL_SIGMOID_FAR, FL_S)), 0)) {
+        if (__builtin_expect(FL_VFN(fl_above)((FL_VEC)mx[0], FL_TC(FL_SIGMOID_FAR)), 0)) {
             FL_VFN(sigmoid_checked)(x + i, y + i, m, st);
         } else {
             /* fl_sigmoid's two halves, software-pipelined by one group:
@@ -372,8 +372,8 @@ FL_UNARY_ENTRY(logit)
 FL_INLINE FL_VEC FL_VFN(v_bcel_loss)(FL_VEC x, FL_VEC a, FL_VEC b, FL_VEC e)
 {
     FL_VEC l1p = FL_VFN(fl_log1p_unit)(e);
-    FL_VEC la = FL_XCAT2(FL_MULNZ, FL_S)(a, FL_VFN(fl_neg_part)(x) + l1p);
-    FL_VEC lb = FL_XCAT2(FL_MULNZ, FL_S)(b, FL_VFN(fl_pos)(x) + l1p);
+    FL_VEC la = FL_VFN(fl_mulnz)(a, FL_VFN(fl_neg_part)(x) + l1p);
+    FL_VEC lb = FL_VFN(fl_mulnz)(b, FL_VFN(fl_pos)(x) + l1p);
     return la + lb;
 }
 

@@ -247,7 +247,7 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
                                      : FL_VFN(fl_splat)((FL_REAL)1);
                     }
                     coef = FL_VFN(fl_sel)(in, coef, zero);
-                    accd = FL_VFN(fl_acc)(accd, FL_XCAT2(FL_MULNZ, FL_S)(coef, d));
+                    accd = FL_VFN(fl_acc)(accd, FL_VFN(fl_mulnz)(coef, d));
                     if (mode == SM_PROB)
                         acca = FL_VFN(fl_acc)(acca, coef);
                 }

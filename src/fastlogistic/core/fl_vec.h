@@ -17,8 +17,25 @@
  * FMA ports do; several native vectors per math vector keep more chains in
  * flight (faster on Intel AVX-512; not on AMD Zen 4, see fl_isa_avx512s.c;
  * figures in docs/design-measurements.md).  Operations done by intrinsics
- * are applied to each native piece (FL_LIFT*); plain vector arithmetic is
- * split by the compiler.
+ * are applied to each native piece (the FL_LIFT* macros); plain vector
+ * arithmetic is split by the compiler.
+ *
+ * How the file is laid out, and where to find a function's body:
+ *  1. the vector types and the FL_LIFT* macros;
+ *  2. the native operations, one instruction on one register, written out
+ *     per level and per type (fl_nsel_f64, fl_nexp_tab16_f32, ...);
+ *  3. the per-type constants, as named macros (FL_EXP_NORMAL_f64, ...),
+ *     and the tables;
+ *  4. fl_vec_basic_impl.h, a template included once per type: comparisons,
+ *     selects, loads, stores, |x|, FMA (FL_VFN(fl_sel) there is fl_sel_f64
+ *     and fl_sel_f32);
+ *  5. the pieces that differ between the types, written out per type:
+ *     fl_exp_scaled_f64/f32, fl_logcore_*, fl_split_*, fl_log1p_unit_*;
+ *  6. fl_vec_math_impl.h, the second template: fl_recip1p*, fl_exp*,
+ *     fl_log1p, fl_log and the logistic block (fl_exp_negabs,
+ *     fl_sigmoid*).
+ * So `grep -n "fl_exp_scaled_f64\|FL_VFN(fl_exp)" src/fastlogistic/core/`
+ * finds a body; FL_TC(NAME) in a template is the constant NAME_f64 / _f32.
  *
  * Functions (all elementwise on a vector):
  *   fl_exp_*    exp(x) for any x (underflow to 0/subnormals, overflow to inf)
@@ -62,7 +79,10 @@ typedef float   nf32 __attribute__((vector_size(FL_NB)));
 typedef int64_t ni64 __attribute__((vector_size(FL_NB)));
 typedef int32_t ni32 __attribute__((vector_size(FL_NB)));
 /* a math vector and its native pieces (unions let GCC keep both in registers) */
-#define FL_U(V) fl_u_##V
+/* a math vector and its native pieces (unions let GCC keep both in
+   registers); FL_U(FL_VEC) is the union of the template's type */
+#define FL_U(V) FL_U_(V)
+#define FL_U_(V) fl_u_##V
 typedef union { vf64 w; nf64 p[FL_NV]; } fl_u_vf64;
 typedef union { vf32 w; nf32 p[FL_NV]; } fl_u_vf32;
 typedef union { vi64 w; ni64 p[FL_NV]; } fl_u_vi64;
@@ -80,36 +100,60 @@ typedef union { vi32 w; ni32 p[FL_NV]; } fl_u_vi32;
 #define FL_CAT3(a, b, c) a##_##b##_##c
 #define FL_XCAT3(a, b, c) FL_CAT3(a, b, c)
 
-/* comparisons: lane masks of all ones or zeros (a NaN compares false but
-   for ne).  Done per native vector: GCC lowers a comparison of vectors wider
-   than the machine's lane by lane. */
-#define FL_DEFINE_CMP(S, V, VI, NV, NI, name, OP)                              \
-    FL_INLINE VI fl_##name##_##S(V a, V b)                                     \
+/* ------------------------------------------------------------------ */
+/* the FL_LIFT family: a function on math vectors made of a native     */
+/* function (or operator) applied to each of the FL_NV pieces          */
+/* ------------------------------------------------------------------ */
+/* Each takes the types, the new function's name and the native one's, so
+   that a grep for a name finds the line that makes it:
+   FL_LIFT2(vf64, vf64, vf64, fl_scalef_f64, fl_nscalef_f64) defines
+   vf64 fl_scalef_f64(vf64 a, vf64 b) from nf64 fl_nscalef_f64(nf64, nf64). */
+#define FL_LIFT1(W, name, nname)                                               \
+    FL_INLINE W name(W a)                                                      \
     {                                                                          \
-        FL_U(V) ua = {a}, ub = {b};                                            \
-        FL_U(VI) ur;                                                           \
+        FL_U(W) ua = {a}, ur;                                                  \
         for (int j = 0; j < FL_NV; j++)                                        \
-            ur.p[j] = (NI)(ua.p[j] OP ub.p[j]);                                \
+            ur.p[j] = nname(ua.p[j]);                                          \
         return ur.w;                                                           \
     }
-#define FL_DEFINE_CMPS(S, V, VI, NV, NI)                                       \
-    FL_DEFINE_CMP(S, V, VI, NV, NI, lt, <)                                     \
-    FL_DEFINE_CMP(S, V, VI, NV, NI, le, <=)                                    \
-    FL_DEFINE_CMP(S, V, VI, NV, NI, gt, >)                                     \
-    FL_DEFINE_CMP(S, V, VI, NV, NI, ge, >=)                                    \
-    FL_DEFINE_CMP(S, V, VI, NV, NI, eq, ==)                                    \
-    FL_DEFINE_CMP(S, V, VI, NV, NI, ne, !=)
-FL_DEFINE_CMPS(f64, vf64, vi64, nf64, ni64)
-FL_DEFINE_CMPS(f32, vf32, vi32, nf32, ni32)
-FL_DEFINE_CMPS(i64, vi64, vi64, ni64, ni64)
-FL_DEFINE_CMPS(i32, vi32, vi32, ni32, ni32)
+#define FL_LIFT2(WR, WA, WB, name, nname)                                      \
+    FL_INLINE WR name(WA a, WB b)                                              \
+    {                                                                          \
+        FL_U(WA) ua = {a};                                                     \
+        FL_U(WB) ub = {b};                                                     \
+        FL_U(WR) ur;                                                           \
+        for (int j = 0; j < FL_NV; j++)                                        \
+            ur.p[j] = nname(ua.p[j], ub.p[j]);                                 \
+        return ur.w;                                                           \
+    }
+#define FL_LIFT3(WR, WA, WB, WC, name, nname)                                  \
+    FL_INLINE WR name(WA a, WB b, WC c)                                        \
+    {                                                                          \
+        FL_U(WA) ua = {a};                                                     \
+        FL_U(WB) ub = {b};                                                     \
+        FL_U(WC) uc = {c};                                                     \
+        FL_U(WR) ur;                                                           \
+        for (int j = 0; j < FL_NV; j++)                                        \
+            ur.p[j] = nname(ua.p[j], ub.p[j], uc.p[j]);                        \
+        return ur.w;                                                           \
+    }
+/* a comparison operator, to a mask of the native integer type NR */
+#define FL_LIFT_CMP(WR, WA, NR, name, OP)                                      \
+    FL_INLINE WR name(WA a, WA b)                                              \
+    {                                                                          \
+        FL_U(WA) ua = {a}, ub = {b};                                           \
+        FL_U(WR) ur;                                                           \
+        for (int j = 0; j < FL_NV; j++)                                        \
+            ur.p[j] = (NR)(ua.p[j] OP ub.p[j]);                                \
+        return ur.w;                                                           \
+    }
 
 /* ------------------------------------------------------------------ */
 /* operations done by one instruction on a native vector (x86 levels)   */
 /* ------------------------------------------------------------------ */
 /* Conventions: sel(m, a, b) = m ? a : b per lane (m all-ones or zero);
    maxv(a, b) / minv(a, b) return b where either is NaN (the x86 rule, which
-   FL_CLAMP and fl_pos rely on); mulnz(a, v) = a * v, but 0 where a == 0 even
+   fl_clamp and fl_pos rely on); mulnz(a, v) = a * v, but 0 where a == 0 even
    if v is inf or NaN; above(ax, c): any lane with !(ax <= c). */
 #if FL_X86_LEVEL >= 3
 #define FL_KM64(m) _mm512_test_epi64_mask((__m512i)(m), (__m512i)(m))
@@ -223,145 +267,20 @@ FL_INLINE void fl_nstore_part_f32(float *p, nf32 v, ptrdiff_t n)
     _mm256_maskstore_ps(p, (__m256i)fl_nlanes_below_f32(n), (__m256)v);
 }
 #endif
-
-/* ------------------------------------------------------------------ */
-/* the same on math vectors                                            */
-/* ------------------------------------------------------------------ */
-#if FL_X86_LEVEL >= 2
-/* apply the native operation to each of the FL_NV pieces */
-#define FL_LIFT1(op, S, W)                                                     \
-    FL_INLINE W fl_##op##_##S(W a)                                             \
-    {                                                                          \
-        FL_U(W) ua = {a}, ur;                                                  \
-        for (int j = 0; j < FL_NV; j++)                                        \
-            ur.p[j] = fl_n##op##_##S(ua.p[j]);                                 \
-        return ur.w;                                                           \
-    }
-#define FL_LIFT2(op, S, WR, WA, WB)                                            \
-    FL_INLINE WR fl_##op##_##S(WA a, WB b)                                     \
-    {                                                                          \
-        FL_U(WA) ua = {a};                                                     \
-        FL_U(WB) ub = {b};                                                     \
-        FL_U(WR) ur;                                                           \
-        for (int j = 0; j < FL_NV; j++)                                        \
-            ur.p[j] = fl_n##op##_##S(ua.p[j], ub.p[j]);                        \
-        return ur.w;                                                           \
-    }
-#define FL_LIFT3(op, S, V)                                                     \
-    FL_INLINE V fl_##op##_##S(V a, V b, V c)                                   \
-    {                                                                          \
-        FL_U(V) ua = {a}, ub = {b}, uc = {c}, ur;                              \
-        for (int j = 0; j < FL_NV; j++)                                        \
-            ur.p[j] = fl_n##op##_##S(ua.p[j], ub.p[j], uc.p[j]);               \
-        return ur.w;                                                           \
-    }
-#define FL_LIFT_SEL(S, V, VI)                                                  \
-    FL_INLINE V fl_sel_##S(VI m, V a, V b)                                     \
-    {                                                                          \
-        FL_U(VI) um = {m};                                                     \
-        FL_U(V) ua = {a}, ub = {b}, ur;                                        \
-        for (int j = 0; j < FL_NV; j++)                                        \
-            ur.p[j] = fl_nsel_##S(um.p[j], ua.p[j], ub.p[j]);                  \
-        return ur.w;                                                           \
-    }
-/* any lane of a mask; any lane above c */
-#define FL_LIFT_ANY(S, T, V, VI, NI)                                           \
-    FL_INLINE int fl_any_##S(VI m)                                             \
-    {                                                                          \
-        FL_U(VI) um = {m};                                                     \
-        NI acc = um.p[0];                                                      \
-        for (int j = 1; j < FL_NV; j++)                                        \
-            acc |= um.p[j];                                                    \
-        return fl_nany_##S(acc);                                               \
-    }                                                                          \
-    FL_INLINE int fl_above_##S(V ax, T c)                                      \
-    {                                                                          \
-        FL_U(V) ua = {ax};                                                     \
-        int r = 0;                                                             \
-        for (int j = 0; j < FL_NV; j++)                                        \
-            r |= fl_nabove_##S(ua.p[j], c);                                    \
-        return r;                                                              \
-    }
-/* a vector's first n lanes (0 < n < lanes): each native piece loaded whole,
-   masked, or filled */
-#define FL_LIFT_PART(S, T, V, NV, NL)                                          \
-    FL_INLINE V fl_load_part_##S(const T *p, ptrdiff_t n, T fill)             \
-    {                                                                          \
-        FL_U(V) ur;                                                            \
-        for (int j = 0; j < FL_NV; j++) {                                      \
-            ptrdiff_t m = n - j * NL;                                          \
-            if (m >= NL)                                                       \
-                memcpy(&ur.p[j], p + j * NL, sizeof ur.p[j]);                  \
-            else if (m > 0)                                                    \
-                ur.p[j] = fl_nload_part_##S(p + j * NL, m, fill);              \
-            else                                                               \
-                ur.p[j] = fill - (NV){0};                                      \
-        }                                                                      \
-        return ur.w;                                                           \
-    }                                                                          \
-    FL_INLINE void fl_store_part_##S(T *p, V v, ptrdiff_t n)                   \
-    {                                                                          \
-        FL_U(V) uv = {v};                                                      \
-        for (int j = 0; j < FL_NV; j++) {                                      \
-            ptrdiff_t m = n - j * NL;                                          \
-            if (m >= NL)                                                       \
-                memcpy(p + j * NL, &uv.p[j], sizeof uv.p[j]);                  \
-            else if (m > 0)                                                    \
-                fl_nstore_part_##S(p + j * NL, uv.p[j], m);                    \
-        }                                                                      \
-    }
-#define FL_LIFT_ALL(S, T, V, VI, NV, NI, NL)                                   \
-    FL_LIFT_SEL(S, V, VI)                                                      \
-    FL_LIFT2(maxv, S, V, V, V)                                                 \
-    FL_LIFT2(minv, S, V, V, V)                                                 \
-    FL_LIFT_ANY(S, T, V, VI, NI)                                               \
-    FL_LIFT_PART(S, T, V, NV, NL)
-FL_LIFT_ALL(f64, double, vf64, vi64, nf64, ni64, FL_NL64)
-FL_LIFT_ALL(f32, float, vf32, vi32, nf32, ni32, FL_NL32)
+/* x < 0 ? a : b, lane by lane (NaN: b).  At AVX-512, one compare into a
+   mask register and one blend; through fl_sel(fl_lt(..)) GCC turns the mask
+   into a vector and back, two more instructions per use */
 #if FL_X86_LEVEL >= 3
-FL_LIFT2(mulnz, f64, vf64, vf64, vf64)
-FL_LIFT2(mulnz, f32, vf32, vf32, vf32)
-FL_LIFT2(scalef, f64, vf64, vf64, vf64)
-FL_LIFT1(round, f64, vf64)
-FL_LIFT1(rcp, f64, vf64)
-FL_LIFT1(rcp, f32, vf32)
-#endif
-#else
-/* generic vector code: the compiler picks the instructions */
-#define FL_GENERIC_OPS(S, T, V, VI, L)                                         \
-    FL_INLINE V fl_sel_##S(VI m, V a, V b) { return (V)((m & (VI)a) | (~m & (VI)b)); } \
-    FL_INLINE V fl_maxv_##S(V a, V b) { return fl_sel_##S(fl_gt_##S(a, b), a, b); } \
-    FL_INLINE V fl_minv_##S(V a, V b) { return fl_sel_##S(fl_lt_##S(a, b), a, b); } \
-    FL_INLINE int fl_any_##S(VI m)                                             \
-    {                                                                          \
-        int r = 0;                                                             \
-        for (ptrdiff_t j = 0; j < L; j++)                                      \
-            r |= m[j] != 0;                                                    \
-        return r;                                                              \
-    }                                                                          \
-    FL_INLINE int fl_above_##S(V ax, T c) { return fl_any_##S(~fl_le_##S(ax, c - (V){0})); } \
-    FL_INLINE V fl_load_part_##S(const T *p, ptrdiff_t n, T fill)             \
-    {                                                                          \
-        T buf[L];                                                              \
-        V v;                                                                   \
-        for (ptrdiff_t j = 0; j < L; j++)                                      \
-            buf[j] = j < n ? p[j] : fill;                                      \
-        memcpy(&v, buf, sizeof v);                                             \
-        return v;                                                              \
-    }                                                                          \
-    FL_INLINE void fl_store_part_##S(T *p, V v, ptrdiff_t n)                   \
-    {                                                                          \
-        T buf[L];                                                              \
-        memcpy(buf, &v, sizeof buf);                                           \
-        for (ptrdiff_t j = 0; j < n; j++)                                      \
-            p[j] = buf[j];                                                     \
-    }
-FL_GENERIC_OPS(f64, double, vf64, vi64, FL_L64)
-FL_GENERIC_OPS(f32, float, vf32, vi32, FL_L32)
-#endif
-#if FL_X86_LEVEL < 3
-FL_INLINE vf64 fl_mulnz_f64(vf64 a, vf64 v) { return fl_sel_f64(fl_ne_f64(a, (vf64){0}), a * v, (vf64){0}); }
-FL_INLINE vf32 fl_mulnz_f32(vf32 a, vf32 v) { return fl_sel_f32(fl_ne_f32(a, (vf32){0}), a * v, (vf32){0}); }
+FL_INLINE nf64 fl_nsel_neg_f64(nf64 x, nf64 a, nf64 b)
+{
+    return (nf64)_mm512_mask_blend_pd(_mm512_cmp_pd_mask((__m512d)x, _mm512_setzero_pd(), _CMP_LT_OQ),
+                                      (__m512d)b, (__m512d)a);
+}
+FL_INLINE nf32 fl_nsel_neg_f32(nf32 x, nf32 a, nf32 b)
+{
+    return (nf32)_mm512_mask_blend_ps(_mm512_cmp_ps_mask((__m512)x, _mm512_setzero_ps(), _CMP_LT_OQ),
+                                      (__m512)b, (__m512)a);
+}
 #endif
 /* the running maximum of |x| as integer bits, where NaN > inf > every
    finite |x|: a scan for out-of-range or NaN lanes with no compare per
@@ -376,36 +295,20 @@ FL_INLINE ni64 fl_nimax_i64(ni64 a, ni64 b)
 }
 FL_INLINE ni32 fl_nimax_i32(ni32 a, ni32 b) { return (ni32)_mm256_max_epi32((__m256i)a, (__m256i)b); }
 #endif
-#define FL_DEFINE_ABSMAX(S, V, VI, IS, SMAX)                                   \
-    FL_INLINE VI fl_absmax_##S(VI acc, V x)                                    \
-    {                                                                          \
-        VI ab = (VI)x & (SMAX);                                                \
-        FL_ABSMAX_BODY(IS, VI)                                                 \
-    }
+/* a * b + c with one rounding: the FMA instruction where the level has it
+   (AVX2 and AVX-512); below, the plain expression (see fl_recip1p) */
 #if FL_X86_LEVEL >= 2
-#define FL_ABSMAX_BODY(IS, VI)                                                 \
-    FL_U(VI) ua = {acc}, ub = {ab};                                            \
-    for (int j = 0; j < FL_NV; j++)                                            \
-        ua.p[j] = fl_nimax_##IS(ua.p[j], ub.p[j]);                             \
-    return ua.w;
+#if FL_NB == 64
+FL_INLINE nf64 fl_nfma_f64(nf64 a, nf64 b, nf64 c) { return (nf64)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c); }
+FL_INLINE nf32 fl_nfma_f32(nf32 a, nf32 b, nf32 c) { return (nf32)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c); }
+#elif FL_NB == 32
+FL_INLINE nf64 fl_nfma_f64(nf64 a, nf64 b, nf64 c) { return (nf64)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c); }
+FL_INLINE nf32 fl_nfma_f32(nf32 a, nf32 b, nf32 c) { return (nf32)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c); }
 #else
-#define FL_ABSMAX_BODY(IS, VI)                                                 \
-    VI gt = ab > acc;                                                          \
-    return (ab & gt) | (acc & ~gt);
+FL_INLINE nf64 fl_nfma_f64(nf64 a, nf64 b, nf64 c) { return (nf64)_mm_fmadd_pd((__m128d)a, (__m128d)b, (__m128d)c); }
+FL_INLINE nf32 fl_nfma_f32(nf32 a, nf32 b, nf32 c) { return (nf32)_mm_fmadd_ps((__m128)a, (__m128)b, (__m128)c); }
 #endif
-FL_DEFINE_ABSMAX(f64, vf64, vi64, i64, INT64_MAX)
-FL_DEFINE_ABSMAX(f32, vf32, vi32, i32, INT32_MAX)
-
-/* names used by the kernels */
-#define FL_MULNZ_f64 fl_mulnz_f64
-#define FL_MULNZ_f32 fl_mulnz_f32
-#define FL_MAXV_f64 fl_maxv_f64
-#define FL_MAXV_f32 fl_maxv_f32
-#define FL_MINV_f64 fl_minv_f64
-#define FL_MINV_f32 fl_minv_f32
-/* clamp to [lo, hi] keeping NaN */
-#define FL_CLAMP_f64(x, lo, hi) fl_minv_f64(fl_splat_f64(hi), fl_maxv_f64(fl_splat_f64(lo), (x)))
-#define FL_CLAMP_f32(x, lo, hi) fl_minv_f32(fl_splat_f32(hi), fl_maxv_f32(fl_splat_f32(lo), (x)))
+#endif
 
 /* ------------------------------------------------------------------ */
 /* streaming stores                                                     */
@@ -470,61 +373,6 @@ FL_INLINE ptrdiff_t fl_stream_head(const void *p, size_t size)
         return -1;
     return (ptrdiff_t)(((FL_NB - a % FL_NB) % FL_NB) / size);
 }
-
-/* ------------------------------------------------------------------ */
-/* generic helpers, one set per element type                           */
-/* ------------------------------------------------------------------ */
-#define FL_DEFINE_BASICS(S, IS, T, V, VI, L)                                     \
-    FL_INLINE V fl_splat_##S(T c) { return c - (V){0}; } /* keeps -0.0 */      \
-    /* piece by piece: a copy of a whole vector wider than the machine's     \
-       would go through the stack */                                          \
-    FL_INLINE V fl_load_##S(const T *p)                                        \
-    {                                                                          \
-        FL_U(V) u;                                                             \
-        for (int j = 0; j < FL_NV; j++)                                        \
-            memcpy(&u.p[j], p + j * (L / FL_NV), sizeof u.p[j]);               \
-        return u.w;                                                            \
-    }                                                                          \
-    FL_INLINE void fl_store_##S(T *p, V v)                                     \
-    {                                                                          \
-        FL_U(V) u = {v};                                                       \
-        for (int j = 0; j < FL_NV; j++)                                        \
-            memcpy(p + j * (L / FL_NV), &u.p[j], sizeof u.p[j]);               \
-    }                                                                          \
-    /* streaming (non-temporal) store; p aligned to FL_NB bytes */           \
-    FL_INLINE void fl_stream_##S(T *p, V v)                                    \
-    {                                                                          \
-        FL_U(V) u = {v};                                                       \
-        for (int j = 0; j < FL_NV; j++)                                        \
-            fl_nstream_##S(p + j * (L / FL_NV), u.p[j]);                       \
-    }                                                                          \
-    /* store or stream (st a constant in the loops: one copy of each) */     \
-    FL_INLINE void fl_put_##S(T *p, V v, int st)                               \
-    {                                                                          \
-        if (st)                                                                \
-            fl_stream_##S(p, v);                                               \
-        else                                                                   \
-            fl_store_##S(p, v);                                                \
-    }                                                                          \
-    /* mask of lanes with index < n */                                         \
-    FL_INLINE VI fl_lanes_below_##S(ptrdiff_t n)                               \
-    {                                                                          \
-        VI idx;                                                                \
-        for (ptrdiff_t j = 0; j < L; j++)                                      \
-            idx[j] = j;                                                        \
-        return fl_lt_##IS(idx, (VI){0} + (int)n);                              \
-    }                                                                          \
-    FL_INLINE V fl_abs_##S(V x)                                                \
-    {                                                                          \
-        return (V)((VI)x & ~(VI)fl_splat_##S((T)-0.0));                        \
-    }                                                                          \
-    /* max(x, 0) and max(-x, 0); NaN -> 0 (callers add a NaN term) */          \
-    FL_INLINE V fl_pos_##S(V x) { return fl_maxv_##S(x, (V){0}); }             \
-    FL_INLINE V fl_neg_part_##S(V x) { return fl_maxv_##S(-x, (V){0}); }
-
-FL_DEFINE_BASICS(f64, i64, double, vf64, vi64, FL_L64)
-FL_DEFINE_BASICS(f32, i32, float, vf32, vi32, FL_L32)
-
 /* float64 accumulation of losses: lanes summed in a fixed order */
 FL_INLINE vf64 fl_acc_f64(vf64 acc, vf64 v) { return acc + v; }
 /* a float32 vector widened to float64, its low and high halves */
@@ -551,39 +399,52 @@ FL_INLINE double fl_hsum_f64(vf64 v)
     return s;
 }
 
-/* a * b + c with one rounding: the FMA instruction where the level has it
-   (AVX2 and AVX-512); below, the plain expression (see FL_DEFINE_RECIP1P) */
-#if FL_X86_LEVEL >= 2
-#if FL_NB == 64
-FL_INLINE nf64 fl_nfma_f64(nf64 a, nf64 b, nf64 c) { return (nf64)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c); }
-FL_INLINE nf32 fl_nfma_f32(nf32 a, nf32 b, nf32 c) { return (nf32)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c); }
-#elif FL_NB == 32
-FL_INLINE nf64 fl_nfma_f64(nf64 a, nf64 b, nf64 c) { return (nf64)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c); }
-FL_INLINE nf32 fl_nfma_f32(nf32 a, nf32 b, nf32 c) { return (nf32)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c); }
+/* ------------------------------------------------------------------ */
+/* per-type constants                                                   */
+/* ------------------------------------------------------------------ */
+/* exp: the largest |x| where 2^n and exp(x) are normal (the one-step
+   scaling); the range each level's scaling step handles exactly */
+#define FL_EXP_NORMAL_f64 708.0
+#define FL_EXP_NORMAL_f32 87.0f
+#if FL_X86_LEVEL >= 3
+#define FL_EXP_LO_f64 -800.0
+#define FL_EXP_HI_f64 800.0
+#define FL_EXP_LO_f32 -110.0f /* |n| = |round(16 x / ln2)| < 2^12 (fl_nexp_tab_f32) */
+#define FL_EXP_HI_f32 110.0f
 #else
-FL_INLINE nf64 fl_nfma_f64(nf64 a, nf64 b, nf64 c) { return (nf64)_mm_fmadd_pd((__m128d)a, (__m128d)b, (__m128d)c); }
-FL_INLINE nf32 fl_nfma_f32(nf32 a, nf32 b, nf32 c) { return (nf32)_mm_fmadd_ps((__m128)a, (__m128)b, (__m128)c); }
+#define FL_EXP_LO_f64 -746.0
+#define FL_EXP_HI_f64 710.0
+#define FL_EXP_LO_f32 -104.0f
+#define FL_EXP_HI_f32 89.0f
 #endif
-#define FL_DEFINE_FMA(S, V) FL_LIFT3(fma, S, V)
-#else
-#define FL_DEFINE_FMA(S, V)                                                    \
-    FL_INLINE V fl_fma_##S(V a, V b, V c) { return a * b + c; }
-#endif
-FL_DEFINE_FMA(f64, vf64)
-FL_DEFINE_FMA(f32, vf32)
+/* the sigmoid's 1 / (1 + exp(-x)) form holds for |x| <= FAR (exp(-x) stays
+   normal; <= FL_EXP_NORMAL) */
+#define FL_SIGMOID_FAR_f64 700.0
+#define FL_SIGMOID_FAR_f32 80.0f
+/* log1p: from k = KEXACT on (1 + y >= 2^(mantissa bits + 1)) the rounding
+   correction of 1 + y is dropped */
+#define FL_LOG1P_KEXACT_f64 54
+#define FL_LOG1P_KEXACT_f32 25
+/* log: below SUBMIN (the smallest normal) x is scaled by SUBSCALE = 2^SUBK */
+#define FL_LOG_SUBMIN_f64 0x1p-1022
+#define FL_LOG_SUBMIN_f32 0x1p-126f
+#define FL_LOG_SUBSCALE_f64 0x1p54
+#define FL_LOG_SUBSCALE_f32 0x1p25f
+#define FL_LOG_SUBK_f64 54
+#define FL_LOG_SUBK_f32 25
 
 /*
- * Reciprocals.  y0(d) ~ 1/d: vrcp14 (14 bits) at AVX-512, and for float64 a
- * Newton step (28 bits); a division below AVX-512.  The sigmoid's float64
- * y0 in "avx512-split" (FL_SIGMOID_DIV64) is a division: Zen 4's divider
- * works beside the FMA pipes (about 9 cycles a zmm), which made the sigmoid
- * faster; in sigmoid_grad, whose loop is shorter, it was slower, so not
- * there (docs/design-measurements.md).
+ * Reciprocals.  y0(d) ~ 1/d (FL_RECIP_Y0_*): vrcp14 (14 bits) at AVX-512,
+ * and for float64 a Newton step (28 bits); a division below AVX-512.  The
+ * sigmoid's float64 y0 (FL_SIGMOID_Y0_f64) in "avx512-split"
+ * (FL_SIGMOID_DIV64) is a division: Zen 4's divider works beside the FMA
+ * pipes (about 9 cycles a zmm), which made the sigmoid faster; in
+ * sigmoid_grad, whose loop is shorter, it was slower, so not there
+ * (docs/design-measurements.md).
  */
 /* y after one Newton step toward 1/d */
 #define FL_NEWTON(y, d) ((y) + (y) * (1 - (d) * (y)))
 #if FL_X86_LEVEL >= 3
-FL_INLINE vf64 fl_rcp_nr_f64(vf64 d) { return FL_NEWTON(fl_rcp_f64(d), d); }
 #define FL_RECIP_Y0_f64(d) fl_rcp_nr_f64(d)
 #define FL_RECIP_Y0_f32(d) fl_rcp_f32(d)
 #ifdef FL_SIGMOID_DIV64
@@ -591,59 +452,16 @@ FL_INLINE vf64 fl_rcp_nr_f64(vf64 d) { return FL_NEWTON(fl_rcp_f64(d), d); }
 #else
 #define FL_SIGMOID_Y0_f64(d) fl_rcp_nr_f64(d)
 #endif
-/* a / b for b in [1, 3] where ~1 ULP is enough (log1p's s) */
-FL_INLINE vf64 fl_div_f64(vf64 a, vf64 b) { return a * FL_NEWTON(fl_rcp_nr_f64(b), b); }
-FL_INLINE vf32 fl_div_f32(vf32 a, vf32 b) { return a * FL_NEWTON(fl_rcp_f32(b), b); }
 #else
 #define FL_RECIP_Y0_f64(d) (1.0 / (d))
 #define FL_RECIP_Y0_f32(d) (1.0f / (d))
 #define FL_SIGMOID_Y0_f64 FL_RECIP_Y0_f64
-FL_INLINE vf64 fl_div_f64(vf64 a, vf64 b) { return a / b; }
-FL_INLINE vf32 fl_div_f32(vf32 a, vf32 b) { return a / b; }
 #endif
-/*
- * 1 / (1 + E) for E >= 0, from y = y0(1 + E rounded) and one Newton step on
- * the exact 1 + E, whose residual 1 - (1 + E) y is computed with a single
- * rounding of a tiny value, so that the rounding of 1 + E (and of a
- * quotient) is corrected with no Fast2Sum of 1 and E:
- *  - fl_recip1pe, E = e <= 1 (y ~ 1/(1 + e) in [1/2, 1]): (1 - y) - e y,
- *    1 - y exact (Sterbenz; a y a hair below 1/2, where 1 + e is within
- *    2^-14 of 2, rounds it by at most 2^-54).  Result within 0.5 ULP +
- *    2^-28 relative.
- *  - fl_recip1p, any E (the sigmoid's E = exp(-x)): (1 - E y) - y, the FMA
- *    rounding a value near y (which moves the result by at most y/2 ULP),
- *    the subtraction exact.
- * Where a Fast2Sum dlo of 1 + E fed two FMAs, these take 4 operations after
- * y instead of 6 to 8.  The sigmoid's worst case seen, float64: 1.95 ->
- * 1.66 ULP (most of it exp's 0.77).
- */
-/*
- * The residuals above need their single rounding: written as explicit FMAs
- * (fl_fma: a b + c rounded once) where the level has them, so the bound does
- * not depend on the compiler contracting a * b + c by itself (GCC at -O1 or
- * with -ffp-contract=off does not; clang's default differs).  Below AVX2 the
- * y0 is a correctly rounded division, the residual is a few ULP of y at
- * most, and the plain expressions keep the bound.
- */
-#define FL_DEFINE_RECIP1P(S, T, V)                                             \
-    FL_INLINE V fl_recip1pe_##S(V e)                                           \
-    {                                                                          \
-        V y = FL_RECIP_Y0_##S((T)1 + e);                                       \
-        return fl_fma_##S(y, fl_fma_##S(-e, y, (T)1 - y), y);                  \
-    }                                                                          \
-    FL_INLINE V fl_recip1p_##S(V E)                                            \
-    {                                                                          \
-        V y = FL_SIGMOID_Y0_##S((T)1 + E);                                     \
-        return fl_fma_##S(y, fl_fma_##S(-E, y, fl_splat_##S((T)1)) - y, y);    \
-    }
 #define FL_SIGMOID_Y0_f32 FL_RECIP_Y0_f32
-FL_DEFINE_RECIP1P(f64, double, vf64)
-FL_DEFINE_RECIP1P(f32, float, vf32)
 
 /* ------------------------------------------------------------------ */
-/* exp                                                                 */
+/* the table exp's data (AVX-512)                                       */
 /* ------------------------------------------------------------------ */
-
 /*
  * AVX-512: exp by a table of 2^(j/16).  n = round(16 x / ln2) by the shifter
  * trick, whose low 4 bits index the table (vpermt2pd / vpermps read just
@@ -665,21 +483,21 @@ FL_DEFINE_RECIP1P(f32, float, vf32)
  */
 #if FL_X86_LEVEL >= 3
 /* generated by scripts/gen_exp_table.py 6 3 */
-static const double fl_et_hif64[16] __attribute__((aligned(64))) = {0x1.0000000000000p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0, 0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0, 0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0, 0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0};
-static const double fl_et_lof64[16] __attribute__((aligned(64))) = {0x0.0p+0, 0x1.8a62e4adc610bp-54, -0x1.19041b9d78a76p-55, 0x1.9b07eb6c70573p-54, 0x1.6f46ad23182e4p-55, 0x1.ada0911f09ebcp-55, 0x1.d4397afec42e2p-56, 0x1.6324c054647adp-54, -0x1.bdd3413b26456p-54, -0x1.41577ee04992fp-55, 0x1.6e9f156864b27p-54, 0x1.c7c46b071f2bep-56, 0x1.7a1cd345dcc81p-54, 0x1.11065895048ddp-55, 0x1.2ed02d75b3707p-55, -0x1.e9c23179c2893p-54};
-static const float fl_et_hif32[16] __attribute__((aligned(64))) = {0x1p+0f, 0x1.0b5586p+0f, 0x1.172b84p+0f, 0x1.2387a6p+0f, 0x1.306fep+0f, 0x1.3dea64p+0f, 0x1.4bfdaep+0f, 0x1.5ab07ep+0f, 0x1.6a09e6p+0f, 0x1.7a1148p+0f, 0x1.8ace54p+0f, 0x1.9c4918p+0f, 0x1.ae89fap+0f, 0x1.c199bep+0f, 0x1.d5818ep+0f, 0x1.ea4afap+0f};
-static const float fl_et_lof32[16] __attribute__((aligned(64))) = {0x0p+0f, 0x1.9f3122p-25f, -0x1.c15742p-27f, 0x1.ceac48p-25f, 0x1.4636e2p-25f, 0x1.824684p-25f, -0x1.593abcp-25f, -0x1.5bd5ecp-27f, 0x1.9fcef4p-26f, -0x1.829fdp-25f, 0x1.15506ep-27f, 0x1.51f848p-27f, -0x1.a94b14p-26f, -0x1.3d56b2p-27f, -0x1.822dbcp-27f, 0x1.52486cp-27f};
-#define FL_ETf64_C2 0x1.0000000000000p-1
-#define FL_ETf64_C3 0x1.55555554dc4e3p-3
-#define FL_ETf64_C4 0x1.5555555518d1dp-5
-#define FL_ETf64_C5 0x1.11120bf7291fap-7
-#define FL_ETf64_C6 0x1.6c17bc52194bep-10
-#define FL_ETf32_C2 0x1.00014ap-1f
-#define FL_ETf32_C3 0x1.55565cp-3f
-#define FL_ETf64_LN2HI 0x1.62e42ff000000p-5
-#define FL_ETf64_LN2LO -0x1.718432a1b0e26p-39
-#define FL_ETf32_LN2HI 0x1.62ep-5f
-#define FL_ETf32_LN2LO 0x1.0bfbe8p-19f
+static const double fl_et_hi_f64[16] __attribute__((aligned(64))) = {0x1.0000000000000p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0, 0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0, 0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0, 0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0};
+static const double fl_et_lo_f64[16] __attribute__((aligned(64))) = {0x0.0p+0, 0x1.8a62e4adc610bp-54, -0x1.19041b9d78a76p-55, 0x1.9b07eb6c70573p-54, 0x1.6f46ad23182e4p-55, 0x1.ada0911f09ebcp-55, 0x1.d4397afec42e2p-56, 0x1.6324c054647adp-54, -0x1.bdd3413b26456p-54, -0x1.41577ee04992fp-55, 0x1.6e9f156864b27p-54, 0x1.c7c46b071f2bep-56, 0x1.7a1cd345dcc81p-54, 0x1.11065895048ddp-55, 0x1.2ed02d75b3707p-55, -0x1.e9c23179c2893p-54};
+static const float fl_et_hi_f32[16] __attribute__((aligned(64))) = {0x1p+0f, 0x1.0b5586p+0f, 0x1.172b84p+0f, 0x1.2387a6p+0f, 0x1.306fep+0f, 0x1.3dea64p+0f, 0x1.4bfdaep+0f, 0x1.5ab07ep+0f, 0x1.6a09e6p+0f, 0x1.7a1148p+0f, 0x1.8ace54p+0f, 0x1.9c4918p+0f, 0x1.ae89fap+0f, 0x1.c199bep+0f, 0x1.d5818ep+0f, 0x1.ea4afap+0f};
+static const float fl_et_lo_f32[16] __attribute__((aligned(64))) = {0x0p+0f, 0x1.9f3122p-25f, -0x1.c15742p-27f, 0x1.ceac48p-25f, 0x1.4636e2p-25f, 0x1.824684p-25f, -0x1.593abcp-25f, -0x1.5bd5ecp-27f, 0x1.9fcef4p-26f, -0x1.829fdp-25f, 0x1.15506ep-27f, 0x1.51f848p-27f, -0x1.a94b14p-26f, -0x1.3d56b2p-27f, -0x1.822dbcp-27f, 0x1.52486cp-27f};
+#define FL_ET_C2_f64 0x1.0000000000000p-1
+#define FL_ET_C3_f64 0x1.55555554dc4e3p-3
+#define FL_ET_C4_f64 0x1.5555555518d1dp-5
+#define FL_ET_C5_f64 0x1.11120bf7291fap-7
+#define FL_ET_C6_f64 0x1.6c17bc52194bep-10
+#define FL_ET_C2_f32 0x1.00014ap-1f
+#define FL_ET_C3_f32 0x1.55565cp-3f
+#define FL_ET_LN2HI_f64 0x1.62e42ff000000p-5
+#define FL_ET_LN2LO_f64 -0x1.718432a1b0e26p-39
+#define FL_ET_LN2HI_f32 0x1.62ep-5f
+#define FL_ET_LN2LO_f32 0x1.0bfbe8p-19f
 /* per type: the table entry j (low 4 bits of the index's lanes) and p(r) */
 FL_INLINE nf64 fl_nexp_tab16_f64(const double *tab, nf64 idx)
 {
@@ -692,43 +510,55 @@ FL_INLINE nf32 fl_nexp_tab16_f32(const float *tab, nf32 idx)
 FL_INLINE nf64 fl_nexp_poly_f64(nf64 r)
 {
     nf64 r2 = r * r;
-    nf64 q = (FL_ETf64_C2 + FL_ETf64_C3 * r) + r2 * ((FL_ETf64_C4 + FL_ETf64_C5 * r) + r2 * FL_ETf64_C6);
+    nf64 q = (FL_ET_C2_f64 + FL_ET_C3_f64 * r) + r2 * ((FL_ET_C4_f64 + FL_ET_C5_f64 * r) + r2 * FL_ET_C6_f64);
     return r + r2 * q;
 }
-FL_INLINE nf32 fl_nexp_poly_f32(nf32 r) { return r + (r * r) * (FL_ETf32_C2 + FL_ETf32_C3 * r); }
-/* one native vector; SH: 1.5 * 2^(mantissa bits), so that t's low bits hold
-   n; m = T (1 + p(r)) in [0.97, 2), still to be scaled by 2^floor(n/16).
-   fl_nexp_tab_*: by vscalefpd/ps, for any clamped x (subnormal and overflowing
-   results included).  fl_nexp_tab_normal_*: for |x| <= FL_EXP_NORMAL, where
-   2^floor(n/16) and the result are normal, by adding floor(n/16) to m's
-   exponent field: n's low bits shifted to the top of the word, the 4 index
-   bits masked off, one integer add.  Same value; on Zen 4 vscalefps takes
-   an FMA pipe and two cycles of the add pipes, and the multiply by 1/16
-   goes too: the sigmoid slightly faster (docs/design-measurements.md) */
-#define FL_EXP_TAB_CORE(S, T, NV, SH, INV16)                                   \
-    NV t = x * (T)(INV16) + (T)(SH);                                           \
-    NV nd = t - (T)(SH);                                                       \
-    NV r = x - nd * FL_ET##S##_LN2HI;                                          \
-    r = r - nd * FL_ET##S##_LN2LO;                                             \
-    NV hi = fl_nexp_tab16_##S(fl_et_hi##S, t), lo = fl_nexp_tab16_##S(fl_et_lo##S, t); \
-    NV m = hi + (hi * fl_nexp_poly_##S(r) + lo);
-#define FL_DEFINE_EXP_TAB(S, T, NV, NI, SH, INV16, KSHIFT, KMASK)              \
-    FL_INLINE NV fl_nexp_tab_##S(NV x)                                         \
-    {                                                                          \
-        FL_EXP_TAB_CORE(S, T, NV, SH, INV16)                                   \
-        return fl_nscalef_##S(m, nd * (T)0.0625);                              \
-    }                                                                          \
-    FL_INLINE NV fl_nexp_tab_normal_##S(NV x)                                  \
-    {                                                                          \
-        FL_EXP_TAB_CORE(S, T, NV, SH, INV16)                                   \
-        return (NV)((NI)m + (((NI)t << (KSHIFT)) & (KMASK)));            \
-    }
-FL_DEFINE_EXP_TAB(f64, double, nf64, ni64, 0x1.8p52, 0x1.71547652b82fep4, 48, (int64_t)0xfff0000000000000ull)
-FL_DEFINE_EXP_TAB(f32, float, nf32, ni32, 0x1.8p23f, 0x1.715476p4f, 19, (int32_t)0xff800000u)
-FL_LIFT1(exp_tab, f64, vf64)
-FL_LIFT1(exp_tab, f32, vf32)
-FL_LIFT1(exp_tab_normal, f64, vf64)
-FL_LIFT1(exp_tab_normal, f32, vf32)
+FL_INLINE nf32 fl_nexp_poly_f32(nf32 r) { return r + (r * r) * (FL_ET_C2_f32 + FL_ET_C3_f32 * r); }
+/* the shifter 1.5 * 2^(mantissa bits), so that t = 16 x / ln2 + shifter
+   holds n in its low bits; 16 / ln2; where n's bits go to reach the
+   exponent field, less the 4 index bits (KSHIFT), and the field's mask */
+#define FL_ET_SHIFTER_f64 0x1.8p52
+#define FL_ET_SHIFTER_f32 0x1.8p23f
+#define FL_ET_INV16_f64 0x1.71547652b82fep4
+#define FL_ET_INV16_f32 0x1.715476p4f
+#define FL_ET_KSHIFT_f64 48
+#define FL_ET_KSHIFT_f32 19
+#define FL_ET_KMASK_f64 ((int64_t)0xfff0000000000000ull)
+#define FL_ET_KMASK_f32 ((int32_t)0xff800000u)
+/* fl_nexp_tab_normal_* (fl_vec_basic_impl.h) scales by an integer add to
+   the exponent field where vscalefpd/ps would do: same value; on Zen 4
+   vscalefps takes an FMA pipe and two cycles of the add pipes, and the
+   multiply by 1/16 goes too: the sigmoid slightly faster
+   (docs/design-measurements.md) */
+#endif
+
+/* ------------------------------------------------------------------ */
+/* the basics, per type (fl_vec_basic_impl.h)                           */
+/* ------------------------------------------------------------------ */
+#define FL_T 64
+#include "fl_types.h"
+#include "fl_vec_basic_impl.h"
+#include "fl_types_end.h"
+#undef FL_T
+#define FL_T 32
+#include "fl_types.h"
+#include "fl_vec_basic_impl.h"
+#include "fl_types_end.h"
+#undef FL_T
+
+/* ------------------------------------------------------------------ */
+/* the pieces that differ between float64 and float32                   */
+/* ------------------------------------------------------------------ */
+#if FL_X86_LEVEL >= 3
+FL_LIFT1(vf64, fl_round_f64, fl_nround_f64)
+FL_LIFT2(vf64, vf64, vf64, fl_scalef_f64, fl_nscalef_f64)
+FL_INLINE vf64 fl_rcp_nr_f64(vf64 d) { return FL_NEWTON(fl_rcp_f64(d), d); }
+/* a / b for b in [1, 3] where ~1 ULP is enough (log1p's s) */
+FL_INLINE vf64 fl_div_f64(vf64 a, vf64 b) { return a * FL_NEWTON(fl_rcp_nr_f64(b), b); }
+FL_INLINE vf32 fl_div_f32(vf32 a, vf32 b) { return a * FL_NEWTON(fl_rcp_f32(b), b); }
+#else
+FL_INLINE vf64 fl_div_f64(vf64 a, vf64 b) { return a / b; }
+FL_INLINE vf32 fl_div_f32(vf32 a, vf32 b) { return a / b; }
 #endif
 
 /*
@@ -744,7 +574,6 @@ FL_LIFT1(exp_tab_normal, f32, vf32)
    constant at each call site) where |xc| <= FL_EXP_NORMAL_f64, so that 2^n
    and the result are normal and 2^n is applied as one factor: the same
    value, a few integer operations fewer below AVX-512 */
-#define FL_EXP_NORMAL_f64 708.0
 FL_INLINE vf64 fl_exp_scaled_f64(vf64 xc, int one_step)
 {
 #if FL_X86_LEVEL >= 3 && defined(FL_EXP_TABLE_F64)
@@ -796,7 +625,6 @@ FL_INLINE vf64 fl_exp_scaled_f64(vf64 xc, int one_step)
 
 /* exp(x), float32: same scheme, q of degree 5 (relative error below 2^-32). */
 /* exp of an argument already in range (see fl_exp_f32); one_step as for float64 */
-#define FL_EXP_NORMAL_f32 87.0f
 FL_INLINE vf32 fl_exp_scaled_f32(vf32 xc, int one_step)
 {
 #if FL_X86_LEVEL >= 3
@@ -823,48 +651,6 @@ FL_INLINE vf32 fl_exp_scaled_f32(vf32 xc, int one_step)
     return (p * s1) * s2;
 #endif
 }
-
-/* exp(x) for any x: +-inf clamped to finite first (NaN stays NaN); the
-   range is what each level's scaling step handles exactly */
-#if FL_X86_LEVEL >= 3
-#define FL_EXP_LO_f64 -800.0
-#define FL_EXP_LO_f32 -110.0f /* |n| = |round(16 x / ln2)| < 2^12 (fl_nexp_tab_f32) */
-#define FL_EXP_RANGE_f64 FL_EXP_LO_f64, 800.0
-#define FL_EXP_RANGE_f32 FL_EXP_LO_f32, 110.0f
-#else
-#define FL_EXP_RANGE_f64 -746.0, 710.0
-#define FL_EXP_RANGE_f32 -104.0f, 89.0f
-#endif
-#define FL_CALL3(m, x, range) m(x, range) /* range expands to two arguments */
-/* exp(-|x|): at AVX-512, -|x| is x with its sign bit set (one or) and, being
-   <= 0 or NaN, needs only the lower clamp (max(lo, NaN) is NaN); then the
-   table exp */
-#if FL_X86_LEVEL >= 3
-#define FL_EXP_NEGABS(S, V, VI, T, x)                                          \
-    fl_exp_tab_##S(fl_maxv_##S(fl_splat_##S(FL_EXP_LO_##S),                    \
-                               (V)((VI)(x) | (VI)fl_splat_##S((T)-0.0))))
-#else
-#define FL_EXP_NEGABS(S, V, VI, T, x) fl_exp_##S(-fl_abs_##S(x))
-#endif
-/* below AVX-512, a vector with every |x| <= FL_EXP_NORMAL (no NaN) takes the
-   one-step scaling: the same values, fewer operations */
-#if FL_X86_LEVEL >= 3
-#define FL_EXP_ALL_NORMAL(S, x) 0
-#else
-#define FL_EXP_ALL_NORMAL(S, x) __builtin_expect(!fl_above_##S(fl_abs_##S(x), FL_EXP_NORMAL_##S), 1)
-#endif
-#define FL_DEFINE_EXP(S, V)                                                    \
-    FL_INLINE V fl_exp_inrange_##S(V xc) { return fl_exp_scaled_##S(xc, 0); } \
-    /* exp(x) for |x| <= FL_EXP_NORMAL_S */                                    \
-    FL_INLINE V fl_exp_normal_##S(V x) { return fl_exp_scaled_##S(x, 1); }     \
-    FL_INLINE V fl_exp_##S(V x)                                                \
-    {                                                                          \
-        if (FL_EXP_ALL_NORMAL(S, x))                                           \
-            return fl_exp_normal_##S(x);                                       \
-        return fl_exp_inrange_##S(FL_CALL3(FL_CLAMP_##S, x, FL_EXP_RANGE_##S)); \
-    }
-FL_DEFINE_EXP(f64, vf64)
-FL_DEFINE_EXP(f32, vf32)
 
 /* ------------------------------------------------------------------ */
 /* log and log1p (fdlibm's reduction, vectorised)                       */
@@ -932,38 +718,6 @@ FL_INLINE vi32 fl_split_f32(vf32 u, vf32 *f)
     *f = (vf32)((iu & 0x007fffff) + 0x3f3504f3) - 1.0f;
     return k;
 }
-
-#define FL_DEFINE_LOGS(S, IS, T, V, VI, KMAXC, SUBMIN, SUBSCALE, SUBK)         \
-    FL_INLINE V fl_log1p_##S(V y)                                              \
-    {                                                                          \
-        V u = (T)1 + y;                                                           \
-        V f;                                                                   \
-        VI k = fl_split_##S(u, &f);                                            \
-        /* correction for the rounding of 1 + y (c / u ~ log(1+y) - log(u)) */ \
-        V c = fl_sel_##S(fl_ge_##IS(k, (VI){0} + 2), (T)1 - (u - y), y - (u - (T)1)) / u;                \
-        c = fl_sel_##S(fl_lt_##IS(k, (VI){0} + KMAXC), c, fl_splat_##S(0));                         \
-        /* 1 + y in [sqrt(2)/2, sqrt(2)): use y itself, exact */              \
-        VI k0 = fl_eq_##IS(k, (VI){0});                                                        \
-        f = fl_sel_##S(k0, y, f);                                              \
-        c = fl_sel_##S(k0, fl_splat_##S(0), c);                                \
-        V r = fl_logcore_##S(f, fl_i2f_##S(k), c);            \
-        r = fl_sel_##S(fl_eq_##S(y, fl_splat_##S(-1)), fl_splat_##S(-(T)__builtin_inf()), r);         \
-        r = fl_sel_##S(fl_lt_##S(y, fl_splat_##S(-1)), fl_splat_##S((T)__builtin_nan("")), r);         \
-        r = fl_sel_##S(fl_eq_##S(y, fl_splat_##S((T)__builtin_inf())), y, r);                         \
-        return fl_sel_##S(fl_ne_##S(y, y), y, r);                                       \
-    }                                                                          \
-    FL_INLINE V fl_log_##S(V x)                                                \
-    {                                                                          \
-        VI sub = fl_lt_##S(x, fl_splat_##S(SUBMIN));                                                   \
-        V xs = fl_sel_##S(sub, x * SUBSCALE, x);                               \
-        V f;                                                                   \
-        VI k = fl_split_##S(xs, &f) - (sub & SUBK);                            \
-        V r = fl_logcore_##S(f, fl_i2f_##S(k), fl_splat_##S(0)); \
-        r = fl_sel_##S(fl_eq_##S(x, (V){0}), fl_splat_##S(-(T)__builtin_inf()), r);          \
-        r = fl_sel_##S(fl_lt_##S(x, (V){0}), fl_splat_##S((T)__builtin_nan("")), r);          \
-        r = fl_sel_##S(fl_eq_##S(x, fl_splat_##S((T)__builtin_inf())), x, r);                         \
-        return fl_sel_##S(fl_ne_##S(x, x), x, r);                                       \
-    }
 
 /*
  * log1p(e) for e in [0, 1] (or NaN): the softplus case, e = exp(-|x|).
@@ -1061,70 +815,16 @@ FL_INLINE vf32 fl_log1p_unit_f32(vf32 e)
     return e - (hfsq - s * (hfsq + R));
 }
 
-FL_DEFINE_LOGS(f64, i64, double, vf64, vi64, 54, 0x1p-1022, 0x1p54, 54)
-FL_DEFINE_LOGS(f32, i32, float, vf32, vi32, 25, 0x1p-126f, 0x1p25f, 25)
-
-/* x < 0 ? a : b, lane by lane (NaN: b).  At AVX-512, one compare into a
-   mask register and one blend; through fl_sel(fl_lt(..)) GCC turns the mask
-   into a vector and back, two more instructions per use */
-#if FL_X86_LEVEL >= 3
-FL_INLINE nf64 fl_nsel_neg_f64(nf64 x, nf64 a, nf64 b)
-{
-    return (nf64)_mm512_mask_blend_pd(_mm512_cmp_pd_mask((__m512d)x, _mm512_setzero_pd(), _CMP_LT_OQ),
-                                      (__m512d)b, (__m512d)a);
-}
-FL_INLINE nf32 fl_nsel_neg_f32(nf32 x, nf32 a, nf32 b)
-{
-    return (nf32)_mm512_mask_blend_ps(_mm512_cmp_ps_mask((__m512)x, _mm512_setzero_ps(), _CMP_LT_OQ),
-                                      (__m512)b, (__m512)a);
-}
-#define FL_DEFINE_SEL_NEG(S, V) FL_LIFT3(sel_neg, S, V)
-#else
-#define FL_DEFINE_SEL_NEG(S, V)                                                \
-    FL_INLINE V fl_sel_neg_##S(V x, V a, V b) { return fl_sel_##S(fl_lt_##S(x, (V){0}), a, b); }
-#endif
-FL_DEFINE_SEL_NEG(f64, vf64)
-FL_DEFINE_SEL_NEG(f32, vf32)
-
 /* ------------------------------------------------------------------ */
-/* the logistic building block shared by every kernel                   */
+/* the math, per type (fl_vec_math_impl.h)                              */
 /* ------------------------------------------------------------------ */
-
-/*
- * The kernels build on e = exp(-|x|) in (0, 1] (computed by the caller, which
- * may do it in a loop of its own: FL_EBLOCK) and rp = 1 / (1 + e)
- * (fl_recip1pe): the two sigmoids are s(x) = rp, s(-x) = e rp for x >= 0,
- * mirrored for x < 0, with no subtraction.  NaN propagates; x = +-inf gives
- * e = 0 and exact 0/1.
- */
-#define FL_DEFINE_LOGISTIC(S, T, V, VI)                                        \
-    /* e = exp(-|x|) in (0, 1], the quantity every logistic kernel builds on */ \
-    FL_INLINE V fl_exp_negabs_##S(V x) { return FL_EXP_NEGABS(S, V, VI, T, x); } \
-    /* s(x) for any x, from e = exp(-|x|) <= 1 as the kernels build it: rp \
-       or e rp; exact in the far negative tail, where rp = 1 and s(x) = e^x \
-       is subnormal */                                                        \
-    FL_INLINE V fl_sigmoid_signed_##S(V x)                                     \
-    {                                                                          \
-        V e = fl_exp_negabs_##S(x);                                            \
-        V rp = fl_recip1pe_##S(e);                                             \
-        return fl_sel_neg_##S(x, e * rp, rp);                                  \
-    }                                                                          \
-    /* s(x) = 1 / (1 + E), E = exp(-x), by fl_recip1p: no select.  Where E   \
-       would overflow (s(x) below ~e^-700, or subnormal), callers take the   \
-       signed form above instead. */                                         \
-    /* whether a vector needs the signed form: some |x| > FAR, or a NaN */    \
-    FL_INLINE int fl_sigmoid_far_##S(V x)                                      \
-    {                                                                          \
-        return fl_above_##S(fl_abs_##S(x), FL_SIGMOID_FAR_##S);                \
-    }                                                                          \
-    /* s(x) for |x| <= FAR (exp needs no clamp there) */                      \
-    FL_INLINE V fl_sigmoid_##S(V x)                                            \
-    {                                                                          \
-        V E = fl_exp_normal_##S(-x);                                           \
-        return fl_recip1p_##S(E);                                              \
-    }
-
-#define FL_SIGMOID_FAR_f64 700.0 /* <= FL_EXP_NORMAL_f64 */
-#define FL_SIGMOID_FAR_f32 80.0f /* <= FL_EXP_NORMAL_f32 */
-FL_DEFINE_LOGISTIC(f64, double, vf64, vi64)
-FL_DEFINE_LOGISTIC(f32, float, vf32, vi32)
+#define FL_T 64
+#include "fl_types.h"
+#include "fl_vec_math_impl.h"
+#include "fl_types_end.h"
+#undef FL_T
+#define FL_T 32
+#include "fl_types.h"
+#include "fl_vec_math_impl.h"
+#include "fl_types_end.h"
+#undef FL_T
