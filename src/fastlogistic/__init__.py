@@ -7,14 +7,12 @@ AVX2, baseline; chosen at run time) and parallel (OpenMP).
     fl.binary_cross_entropy_with_logits(x, y)       # torch's, mean reduction
     loss, grad = fl.binary_cross_entropy_with_logits_loss_and_grad(x, y)
 """
-import os as _os
-from collections.abc import Callable as _Callable
-
 from . import _kernels
 from ._api import *  # noqa: F401,F403
 from ._config import (get_num_threads, get_output_cache, get_stream_threshold,
                       set_num_threads, set_output_cache, set_stream_threshold, show_config,
                       use_threads)
+from ._config import apply_environment as _apply_environment
 from ._multiclass import *  # noqa: F401,F403
 from . import _registry
 from ._integrations import containers as _containers
@@ -43,19 +41,6 @@ from ._version import __version__  # noqa: E402
 __all__ = [_p.name for _p in _registry.PUBLIC] + ["__version__"]
 
 
-def _from_env(name: str, apply: "_Callable[[str], object]") -> None:
-    """apply(value) for a set environment variable; a bad value warns
-    instead of raising (a typo must not make the package unimportable)."""
-    value = _os.environ.get(name, "").strip()
-    if value:
-        try:
-            apply(value)
-        except ValueError as exc:
-            import warnings
-            warnings.warn(f"{name} ignored: {exc}", RuntimeWarning, stacklevel=3)
-
-
-_from_env("FASTLOGISTIC_SIMD", lambda v: _kernels.set_simd_level(v.lower()))
-_from_env("FASTLOGISTIC_STREAM_BYTES", lambda v: _kernels.set_stream_threshold(int(v)))
-_from_env("FASTLOGISTIC_OUTPUT_CACHE", lambda v: _kernels.set_output_cache(int(v)))
-del _from_env, _Callable
+# FASTLOGISTIC_SIMD, _STREAM_BYTES and _OUTPUT_CACHE, read once at import
+_apply_environment()
+del _apply_environment

@@ -1,5 +1,7 @@
 """Threads and build configuration."""
+import os
 import threading
+import warnings
 
 import numpy as np
 
@@ -165,3 +167,23 @@ def _saved_stack():
     if stack is None:
         stack = _tls.stack = []
     return stack
+
+
+def _from_env(name, apply):
+    """apply(value) for a set environment variable; a bad value warns
+    instead of raising (a typo must not make the package unimportable)."""
+    value = os.environ.get(name, "").strip()
+    if value:
+        try:
+            apply(value)
+        except ValueError as exc:
+            warnings.warn(f"{name} ignored: {exc}", RuntimeWarning, stacklevel=4)
+
+
+def apply_environment():
+    """Apply the FASTLOGISTIC_SIMD, FASTLOGISTIC_STREAM_BYTES and
+    FASTLOGISTIC_OUTPUT_CACHE environment variables (the package does once,
+    at import)."""
+    _from_env("FASTLOGISTIC_SIMD", lambda v: _k.set_simd_level(v.lower()))
+    _from_env("FASTLOGISTIC_STREAM_BYTES", lambda v: _k.set_stream_threshold(int(v)))
+    _from_env("FASTLOGISTIC_OUTPUT_CACHE", lambda v: _k.set_output_cache(int(v)))
