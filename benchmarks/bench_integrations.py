@@ -2,7 +2,7 @@
 with the implementations alternated round by round.
 
     PYTHONPATH=src python benchmarks/bench_integrations.py torch [--quick]
-    PYTHONPATH=src python benchmarks/bench_integrations.py objectives [--quick]
+    PYTHONPATH=src python benchmarks/bench_integrations.py objectives [--quick] [--classes K]
 
 torch: one thread (``torch.set_num_threads(1)``; fastlogistic.torch follows
 it).  The loss's forward + backward alone (BCE-with-logits, cross-entropy),
@@ -14,6 +14,8 @@ objectives: time per boosting round (XGBoost ``hist``, LightGBM) on a 1e6-row
 synthetic problem: fastlogistic.objectives (its default, one thread, and two
 threads) vs the same objective written in NumPy vs the built-in objective;
 the boosting libraries on one thread (BENCH_GBDT_THREADS=n for more).
+With --classes K: a 2e5-row, K-class problem, fastlogistic.objectives.softmax
+against XGBoost's multi:softprob and LightGBM's multiclass.
 
 Each figure: the median and the best over rounds of the per-round time, and
 the ratios (median to median, best to best).  Printed with the CPU's name,
@@ -160,6 +162,32 @@ def numpy_binary(preds, data):
     return p - y, np.maximum(p * (1.0 - p), 1e-16)
 
 
+def xgb_rounds(boosters, objs, dtrain, rounds):
+    """Per-round times of XGBoost boosters, alternated: objs[k] as the
+    objective where given, the booster's built-in one otherwise; one
+    warm-up round each first (the histogram cut is built at the first)."""
+    it = {k: 0 for k in boosters}
+
+    def one(k):
+        if k in objs:
+            boosters[k].update(dtrain, it[k], fobj=objs[k])
+        else:
+            boosters[k].update(dtrain, it[k])
+        it[k] += 1
+    for k in boosters:
+        one(k)
+    return alternate({k: (lambda k=k: one(k)) for k in boosters}, rounds, 1)
+
+
+def lgb_rounds(boosters, objs, rounds):
+    """The same for LightGBM boosters."""
+    def one(k):
+        boosters[k].update(fobj=objs.get(k))
+    for k in boosters:
+        one(k)
+    return alternate({k: (lambda k=k: one(k)) for k in boosters}, rounds, 1)
+
+
 def bench_objectives(quick):
     import fastlogistic.objectives as flo
     libs = []
@@ -199,17 +227,7 @@ def bench_objectives(quick):
                     "NumPy objective": xgb.Booster(params, [dtrain])}
         objs = {"fastlogistic.objectives": flo.binary_logistic, "NumPy objective": numpy_binary,
                 "fl.objectives, 2 threads": two_threads}
-        it = {k: 0 for k in boosters}
-
-        def xgb_round(k):
-            if k in objs:
-                boosters[k].update(dtrain, it[k], fobj=objs[k])
-            else:
-                boosters[k].update(dtrain, it[k])
-            it[k] += 1
-        for k in boosters:       # warm up: the histogram cut is built at the first round
-            xgb_round(k)
-        times = alternate({k: (lambda k=k: xgb_round(k)) for k in boosters}, rounds, 1)
+        times = xgb_rounds(boosters, objs, dtrain, rounds)
         report(f"XGBoost {xgb.__version__} hist, time per round", times, "NumPy objective")
         # the objective call alone
         margin = boosters["fastlogistic.objectives"].predict(dtrain, output_margin=True)
@@ -228,12 +246,7 @@ def bench_objectives(quick):
         dsets["fl.objectives, 2 threads"] = lgb.Dataset(X, y, free_raw_data=False)
         boosters = {k: lgb.Booster({**params, "objective": "none" if k in objs else "binary"},
                                    dsets[k]) for k in dsets}
-
-        def lgb_round(k):
-            boosters[k].update(fobj=objs.get(k))
-        for k in boosters:
-            lgb_round(k)
-        times = alternate({k: (lambda k=k: lgb_round(k)) for k in boosters}, rounds, 1)
+        times = lgb_rounds(boosters, objs, rounds)
         report(f"LightGBM {lgb.__version__}, time per round", times, "NumPy objective")
         b = boosters["fastlogistic.objectives"]
         margin = b.predict(X, raw_score=True)
@@ -244,10 +257,77 @@ def bench_objectives(quick):
         report("objective call alone (float64 margins)", times, "NumPy objective", unit_div=n)
 
 
+def numpy_softmax(preds, data):
+    """The multi-class objective as a user writes it in NumPy (XGBoost's
+    hessian 2 p (1 - p))."""
+    y = data.get_label().astype(np.intp)
+    z = preds - preds.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    g = p.copy()
+    g[np.arange(len(y)), y] -= 1.0
+    return g, np.maximum(2.0 * p * (1.0 - p), 1e-16)
+
+
+def bench_objectives_multiclass(quick, classes):
+    """Time per boosting round with `classes` classes: the built-in softmax
+    objective of XGBoost / LightGBM against fastlogistic.objectives.softmax
+    (and a NumPy objective), alternated in one process."""
+    import fastlogistic.objectives as flo
+    n = 20_000 if quick else 200_000
+    rounds = 3 if quick else 7
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, 20), dtype=np.float32)
+    W = rng.standard_normal((20, classes))
+    y = np.argmax(X @ W + rng.standard_normal((n, classes)), axis=1).astype(np.float32)
+    threads = int(os.environ.get("BENCH_GBDT_THREADS", "1"))
+    print(f"{n} rows x 20 features, {classes} classes; one boosting round per call, "
+          f"rounds={rounds}; XGBoost/LightGBM on {threads} thread(s) (BENCH_GBDT_THREADS)")
+    try:
+        import xgboost as xgb
+    except ImportError:
+        xgb = None
+    if xgb is not None:
+        dtrain = xgb.DMatrix(X, y, base_margin=np.zeros((n, classes), np.float32))
+        params = {"tree_method": "hist", "max_depth": 6, "eta": 0.3, "max_bin": 64,
+                  "num_class": classes, "disable_default_eval_metric": 1, "nthread": threads}
+        objs = {"fastlogistic.objectives": flo.softmax, "NumPy objective": numpy_softmax}
+        boosters = {"built-in multi:softprob":
+                    xgb.Booster({**params, "objective": "multi:softprob"}, [dtrain])}
+        boosters.update({k: xgb.Booster(params, [dtrain]) for k in objs})
+        times = xgb_rounds(boosters, objs, dtrain, rounds)
+        report(f"XGBoost {xgb.__version__} hist, {classes} classes, time per round", times,
+               "built-in multi:softprob")
+        margin = boosters["fastlogistic.objectives"].predict(dtrain, output_margin=True)
+        times = alternate({"NumPy objective": lambda: numpy_softmax(margin, dtrain),
+                           "fastlogistic.objectives": lambda: flo.softmax(margin, dtrain)},
+                          rounds * 3, 3)
+        report("objective call alone (grad + hess from the margins)", times, "NumPy objective",
+               unit_div=n * classes)
+    try:
+        import lightgbm as lgb
+    except ImportError:
+        lgb = None
+    if lgb is not None:
+        params = {"verbose": -1, "num_leaves": 31, "max_bin": 63, "boost_from_average": False,
+                  "learning_rate": 0.3, "num_threads": threads, "num_class": classes}
+        objs = {"fastlogistic.objectives": flo.softmax}
+        names = ("built-in multiclass", "fastlogistic.objectives")
+        dsets = {k: lgb.Dataset(X, y, free_raw_data=False) for k in names}
+        boosters = {k: lgb.Booster({**params, "objective": "none" if k in objs else "multiclass"},
+                                   dsets[k]) for k in names}
+        times = lgb_rounds(boosters, objs, rounds)
+        report(f"LightGBM {lgb.__version__}, {classes} classes, time per round", times,
+               "built-in multiclass")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("what", choices=["torch", "objectives"])
     ap.add_argument("--quick", action="store_true", help="small sizes, few rounds")
+    ap.add_argument("--classes", type=int, default=1,
+                    help="objectives: the class count (default 1: the binary objective; "
+                         "K > 1: the softmax objective against multi:softprob / multiclass)")
     args = ap.parse_args(argv)
     import fastlogistic as fl
     print(f"CPU: {cpu_name()} ({os.cpu_count()} logical CPUs); Python {platform.python_version()}, "
@@ -255,7 +335,10 @@ def main(argv=None):
     print(f"command: {' '.join([os.path.basename(sys.executable)] + sys.argv)}")
     if hasattr(os, "getloadavg"):
         print("load average at start: %.1f %.1f %.1f" % os.getloadavg())
-    {"torch": bench_torch, "objectives": bench_objectives}[args.what](args.quick)
+    if args.what == "objectives" and args.classes > 1:
+        bench_objectives_multiclass(args.quick, args.classes)
+    else:
+        {"torch": bench_torch, "objectives": bench_objectives}[args.what](args.quick)
 
 
 if __name__ == "__main__":
