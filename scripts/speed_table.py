@@ -1,8 +1,12 @@
-"""The README's speed table from one `bench --quick --json` run, and the
-range of each target's ratio over several runs.
+"""The README's speed tables: the main one from one `bench --quick --json`
+run, with the range of each target's ratio over several runs, and the
+multi-class one from a class-count sweep.
 
     python -m fastlogistic bench --quick --json q1.json > docs/bench/quick.txt
     python scripts/speed_table.py q1.json [q2.json ...]
+
+    python -m fastlogistic bench --classes --json k.json > docs/bench/classes.txt
+    python scripts/speed_table.py --classes k.json
 
 The table (ns per element; microseconds per call at N = 16) comes from the
 first file; the target ranges from all of them.
@@ -11,6 +15,7 @@ import json
 import sys
 
 from fastlogistic.bench import find_row, paired_ratio
+from fastlogistic.bench.report import class_markdown
 
 IMPLS = ["fastlogistic", "numpy", "scipy", "torch", "sklearn"]
 ROWS = [  # label, function, shape, dtype, threads, per call
@@ -61,6 +66,9 @@ def table(results):
 
 
 def main(paths):
+    if paths[0] == "--classes":
+        print(class_markdown(json.load(open(paths[1]))["results"]))
+        return
     runs = [json.load(open(p)) for p in paths]
     print(table(runs[0]["results"]))
     print()

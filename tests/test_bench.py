@@ -214,6 +214,14 @@ def test_class_sweep_table_is_made_of_the_measured_rows(tmp_path, capsys):
                                                     binary["ns_per_element"])
         assert r["ce_vs_torch"] is None          # torch not asked for
     assert "Class-count sweep" in out
+    # the README's markdown table (scripts/speed_table.py --classes) from the same rows
+    from fastlogistic.bench.report import class_markdown
+    md = class_markdown(data["results"]).splitlines()
+    assert len(md) == 2 + len(table)
+    for line, k in zip(md[2:], (2, 3)):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[:3] == [str(k), "float32", f"{table[('float32', k)]['ce']:.2f}"]
+        assert cells[3] == "—"                   # no torch row
 
 
 def test_sklearn_bench_multiclass_problem_and_methods():

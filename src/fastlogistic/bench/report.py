@@ -89,6 +89,24 @@ def print_class_table(rows, file):
               f"{f(r['ce_over_binary'], '10.2f')}x", file=file)
 
 
+def class_markdown(results):
+    """The class-count sweep as a markdown table: per K and dtype, ns per
+    element of our cross-entropy loss+gradient and softmax, torch's ratio to
+    each (its time over ours, paired rounds), and our cross-entropy per
+    element over our binary loss+gradient per element."""
+    def cell(v, fmt, suffix=""):
+        return "—" if v is None else format(v, fmt) + suffix
+
+    lines = ["| K | dtype | CE loss+grad | vs torch | softmax | vs torch | CE / binary |",
+             "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in sorted(class_table(results), key=lambda r: (r["classes"], r["dtype"] != "float32")):
+        lines.append(f"| {r['classes']} | {r['dtype']} | {cell(r['ce'], '.2f')} | "
+                     f"{cell(r['ce_vs_torch'], '.2f', 'x')} | {cell(r['softmax'], '.2f')} | "
+                     f"{cell(r['softmax_vs_torch'], '.2f', 'x')} | "
+                     f"{cell(r['ce_over_binary'], '.1f', 'x')} |")
+    return "\n".join(lines)
+
+
 def plot_classes(results, path):
     """ns/element against the class count K, one panel per function and dtype."""
     plt = _pyplot()
