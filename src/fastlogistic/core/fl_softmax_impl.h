@@ -144,6 +144,9 @@ FL_INLINE FL_REAL FL_VFN(sm_tmin)(FL_VEC v) /* no NaN lanes */
 /* number of lanes set in a count of masks (each lane holds minus its count) */
 FL_INLINE double FL_VFN(sm_tcount)(FL_IVEC c)
 {
+#if SM_TREE
+    c = -c; /* sm_kacc counts up */
+#endif
 #if SM_TREE && FL_T == 64
     return (double)(-_mm512_reduce_add_epi64((__m512i)c));
 #elif SM_TREE
@@ -178,7 +181,15 @@ FL_INLINE void FL_VFN(sm_acc2)(vf64 *a0, vf64 *a1, FL_VEC v)
 #endif
 }
 
-/* max of the row (NaN ignored); returns whether the row takes the fast path */
+/* rows whose range max - min is at most SM_NOCLAMP need no clamp below exp's
+   range (hi >= -SM_NOCLAMP - rounding) */
+#if FL_X86_LEVEL >= 3
+#define SM_NOCLAMP (-(FL_REAL)FL_XCAT2(FL_EXP_LO, FL_S) - 8)
+#else
+#define SM_NOCLAMP 0
+#endif
+/* max of the row (NaN ignored); returns 0 for the general path, 1 for the
+   fast path, 2 for the fast path with exp's lower clamp */
 FL_INLINE int FL_VFN(sm_minmax)(const FL_REAL *z, ptrdiff_t C, FL_REAL *mout)
 {
     const FL_REAL inf = (FL_REAL)__builtin_inf();
@@ -206,49 +217,94 @@ FL_INLINE int FL_VFN(sm_minmax)(const FL_REAL *z, ptrdiff_t C, FL_REAL *mout)
     FL_REAL m = FL_VFN(sm_tmax)(FL_VFN(fl_maxv)(mx0, mx1));
     FL_REAL d = m - FL_VFN(sm_tmin)(FL_VFN(fl_minv)(mn0, mn1));
     *mout = m;
-    return d - d == 0;
+    if (!(d - d == 0))
+        return 0;
+    return d <= SM_NOCLAMP ? 1 : 2;
 }
 
-/* exp(x - m) from the exact difference on a fast-path row; *eq: x == m */
-FL_INLINE FL_VEC FL_VFN(sm_expfast)(FL_VEC x, FL_VEC mv, FL_VEC nmv, FL_IVEC *eq)
+/* exp(x - m) from the exact difference on a fast-path row (hi <= 0 or
+   NaN; clamp: hi may be below exp's range) */
+FL_INLINE FL_VEC FL_VFN(sm_expfast)(FL_VEC x, FL_VEC mv, FL_VEC nmv, const int clamp)
 {
     FL_VEC hi = x - mv;
     FL_VEC bb = hi - x;
     FL_VEC lo = (x - (hi - bb)) + (nmv - bb);
 #if FL_X86_LEVEL >= 3
-    /* hi <= 0 or NaN: the lower clamp only (maxv keeps a NaN second operand) */
-    FL_VEC e = FL_VFN(fl_exp_inrange)(FL_VFN(fl_maxv)(FL_VFN(fl_splat)(FL_XCAT2(FL_EXP_LO, FL_S)), hi));
+    /* maxv keeps a NaN second operand */
+    FL_VEC e = FL_VFN(fl_exp_inrange)(clamp ? FL_VFN(fl_maxv)(FL_VFN(fl_splat)(FL_XCAT2(FL_EXP_LO, FL_S)), hi) : hi);
 #else
+    (void)clamp;
     FL_VEC e = FL_VFN(fl_exp)(hi);
 #endif
-    *eq = x == mv;
     return e + e * lo;
 }
 
-/* a fast-path row: e_c = exp(z_c - m) stored at er (unless NULL); returns S1 */
-FL_INLINE double FL_VFN(sm_row_exp)(const FL_REAL *zr, ptrdiff_t C, FL_REAL m, FL_REAL *er)
+/* acc (float64) += v on the lanes where eq is clear, cnt counts eq's lanes
+   (tail: only the first n lanes count) */
+#if SM_TREE
+#if FL_T == 64
+typedef __mmask8 sm_kmask_f64;
+#define SM_KMASK sm_kmask_f64
+FL_INLINE SM_KMASK sm_keq_f64(vf64 x, vf64 mv) { return _mm512_cmp_pd_mask((__m512d)x, (__m512d)mv, _CMP_EQ_OQ); }
+FL_INLINE void sm_kacc_f64(vf64 *a0, vf64 *a1, vi64 *cnt, vf64 v, SM_KMASK k)
 {
-    const FL_VEC mv = FL_VFN(fl_splat)(m), nmv = FL_VFN(fl_splat)(-m), zero = FL_VFN(fl_splat)((FL_REAL)0);
+    (void)a1;
+    *a0 = (vf64)_mm512_mask_add_pd((__m512d)*a0, (__mmask8)~k, (__m512d)*a0, (__m512d)v);
+    *cnt = (vi64)_mm512_mask_sub_epi64((__m512i)*cnt, k, (__m512i)*cnt, _mm512_set1_epi64(-1));
+}
+#else
+typedef __mmask16 sm_kmask_f32;
+#define SM_KMASK sm_kmask_f32
+FL_INLINE SM_KMASK sm_keq_f32(vf32 x, vf32 mv) { return _mm512_cmp_ps_mask((__m512)x, (__m512)mv, _CMP_EQ_OQ); }
+FL_INLINE void sm_kacc_f32(vf64 *a0, vf64 *a1, vi32 *cnt, vf32 v, SM_KMASK k)
+{
+    __m512 u = (__m512)v;
+    __mmask16 nk = (__mmask16)~k;
+    *a0 = (vf64)_mm512_mask_add_pd((__m512d)*a0, (__mmask8)nk, (__m512d)*a0, _mm512_cvtps_pd(_mm512_castps512_ps256(u)));
+    *a1 = (vf64)_mm512_mask_add_pd((__m512d)*a1, (__mmask8)(nk >> 8), (__m512d)*a1,
+                                   _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(u), 1))));
+    *cnt = (vi32)_mm512_mask_sub_epi32((__m512i)*cnt, k, (__m512i)*cnt, _mm512_set1_epi32(-1));
+}
+#endif
+#undef SM_KMASK
+#endif
+
+/* a fast-path row: e_c = exp(z_c - m) stored at er (unless NULL); returns S1 */
+FL_INLINE double FL_VFN(sm_row_exp)(const FL_REAL *zr, ptrdiff_t C, FL_REAL m, FL_REAL *er, const int clamp)
+{
+    const FL_VEC mv = FL_VFN(fl_splat)(m), nmv = FL_VFN(fl_splat)(-m);
     vf64 a0 = fl_splat_f64(0.0), a1 = a0;
     FL_IVEC cnt = (FL_IVEC){0};
     ptrdiff_t i = 0;
     for (; i + FL_LANES <= C; i += FL_LANES) {
-        FL_IVEC eq;
-        FL_VEC e = FL_VFN(sm_expfast)(FL_VFN(fl_load)(zr + i), mv, nmv, &eq);
+        FL_VEC x = FL_VFN(fl_load)(zr + i);
+        FL_VEC e = FL_VFN(sm_expfast)(x, mv, nmv, clamp);
         if (er)
             FL_VFN(fl_store)(er + i, e);
-        FL_VFN(sm_acc2)(&a0, &a1, FL_VFN(fl_sel)(eq, zero, e));
+#if SM_TREE
+        FL_VFN(sm_kacc)(&a0, &a1, &cnt, e, FL_VFN(sm_keq)(x, mv));
+#else
+        FL_IVEC eq = x == mv;
+        FL_VFN(sm_acc2)(&a0, &a1, FL_VFN(fl_sel)(eq, FL_VFN(fl_splat)((FL_REAL)0), e));
         cnt += eq;
+#endif
     }
     if (i < C) {
         ptrdiff_t n = C - i;
-        FL_IVEC eq;
         /* fill m: e = 1 and eq there, out of the sum; out of the count below */
-        FL_VEC e = FL_VFN(sm_expfast)(FL_VFN(fl_load_part)(zr + i, n, m), mv, nmv, &eq);
+        FL_VEC x = FL_VFN(fl_load_part)(zr + i, n, m);
+        FL_VEC e = FL_VFN(sm_expfast)(x, mv, nmv, clamp);
         if (er)
             FL_VFN(fl_store_part)(er + i, e, n);
-        FL_VFN(sm_acc2)(&a0, &a1, FL_VFN(fl_sel)(eq, zero, e));
+#if SM_TREE
+        FL_IVEC c0 = cnt;
+        FL_VFN(sm_kacc)(&a0, &a1, &cnt, e, FL_VFN(sm_keq)(x, mv));
+        cnt = c0 + ((cnt - c0) & FL_VFN(fl_lanes_below)(n));
+#else
+        FL_IVEC eq = x == mv;
+        FL_VFN(sm_acc2)(&a0, &a1, FL_VFN(fl_sel)(eq, FL_VFN(fl_splat)((FL_REAL)0), e));
         cnt += eq & FL_VFN(fl_lanes_below)(n);
+#endif
     }
     double k = FL_VFN(sm_tcount)(cnt);
     return FL_VFN(sm_tsum)(a0 + a1) + (k - 1.0);
@@ -314,7 +370,8 @@ static void FL_KERNEL(softmax)(const FL_REAL *z, ptrdiff_t ldz, FL_REAL *y, ptrd
             FL_REAL *yr = log_ ? NULL : y + (r0 + j) * ldy;
             FL_REAL m;
             fast[j] = FL_VFN(sm_minmax)(zr, C, &m);
-            s1[j] = fast[j] ? FL_VFN(sm_row_exp)(zr, C, m, yr) : FL_VFN(sm_row_slow)(zr, C, yr, &m);
+            s1[j] = fast[j] == 1 ? FL_VFN(sm_row_exp)(zr, C, m, yr, 0)
+                  : fast[j] ? FL_VFN(sm_row_exp)(zr, C, m, yr, 1) : FL_VFN(sm_row_slow)(zr, C, yr, &m);
             mrow[j] = m;
         }
         if (log_)
@@ -391,10 +448,11 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
             const FL_REAL *tr = mode == SM_PROB ? t + r * ldt : NULL;
             FL_REAL *gr = grad ? grad + r * ldg : NULL;
             FL_REAL m;
-            if (mode == SM_IDX && !smooth && FL_VFN(sm_minmax)(zr, C, &m)) {
+            int fast = mode == SM_IDX && !smooth ? FL_VFN(sm_minmax)(zr, C, &m) : 0;
+            if (fast) {
                 /* no sums but S1: the fast path */
                 mrow[j] = m;
-                s1[j] = FL_VFN(sm_row_exp)(zr, C, m, gr);
+                s1[j] = fast == 1 ? FL_VFN(sm_row_exp)(zr, C, m, gr, 0) : FL_VFN(sm_row_exp)(zr, C, m, gr, 1);
                 sd[j] = sa[j] = 0.0;
                 if (gr) {
                     int64_t y = idx[r * ldi];
