@@ -365,14 +365,14 @@ static void FL_KERNEL(softmax)(const FL_REAL *z, ptrdiff_t ldz, FL_REAL *y, ptrd
     int fast[FL_SM_GROUP_MAX];
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += G) {
         ptrdiff_t g = nrows - r0 < G ? nrows - r0 : G;
+        /* the group's maxima first: no row's exp waits for its own max */
+        for (ptrdiff_t j = 0; j < g; j++)
+            fast[j] = FL_VFN(sm_minmax)(z + (r0 + j) * ldz, C, &mrow[j]);
         for (ptrdiff_t j = 0; j < g; j++) {
             const FL_REAL *zr = z + (r0 + j) * ldz;
             FL_REAL *yr = log_ ? NULL : y + (r0 + j) * ldy;
-            FL_REAL m;
-            fast[j] = FL_VFN(sm_minmax)(zr, C, &m);
-            s1[j] = fast[j] == 1 ? FL_VFN(sm_row_exp)(zr, C, m, yr, 0)
-                  : fast[j] ? FL_VFN(sm_row_exp)(zr, C, m, yr, 1) : FL_VFN(sm_row_slow)(zr, C, yr, &m);
-            mrow[j] = m;
+            s1[j] = fast[j] == 1 ? FL_VFN(sm_row_exp)(zr, C, mrow[j], yr, 0)
+                  : fast[j] ? FL_VFN(sm_row_exp)(zr, C, mrow[j], yr, 1) : FL_VFN(sm_row_slow)(zr, C, yr, &mrow[j]);
         }
         if (log_)
             FL_VFN(sm_log1p_group)(s1, lse, g);
@@ -441,18 +441,20 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
     double total = 0.0;
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += G) {
         ptrdiff_t g = nrows - r0 < G ? nrows - r0 : G;
+        /* fast-path rows (index targets, no smoothing): the group's maxima first */
+        int fastj[FL_SM_GROUP_MAX];
+        for (ptrdiff_t j = 0; j < g; j++)
+            fastj[j] = mode == SM_IDX && !smooth ? FL_VFN(sm_minmax)(z + (r0 + j) * ldz, C, &mrow[j]) : 0;
         /* pass A: max, then exp, sums, e stored in grad */
         for (ptrdiff_t j = 0; j < g; j++) {
             const ptrdiff_t r = r0 + j;
             const FL_REAL *zr = z + r * ldz;
             const FL_REAL *tr = mode == SM_PROB ? t + r * ldt : NULL;
             FL_REAL *gr = grad ? grad + r * ldg : NULL;
-            FL_REAL m;
-            int fast = mode == SM_IDX && !smooth ? FL_VFN(sm_minmax)(zr, C, &m) : 0;
+            const int fast = fastj[j];
             if (fast) {
                 /* no sums but S1: the fast path */
-                mrow[j] = m;
-                s1[j] = fast == 1 ? FL_VFN(sm_row_exp)(zr, C, m, gr, 0) : FL_VFN(sm_row_exp)(zr, C, m, gr, 1);
+                s1[j] = fast == 1 ? FL_VFN(sm_row_exp)(zr, C, mrow[j], gr, 0) : FL_VFN(sm_row_exp)(zr, C, mrow[j], gr, 1);
                 sd[j] = sa[j] = 0.0;
                 if (gr) {
                     int64_t y = idx[r * ldi];
@@ -460,7 +462,7 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
                 }
                 continue;
             }
-            m = FL_VFN(sm_rowmax)(zr, C);
+            FL_REAL m = FL_VFN(sm_rowmax)(zr, C);
             FL_VEC mv = FL_VFN(fl_splat)(m);
             vf64 acc = fl_splat_f64(0.0), accd = acc, acca = acc;
             FL_IVEC cnt = (FL_IVEC){0};
