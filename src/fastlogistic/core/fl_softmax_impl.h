@@ -273,22 +273,41 @@ FL_INLINE void sm_kacc_f32(vf64 *a0, vf64 *a1, vi32 *cnt, vf32 v, SM_KMASK k)
 FL_INLINE double FL_VFN(sm_row_exp)(const FL_REAL *zr, ptrdiff_t C, FL_REAL m, FL_REAL *er, const int clamp)
 {
     const FL_VEC mv = FL_VFN(fl_splat)(m), nmv = FL_VFN(fl_splat)(-m);
-    vf64 a0 = fl_splat_f64(0.0), a1 = a0;
+    /* two sets of accumulators, even and odd vectors: float64 sums of
+       float64 terms round once per term, and a lane's error grows with the
+       number of terms it adds up */
+    vf64 a0 = fl_splat_f64(0.0), a1 = a0, b0 = a0, b1 = a0;
     FL_IVEC cnt = (FL_IVEC){0};
     ptrdiff_t i = 0;
-    for (; i + FL_LANES <= C; i += FL_LANES) {
+#if SM_TREE
+#define SM_ACC_ONE(A0, A1, X, E) FL_VFN(sm_kacc)(&A0, &A1, &cnt, E, FL_VFN(sm_keq)(X, mv))
+#else
+#define SM_ACC_ONE(A0, A1, X, E)                                               \
+    do {                                                                       \
+        FL_IVEC eq_ = (X) == mv;                                               \
+        FL_VFN(sm_acc2)(&A0, &A1, FL_VFN(fl_sel)(eq_, FL_VFN(fl_splat)((FL_REAL)0), E)); \
+        cnt += eq_;                                                            \
+    } while (0)
+#endif
+    for (; i + 2 * FL_LANES <= C; i += 2 * FL_LANES) {
+        FL_VEC x = FL_VFN(fl_load)(zr + i), x1 = FL_VFN(fl_load)(zr + i + FL_LANES);
+        FL_VEC e = FL_VFN(sm_expfast)(x, mv, nmv, clamp), e1 = FL_VFN(sm_expfast)(x1, mv, nmv, clamp);
+        if (er) {
+            FL_VFN(fl_store)(er + i, e);
+            FL_VFN(fl_store)(er + i + FL_LANES, e1);
+        }
+        SM_ACC_ONE(a0, a1, x, e);
+        SM_ACC_ONE(b0, b1, x1, e1);
+    }
+    if (i + FL_LANES <= C) {
         FL_VEC x = FL_VFN(fl_load)(zr + i);
         FL_VEC e = FL_VFN(sm_expfast)(x, mv, nmv, clamp);
         if (er)
             FL_VFN(fl_store)(er + i, e);
-#if SM_TREE
-        FL_VFN(sm_kacc)(&a0, &a1, &cnt, e, FL_VFN(sm_keq)(x, mv));
-#else
-        FL_IVEC eq = x == mv;
-        FL_VFN(sm_acc2)(&a0, &a1, FL_VFN(fl_sel)(eq, FL_VFN(fl_splat)((FL_REAL)0), e));
-        cnt += eq;
-#endif
+        SM_ACC_ONE(a0, a1, x, e);
+        i += FL_LANES;
     }
+#undef SM_ACC_ONE
     if (i < C) {
         ptrdiff_t n = C - i;
         /* fill m: e = 1 and eq there, out of the sum; out of the count below */
@@ -298,16 +317,16 @@ FL_INLINE double FL_VFN(sm_row_exp)(const FL_REAL *zr, ptrdiff_t C, FL_REAL m, F
             FL_VFN(fl_store_part)(er + i, e, n);
 #if SM_TREE
         FL_IVEC c0 = cnt;
-        FL_VFN(sm_kacc)(&a0, &a1, &cnt, e, FL_VFN(sm_keq)(x, mv));
+        FL_VFN(sm_kacc)(&b0, &b1, &cnt, e, FL_VFN(sm_keq)(x, mv));
         cnt = c0 + ((cnt - c0) & FL_VFN(fl_lanes_below)(n));
 #else
         FL_IVEC eq = x == mv;
-        FL_VFN(sm_acc2)(&a0, &a1, FL_VFN(fl_sel)(eq, FL_VFN(fl_splat)((FL_REAL)0), e));
+        FL_VFN(sm_acc2)(&b0, &b1, FL_VFN(fl_sel)(eq, FL_VFN(fl_splat)((FL_REAL)0), e));
         cnt += eq & FL_VFN(fl_lanes_below)(n);
 #endif
     }
     double k = FL_VFN(sm_tcount)(cnt);
-    return FL_VFN(sm_tsum)(a0 + a1) + (k - 1.0);
+    return FL_VFN(sm_tsum)((a0 + a1) + (b0 + b1)) + (k - 1.0);
 }
 
 /* the general row (any values): e stored at er unless NULL; returns S1 */
