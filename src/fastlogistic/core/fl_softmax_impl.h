@@ -460,10 +460,10 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
     double total = 0.0;
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += G) {
         ptrdiff_t g = nrows - r0 < G ? nrows - r0 : G;
-        /* fast-path rows (index targets, no smoothing): the group's maxima first */
+        /* the group's maxima first (fast-path rows) */
         int fastj[FL_SM_GROUP_MAX];
         for (ptrdiff_t j = 0; j < g; j++)
-            fastj[j] = mode == SM_IDX && !smooth ? FL_VFN(sm_minmax)(z + (r0 + j) * ldz, C, &mrow[j]) : 0;
+            fastj[j] = FL_VFN(sm_minmax)(z + (r0 + j) * ldz, C, &mrow[j]);
         /* pass A: max, then exp, sums, e stored in grad */
         for (ptrdiff_t j = 0; j < g; j++) {
             const ptrdiff_t r = r0 + j;
@@ -472,10 +472,36 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
             FL_REAL *gr = grad ? grad + r * ldg : NULL;
             const int fast = fastj[j];
             if (fast) {
-                /* no sums but S1: the fast path */
                 s1[j] = fast == 1 ? FL_VFN(sm_row_exp)(zr, C, mrow[j], gr, 0) : FL_VFN(sm_row_exp)(zr, C, mrow[j], gr, 1);
                 sd[j] = sa[j] = 0.0;
-                if (gr) {
+                if (mode == SM_PROB || smooth) {
+                    /* the target-weighted sums, sum coef (x - m) and sum coef,
+                       in a pass without exp (x - m: finite, 0 at the max) */
+                    const FL_VEC mv = FL_VFN(fl_splat)(mrow[j]);
+                    vf64 accd = fl_splat_f64(0.0), acca = accd;
+                    for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
+                        ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
+                        FL_VEC x = n == FL_LANES ? FL_VFN(fl_load)(zr + i) : FL_VFN(fl_load_part)(zr + i, n, mrow[j]);
+                        FL_VEC coef;
+                        if (mode == SM_PROB) {
+                            FL_VEC tv = n == FL_LANES ? FL_VFN(fl_load)(tr + i) : FL_VFN(fl_load_part)(tr + i, n, (FL_REAL)0);
+                            if (smooth)
+                                tv = tv * (FL_REAL)(1.0 - eps) + (FL_REAL)epc;
+                            coef = has_w ? tv * (n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0)) : tv;
+                        } else {
+                            coef = has_w ? (n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0))
+                                         : FL_VFN(fl_splat)((FL_REAL)1);
+                        }
+                        if (n < FL_LANES)
+                            coef = FL_VFN(fl_sel)(FL_VFN(fl_lanes_below)(n), coef, zero);
+                        accd = FL_VFN(fl_acc)(accd, FL_XCAT2(FL_MULNZ, FL_S)(coef, x - mv));
+                        if (mode == SM_PROB)
+                            acca = FL_VFN(fl_acc)(acca, coef);
+                    }
+                    sd[j] = fl_hsum_f64(accd);
+                    sa[j] = fl_hsum_f64(acca);
+                }
+                if (mode == SM_IDX && gr) {
                     int64_t y = idx[r * ldi];
                     ey[j] = (y != P->ignore_index) ? (double)gr[y] : 0.0;
                 }
