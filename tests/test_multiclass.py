@@ -116,7 +116,8 @@ def _ref_rows_ld(z):
 @pytest.mark.parametrize("dt", DTYPES)
 def test_long_rows_against_longdouble(level, dt):
     """Class counts above the row-per-lane kernels' (per-row kernels, contiguous
-    class axis), with ranges that keep every z - max inside exp's range and
+    class axis; index and probability targets, weights, label smoothing),
+    with ranges that keep every z - max inside exp's range and
     ranges that do not (exp's lower clamp), against long double.  float64
     sums of float64 terms round once per term, so their bound grows with C:
     the vector levels add up 2 x lanes partial sums, the cython level one
@@ -156,6 +157,25 @@ def test_long_rows_against_longdouble(level, dt):
             tol = bound * np.finfo(dt).eps
             np.testing.assert_allclose(g.astype(np.float64), gref.astype(np.float64),
                                        rtol=tol, atol=np.finfo(dt).tiny)
+            # weights, label smoothing, probability targets: loss and gradient
+            # ("sum": gradient factor 1) from the long double log_softmax
+            w = rng.uniform(0.5, 2.0, C).astype(dt)
+            t = rng.dirichlet(np.ones(C), len(z)).astype(dt)
+            wl, eps = w.astype(np.longdouble), 0.1
+            for tgt in (y, t):
+                if tgt is y:
+                    tp = np.full(z.shape, eps / C, np.longdouble)
+                    tp[np.arange(len(z)), y] += 1 - eps
+                else:
+                    tp = (1 - eps) * t.astype(np.longdouble) + eps / C
+                loss, g = fl.cross_entropy_loss_and_grad(z, tgt, weight=w, label_smoothing=eps,
+                                                         reduction="sum")
+                lref = np.sum(wl * tp * -ls_ref)
+                assert abs(float(loss) - float(lref)) <= 8 * bound * np.finfo(dt).eps * abs(float(lref))
+                a = np.sum(wl * tp, axis=1, keepdims=True)
+                gref = (a * sm_ref - wl * tp).astype(np.float64)
+                np.testing.assert_allclose(g, gref, rtol=8 * bound * np.finfo(dt).eps,
+                                           atol=8 * bound * np.finfo(dt).eps * float(a.max()))
             # in place, over the logits themselves
             zz = z.copy()
             fl.softmax(zz, axis=-1, out=zz)
