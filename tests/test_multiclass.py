@@ -98,6 +98,140 @@ def test_limits_no_warnings(level):
             assert fl.cross_entropy(x[:1], np.array([1]), reduction="sum") == inf
 
 
+def _ref_rows_ld(z):
+    """log_softmax, softmax and log-sum-exp - max per row in long double, from
+    d = z - m and S1 = the sum of exp(d) but one maximum's (m + log1p(S1) is
+    the log-sum-exp, as the kernels form it)."""
+    zl = z.astype(np.longdouble)
+    m = zl.max(axis=1, keepdims=True)
+    d = zl - m
+    e = np.exp(d)
+    e1 = e.copy()
+    e1[np.arange(len(z)), np.argmax(zl, axis=1)] = 0
+    s1 = e1.sum(axis=1, keepdims=True)
+    lse = np.log1p(s1)
+    return d - lse, e / (1 + s1), lse[:, 0]
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_long_rows_against_longdouble(level, dt):
+    """Class counts above the row-per-lane kernels' (per-row kernels, contiguous
+    class axis; index and probability targets, weights, label smoothing),
+    with ranges that keep every z - max inside exp's range and
+    ranges that do not (exp's lower clamp), against long double.  float64
+    sums of float64 terms round once per term, so their bound grows with C:
+    the vector levels add up 2 x lanes partial sums, the cython level one
+    sequential sum (measured: 21 ULP at C = 4096, 6 at the vector levels)."""
+    rng = np.random.default_rng(21)
+    big = 600.0 if dt == np.float64 else 80.0
+    for C in (33, 50, 100, 257, 1000, 4096):
+        bound = 4.0
+        if dt == np.float64:
+            bound += np.sqrt(C) if level == "cython" else C / 256
+        for scale in (0.1, 3.0, 30.0, big):
+            z = (rng.standard_normal((max(3, 6000 // C), C)) * scale).astype(dt)
+            ls_ref, sm_ref, lse_ref = _ref_rows_ld(z)
+            ls = fl.log_softmax(z, axis=-1)
+            sm = fl.softmax(z, axis=-1)
+            rowscale = np.max(np.abs(ls_ref), axis=1, keepdims=True)
+            err = np.abs(ls - ls_ref).astype(np.float64) / _ulp(rowscale, dt)
+            assert err.max() <= bound, (level, C, scale, err.max())
+            err = np.abs(sm - sm_ref).astype(np.float64) / _ulp(sm_ref, dt)
+            err[sm_ref < np.finfo(dt).tiny] = 0
+            assert err.max() <= bound, (level, C, scale, err.max())
+            # confident, correct targets: the loss is log1p(S1), digits kept
+            y = np.argmax(z, axis=1)
+            loss = fl.cross_entropy(z, y, reduction="none")
+            err = np.abs(loss - lse_ref).astype(np.float64) / _ulp(lse_ref, dt)
+            assert err.max() <= bound, (level, C, scale, err.max())
+            # any target: loss and gradient (p - onehot) / N
+            y = rng.integers(0, C, len(z))
+            loss, g = fl.cross_entropy_loss_and_grad(z, y, reduction="none")
+            ref = -ls_ref[np.arange(len(z)), y]
+            err = np.abs(loss - ref).astype(np.float64) / _ulp(ref, dt)
+            assert err.max() <= bound, (level, C, scale, err.max())
+            # at the target p_y - 1 = -(sum of p_c, c != y): no cancellation
+            gref = sm_ref.copy()
+            gref[np.arange(len(z)), y] = 0
+            gref[np.arange(len(z)), y] = -gref.sum(axis=1)
+            tol = bound * np.finfo(dt).eps
+            np.testing.assert_allclose(g.astype(np.float64), gref.astype(np.float64),
+                                       rtol=tol, atol=np.finfo(dt).tiny)
+            # weights, label smoothing, probability targets: loss and gradient
+            # ("sum": gradient factor 1) from the long double log_softmax
+            w = rng.uniform(0.5, 2.0, C).astype(dt)
+            t = rng.dirichlet(np.ones(C), len(z)).astype(dt)
+            wl, eps = w.astype(np.longdouble), 0.1
+            for tgt in (y, t):
+                if tgt is y:
+                    tp = np.full(z.shape, eps / C, np.longdouble)
+                    tp[np.arange(len(z)), y] += 1 - eps
+                else:
+                    tp = (1 - eps) * t.astype(np.longdouble) + eps / C
+                loss, g = fl.cross_entropy_loss_and_grad(z, tgt, weight=w, label_smoothing=eps,
+                                                         reduction="sum")
+                lref = np.sum(wl * tp * -ls_ref)
+                assert abs(float(loss) - float(lref)) <= 8 * bound * np.finfo(dt).eps * abs(float(lref))
+                a = np.sum(wl * tp, axis=1, keepdims=True)
+                gref = (a * sm_ref - wl * tp).astype(np.float64)
+                np.testing.assert_allclose(g, gref, rtol=8 * bound * np.finfo(dt).eps,
+                                           atol=8 * bound * np.finfo(dt).eps * float(a.max()))
+            # in place, over the logits themselves
+            zz = z.copy()
+            fl.softmax(zz, axis=-1, out=zz)
+            np.testing.assert_array_equal(zz, sm)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("C", [40, 100, 1000])
+def test_long_rows_special_values(level, dt, C):
+    """Per-row kernels: rows off the fast path (+-inf, finite values whose
+    difference overflows) and rows on it with a NaN or a tied maximum."""
+    inf, nan = np.inf, np.nan
+    rng = np.random.default_rng(C)
+    base = rng.standard_normal(C)
+    big = np.finfo(dt).max
+    rows = {}
+    r = base.copy(); r[3] = inf; rows["one_inf"] = r
+    r = base.copy(); r[3] = r[C - 1] = inf; rows["two_inf"] = r
+    r = base.copy(); r[5] = -inf; rows["minus_inf"] = r
+    r = base.copy(); r[C - 2] = nan; rows["nan"] = r
+    rows["all_minus_inf"] = np.full(C, -inf)
+    r = base.copy(); r[1] = big; r[2] = -big; rows["overflow"] = r
+    r = base.copy(); r[0] = r[7] = r[C - 1] = 5.0; rows["ties"] = r
+    names = list(rows)
+    z = np.array([rows[k] for k in names]).astype(dt)
+    i = {k: n for n, k in enumerate(names)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sm = fl.softmax(z, axis=-1)
+        ls = fl.log_softmax(z, axis=-1)
+        y = np.zeros(len(z), np.int64)
+        loss, g = fl.cross_entropy_loss_and_grad(z, y, reduction="none")
+    onehot = np.eye(C)[3]
+    np.testing.assert_array_equal(sm[i["one_inf"]], onehot)
+    assert ls[i["one_inf"], 3] == 0 and np.all(ls[i["one_inf"], np.arange(C) != 3] == -inf)
+    assert loss[i["one_inf"]] == inf
+    for k in ("two_inf", "nan", "all_minus_inf"):
+        assert np.all(np.isnan(sm[i[k]])) and np.all(np.isnan(ls[i[k]])), k
+        assert np.isnan(loss[i[k]]) and np.all(np.isnan(g[i[k]])), k
+    # -inf: probability 0, log -inf; the other classes as without it
+    rest = np.arange(C) != 5
+    assert sm[i["minus_inf"], 5] == 0 and ls[i["minus_inf"], 5] == -inf
+    for k, cols in (("minus_inf", rest), ("ties", slice(None))):
+        ls_ref, sm_ref, _ = _ref_rows_ld(z[i[k]][cols][None].astype(np.float64))
+        np.testing.assert_allclose(sm[i[k]][cols], sm_ref[0].astype(np.float64),
+                                   rtol=8 * np.finfo(dt).eps)
+        np.testing.assert_allclose(ls[i[k]][cols], ls_ref[0].astype(np.float64),
+                                   rtol=8 * np.finfo(dt).eps, atol=4 * np.finfo(dt).eps)
+    # the three tied maxima share the mass of the maximum equally
+    assert sm[i["ties"], 0] == sm[i["ties"], 7] == sm[i["ties"], C - 1]
+    # finite values ~max apart: the maximum takes it all
+    np.testing.assert_array_equal(sm[i["overflow"]], np.eye(C)[1])
+    assert ls[i["overflow"], 1] == 0 and ls[i["overflow"], 2] == -inf
+    assert loss[i["overflow"]] > 1e30
+
+
 @pytest.mark.parametrize("dt", DTYPES)
 @pytest.mark.parametrize("C", [1, 5, 40])
 def test_gradients_finite_differences(level, dt, C):

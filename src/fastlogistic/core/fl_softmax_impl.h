@@ -98,6 +98,269 @@ FL_INLINE void FL_VFN(sm_log1p_group)(const double *s1, double *lse, ptrdiff_t g
 
 #include "fl_softmax_rows.h"
 
+/* ------------------- the per-row fast path (finite rows) ------------------
+ * A row whose maximum m and minimum are finite and m - min does not overflow
+ * (every row but those with +-inf, or finite values ~FLT_MAX apart) takes
+ * this path; NaN elements are ignored by its max and reach the sums through
+ * exp, so the row still comes out NaN.  There x - m is finite for every x,
+ * so TwoSum's lo needs no NaN select and exp no upper clamp, and the max
+ * lanes (x == m) give hi = lo = 0, e = 1 exactly without a select.  Other
+ * rows go the general way (sm_rowmax, sm_expdiff).  Horizontal reductions
+ * are trees, float32 exponentials are widened to float64 in registers. */
+#if FL_X86_LEVEL >= 3 && FL_NV == 1
+#define SM_TREE 1
+#else
+#define SM_TREE 0
+#endif
+
+FL_INLINE FL_REAL FL_VFN(sm_tmax)(FL_VEC v) /* no NaN lanes */
+{
+#if SM_TREE && FL_T == 64
+    return _mm512_reduce_max_pd((__m512d)v);
+#elif SM_TREE
+    return _mm512_reduce_max_ps((__m512)v);
+#else
+    FL_REAL m = v[0];
+    for (ptrdiff_t j = 1; j < FL_LANES; j++)
+        m = v[j] > m ? v[j] : m;
+    return m;
+#endif
+}
+
+FL_INLINE FL_REAL FL_VFN(sm_tmin)(FL_VEC v) /* no NaN lanes */
+{
+#if SM_TREE && FL_T == 64
+    return _mm512_reduce_min_pd((__m512d)v);
+#elif SM_TREE
+    return _mm512_reduce_min_ps((__m512)v);
+#else
+    FL_REAL m = v[0];
+    for (ptrdiff_t j = 1; j < FL_LANES; j++)
+        m = v[j] < m ? v[j] : m;
+    return m;
+#endif
+}
+
+/* number of lanes set in a count of masks (each lane holds minus its count) */
+FL_INLINE double FL_VFN(sm_tcount)(FL_IVEC c)
+{
+#if SM_TREE
+    c = -c; /* sm_kacc counts up */
+#endif
+#if SM_TREE && FL_T == 64
+    return (double)(-_mm512_reduce_add_epi64((__m512i)c));
+#elif SM_TREE
+    return (double)(-_mm512_reduce_add_epi32((__m512i)c));
+#else
+    return FL_VFN(sm_hcount)(c);
+#endif
+}
+
+FL_INLINE double FL_VFN(sm_tsum)(vf64 v)
+{
+#if SM_TREE
+    return _mm512_reduce_add_pd((__m512d)v);
+#else
+    return fl_hsum_f64(v);
+#endif
+}
+
+/* a0 (+ a1) += v in float64 */
+FL_INLINE void FL_VFN(sm_acc2)(vf64 *a0, vf64 *a1, FL_VEC v)
+{
+#if FL_T == 64
+    (void)a1;
+    *a0 += v;
+#elif SM_TREE
+    __m512 u = (__m512)v;
+    *a0 += (vf64)_mm512_cvtps_pd(_mm512_castps512_ps256(u));
+    *a1 += (vf64)_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(u), 1)));
+#else
+    (void)a1;
+    *a0 = fl_acc_f32(*a0, v);
+#endif
+}
+
+/* rows whose range max - min is at most SM_NOCLAMP need no clamp below exp's
+   range (hi >= -SM_NOCLAMP - rounding) */
+#if FL_X86_LEVEL >= 3
+#define SM_NOCLAMP (-(FL_REAL)FL_XCAT2(FL_EXP_LO, FL_S) - 8)
+#else
+#define SM_NOCLAMP 0
+#endif
+/* max of the row (NaN ignored); returns 0 for the general path, 1 for the
+   fast path, 2 for the fast path with exp's lower clamp */
+FL_INLINE int FL_VFN(sm_minmax)(const FL_REAL *z, ptrdiff_t C, FL_REAL *mout)
+{
+    const FL_REAL inf = (FL_REAL)__builtin_inf();
+    FL_VEC mx0 = FL_VFN(fl_splat)(-inf), mn0 = FL_VFN(fl_splat)(inf), mx1 = mx0, mn1 = mn0;
+    ptrdiff_t i = 0;
+    /* maxv(x, acc), minv(x, acc): acc where x is NaN */
+    for (; i + 2 * FL_LANES <= C; i += 2 * FL_LANES) {
+        FL_VEC x0 = FL_VFN(fl_load)(z + i), x1 = FL_VFN(fl_load)(z + i + FL_LANES);
+        mx0 = FL_VFN(fl_maxv)(x0, mx0);
+        mn0 = FL_VFN(fl_minv)(x0, mn0);
+        mx1 = FL_VFN(fl_maxv)(x1, mx1);
+        mn1 = FL_VFN(fl_minv)(x1, mn1);
+    }
+    if (i + FL_LANES <= C) {
+        FL_VEC x = FL_VFN(fl_load)(z + i);
+        mx0 = FL_VFN(fl_maxv)(x, mx0);
+        mn0 = FL_VFN(fl_minv)(x, mn0);
+        i += FL_LANES;
+    }
+    if (i < C) {
+        FL_VEC x = FL_VFN(fl_load_part)(z + i, C - i, z[0]);
+        mx1 = FL_VFN(fl_maxv)(x, mx1);
+        mn1 = FL_VFN(fl_minv)(x, mn1);
+    }
+    FL_REAL m = FL_VFN(sm_tmax)(FL_VFN(fl_maxv)(mx0, mx1));
+    FL_REAL d = m - FL_VFN(sm_tmin)(FL_VFN(fl_minv)(mn0, mn1));
+    *mout = m;
+    if (!(d - d == 0))
+        return 0;
+    return d <= SM_NOCLAMP ? 1 : 2;
+}
+
+/* exp(x - m) from the exact difference on a fast-path row (hi <= 0 or
+   NaN; clamp: hi may be below exp's range) */
+FL_INLINE FL_VEC FL_VFN(sm_expfast)(FL_VEC x, FL_VEC mv, FL_VEC nmv, const int clamp)
+{
+    FL_VEC hi = x - mv;
+    FL_VEC bb = hi - x;
+    FL_VEC lo = (x - (hi - bb)) + (nmv - bb);
+#if FL_X86_LEVEL >= 3
+    /* maxv keeps a NaN second operand */
+    FL_VEC e = FL_VFN(fl_exp_inrange)(clamp ? FL_VFN(fl_maxv)(FL_VFN(fl_splat)(FL_XCAT2(FL_EXP_LO, FL_S)), hi) : hi);
+#else
+    (void)clamp;
+    FL_VEC e = FL_VFN(fl_exp)(hi);
+#endif
+    return e + e * lo;
+}
+
+/* acc (float64) += v on the lanes where eq is clear, cnt counts eq's lanes
+   (tail: only the first n lanes count) */
+#if SM_TREE
+#if FL_T == 64
+typedef __mmask8 sm_kmask_f64;
+#define SM_KMASK sm_kmask_f64
+FL_INLINE SM_KMASK sm_keq_f64(vf64 x, vf64 mv) { return _mm512_cmp_pd_mask((__m512d)x, (__m512d)mv, _CMP_EQ_OQ); }
+FL_INLINE void sm_kacc_f64(vf64 *a0, vf64 *a1, vi64 *cnt, vf64 v, SM_KMASK k)
+{
+    (void)a1;
+    *a0 = (vf64)_mm512_mask_add_pd((__m512d)*a0, (__mmask8)~k, (__m512d)*a0, (__m512d)v);
+    *cnt = (vi64)_mm512_mask_sub_epi64((__m512i)*cnt, k, (__m512i)*cnt, _mm512_set1_epi64(-1));
+}
+#else
+typedef __mmask16 sm_kmask_f32;
+#define SM_KMASK sm_kmask_f32
+FL_INLINE SM_KMASK sm_keq_f32(vf32 x, vf32 mv) { return _mm512_cmp_ps_mask((__m512)x, (__m512)mv, _CMP_EQ_OQ); }
+FL_INLINE void sm_kacc_f32(vf64 *a0, vf64 *a1, vi32 *cnt, vf32 v, SM_KMASK k)
+{
+    __m512 u = (__m512)v;
+    __mmask16 nk = (__mmask16)~k;
+    *a0 = (vf64)_mm512_mask_add_pd((__m512d)*a0, (__mmask8)nk, (__m512d)*a0, _mm512_cvtps_pd(_mm512_castps512_ps256(u)));
+    *a1 = (vf64)_mm512_mask_add_pd((__m512d)*a1, (__mmask8)(nk >> 8), (__m512d)*a1,
+                                   _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(u), 1))));
+    *cnt = (vi32)_mm512_mask_sub_epi32((__m512i)*cnt, k, (__m512i)*cnt, _mm512_set1_epi32(-1));
+}
+#endif
+#undef SM_KMASK
+#endif
+
+/* a fast-path row: e_c = exp(z_c - m) stored at er (unless NULL); returns S1 */
+FL_INLINE double FL_VFN(sm_row_exp)(const FL_REAL *zr, ptrdiff_t C, FL_REAL m, FL_REAL *er, const int clamp)
+{
+    const FL_VEC mv = FL_VFN(fl_splat)(m), nmv = FL_VFN(fl_splat)(-m);
+    /* two sets of accumulators, even and odd vectors: float64 sums of
+       float64 terms round once per term, and a lane's error grows with the
+       number of terms it adds up */
+    vf64 a0 = fl_splat_f64(0.0), a1 = a0, b0 = a0, b1 = a0;
+    FL_IVEC cnt = (FL_IVEC){0};
+    ptrdiff_t i = 0;
+#if SM_TREE
+#define SM_ACC_ONE(A0, A1, X, E) FL_VFN(sm_kacc)(&A0, &A1, &cnt, E, FL_VFN(sm_keq)(X, mv))
+#else
+#define SM_ACC_ONE(A0, A1, X, E)                                               \
+    do {                                                                       \
+        FL_IVEC eq_ = (X) == mv;                                               \
+        FL_VFN(sm_acc2)(&A0, &A1, FL_VFN(fl_sel)(eq_, FL_VFN(fl_splat)((FL_REAL)0), E)); \
+        cnt += eq_;                                                            \
+    } while (0)
+#endif
+    for (; i + 2 * FL_LANES <= C; i += 2 * FL_LANES) {
+        FL_VEC x = FL_VFN(fl_load)(zr + i), x1 = FL_VFN(fl_load)(zr + i + FL_LANES);
+        FL_VEC e = FL_VFN(sm_expfast)(x, mv, nmv, clamp), e1 = FL_VFN(sm_expfast)(x1, mv, nmv, clamp);
+        if (er) {
+            FL_VFN(fl_store)(er + i, e);
+            FL_VFN(fl_store)(er + i + FL_LANES, e1);
+        }
+        SM_ACC_ONE(a0, a1, x, e);
+        SM_ACC_ONE(b0, b1, x1, e1);
+    }
+    if (i + FL_LANES <= C) {
+        FL_VEC x = FL_VFN(fl_load)(zr + i);
+        FL_VEC e = FL_VFN(sm_expfast)(x, mv, nmv, clamp);
+        if (er)
+            FL_VFN(fl_store)(er + i, e);
+        SM_ACC_ONE(a0, a1, x, e);
+        i += FL_LANES;
+    }
+#undef SM_ACC_ONE
+    if (i < C) {
+        ptrdiff_t n = C - i;
+        /* fill m: e = 1 and eq there, out of the sum; out of the count below */
+        FL_VEC x = FL_VFN(fl_load_part)(zr + i, n, m);
+        FL_VEC e = FL_VFN(sm_expfast)(x, mv, nmv, clamp);
+        if (er)
+            FL_VFN(fl_store_part)(er + i, e, n);
+#if SM_TREE
+        FL_IVEC c0 = cnt;
+        FL_VFN(sm_kacc)(&b0, &b1, &cnt, e, FL_VFN(sm_keq)(x, mv));
+        cnt = c0 + ((cnt - c0) & FL_VFN(fl_lanes_below)(n));
+#else
+        FL_IVEC eq = x == mv;
+        FL_VFN(sm_acc2)(&b0, &b1, FL_VFN(fl_sel)(eq, FL_VFN(fl_splat)((FL_REAL)0), e));
+        cnt += eq & FL_VFN(fl_lanes_below)(n);
+#endif
+    }
+    double k = FL_VFN(sm_tcount)(cnt);
+    return FL_VFN(sm_tsum)((a0 + a1) + (b0 + b1)) + (k - 1.0);
+}
+
+/* the general row (any values): e stored at er unless NULL; returns S1 */
+FL_INLINE double FL_VFN(sm_row_slow)(const FL_REAL *zr, ptrdiff_t C, FL_REAL *er, FL_REAL *mout)
+{
+    FL_REAL m = FL_VFN(sm_rowmax)(zr, C);
+    FL_VEC mv = FL_VFN(fl_splat)(m);
+    vf64 acc = fl_splat_f64(0.0);
+    FL_IVEC cnt = (FL_IVEC){0};
+    for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
+        ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
+        FL_VEC x = n == FL_LANES ? FL_VFN(fl_load)(zr + i) : FL_VFN(fl_load_part)(zr + i, n, m); /* fill m: no exp underflow (slow) */
+        FL_IVEC eq;
+        FL_VEC d;
+        FL_VEC e = FL_VFN(sm_expdiff)(x, mv, &eq, &d);
+        if (n < FL_LANES) {
+            FL_IVEC in = FL_VFN(fl_lanes_below)(n);
+            eq &= in;
+            e = FL_VFN(fl_sel)(in, e, FL_VFN(fl_splat)((FL_REAL)0));
+        }
+        acc = FL_VFN(fl_acc)(acc, FL_VFN(fl_sel)(eq, FL_VFN(fl_splat)((FL_REAL)0), e));
+        cnt += eq;
+        if (er) {
+            if (n == FL_LANES)
+                FL_VFN(fl_store)(er + i, e);
+            else
+                FL_VFN(fl_store_part)(er + i, e, n);
+        }
+    }
+    double k = FL_VFN(sm_hcount)(cnt);
+    *mout = m;
+    return FL_VFN(sm_fix_s1)(fl_hsum_f64(acc) + (k - 1.0), m, k);
+}
+
 FL_INLINE ptrdiff_t FL_VFN(sm_group)(ptrdiff_t C)
 {
     return C <= 512 ? (FL_L64 < FL_SM_GROUP_MAX ? FL_L64 : FL_SM_GROUP_MAX) : 1;
@@ -118,49 +381,36 @@ static void FL_KERNEL(softmax)(const FL_REAL *z, ptrdiff_t ldz, FL_REAL *y, ptrd
     const ptrdiff_t G = FL_VFN(sm_group)(C);
     FL_REAL mrow[FL_SM_GROUP_MAX];
     double s1[FL_SM_GROUP_MAX], lse[FL_SM_GROUP_MAX];
+    int fast[FL_SM_GROUP_MAX];
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += G) {
         ptrdiff_t g = nrows - r0 < G ? nrows - r0 : G;
+        /* the group's maxima first: no row's exp waits for its own max */
+        for (ptrdiff_t j = 0; j < g; j++)
+            fast[j] = FL_VFN(sm_minmax)(z + (r0 + j) * ldz, C, &mrow[j]);
         for (ptrdiff_t j = 0; j < g; j++) {
             const FL_REAL *zr = z + (r0 + j) * ldz;
-            FL_REAL *yr = y + (r0 + j) * ldy;
-            FL_REAL m = FL_VFN(sm_rowmax)(zr, C);
-            FL_VEC mv = FL_VFN(fl_splat)(m);
-            vf64 acc = fl_splat_f64(0.0);
-            FL_IVEC cnt = (FL_IVEC){0};
-            ptrdiff_t i = 0;
-            for (; i < C; i += FL_LANES) {
-                ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
-                FL_VEC x = n == FL_LANES ? FL_VFN(fl_load)(zr + i) : FL_VFN(fl_load_part)(zr + i, n, m); /* fill m: no exp underflow (slow) */
-                FL_IVEC eq;
-                FL_VEC d;
-                FL_VEC e = FL_VFN(sm_expdiff)(x, mv, &eq, &d);
-                if (n < FL_LANES) {
-                    FL_IVEC in = FL_VFN(fl_lanes_below)(n);
-                    eq &= in;
-                    e = FL_VFN(fl_sel)(in, e, FL_VFN(fl_splat)((FL_REAL)0));
-                }
-                acc = FL_VFN(fl_acc)(acc, FL_VFN(fl_sel)(eq, FL_VFN(fl_splat)((FL_REAL)0), e));
-                cnt += eq;
-                if (!log_) {
-                    if (n == FL_LANES)
-                        FL_VFN(fl_store)(yr + i, e);
-                    else
-                        FL_VFN(fl_store_part)(yr + i, e, n);
-                }
-            }
-            double k = FL_VFN(sm_hcount)(cnt);
-            mrow[j] = m;
-            s1[j] = FL_VFN(sm_fix_s1)(fl_hsum_f64(acc) + (k - 1.0), m, k);
+            FL_REAL *yr = log_ ? NULL : y + (r0 + j) * ldy;
+            s1[j] = fast[j] == 1 ? FL_VFN(sm_row_exp)(zr, C, mrow[j], yr, 0)
+                  : fast[j] ? FL_VFN(sm_row_exp)(zr, C, mrow[j], yr, 1) : FL_VFN(sm_row_slow)(zr, C, yr, &mrow[j]);
         }
         if (log_)
             FL_VFN(sm_log1p_group)(s1, lse, g);
         for (ptrdiff_t j = 0; j < g; j++) {
             const FL_REAL *zr = z + (r0 + j) * ldz;
             FL_REAL *yr = y + (r0 + j) * ldy;
+            ptrdiff_t i = 0;
             if (log_) {
                 FL_VEC mv = FL_VFN(fl_splat)(mrow[j]);
                 FL_VEC lv = FL_VFN(fl_splat)((FL_REAL)lse[j]);
-                for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
+                if (fast[j]) {
+                    /* x - m is finite, 0 at the maximum */
+                    for (; i + FL_LANES <= C; i += FL_LANES)
+                        FL_VFN(fl_store)(yr + i, (FL_VFN(fl_load)(zr + i) - mv) - lv);
+                    if (i < C)
+                        FL_VFN(fl_store_part)(yr + i, (FL_VFN(fl_load_part)(zr + i, C - i, (FL_REAL)0) - mv) - lv, C - i);
+                    continue;
+                }
+                for (; i < C; i += FL_LANES) {
                     ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
                     FL_VEC x = n == FL_LANES ? FL_VFN(fl_load)(zr + i) : FL_VFN(fl_load_part)(zr + i, n, (FL_REAL)0);
                     FL_VEC d = FL_VFN(fl_sel)(x == mv, FL_VFN(fl_splat)((FL_REAL)0), x - mv) - lv;
@@ -170,14 +420,12 @@ static void FL_KERNEL(softmax)(const FL_REAL *z, ptrdiff_t ldz, FL_REAL *y, ptrd
                         FL_VFN(fl_store_part)(yr + i, d, n);
                 }
             } else {
-                FL_VEC sv = FL_VFN(fl_splat)((FL_REAL)(1.0 + s1[j]));
-                for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
-                    ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
-                    if (n == FL_LANES)
-                        FL_VFN(fl_store)(yr + i, FL_VFN(fl_load)(yr + i) / sv);
-                    else
-                        FL_VFN(fl_store_part)(yr + i, FL_VFN(fl_load_part)(yr + i, n, (FL_REAL)1) / sv, n);
-                }
+                /* e / S as e (1 / S), 1 / S rounded once from float64 */
+                FL_VEC rv = FL_VFN(fl_splat)((FL_REAL)(1.0 / (1.0 + s1[j])));
+                for (; i + FL_LANES <= C; i += FL_LANES)
+                    FL_VFN(fl_store)(yr + i, FL_VFN(fl_load)(yr + i) * rv);
+                if (i < C)
+                    FL_VFN(fl_store_part)(yr + i, FL_VFN(fl_load_part)(yr + i, C - i, (FL_REAL)1) * rv, C - i);
             }
         }
     }
@@ -212,12 +460,53 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
     double total = 0.0;
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += G) {
         ptrdiff_t g = nrows - r0 < G ? nrows - r0 : G;
+        /* the group's maxima first (fast-path rows) */
+        int fastj[FL_SM_GROUP_MAX];
+        for (ptrdiff_t j = 0; j < g; j++)
+            fastj[j] = FL_VFN(sm_minmax)(z + (r0 + j) * ldz, C, &mrow[j]);
         /* pass A: max, then exp, sums, e stored in grad */
         for (ptrdiff_t j = 0; j < g; j++) {
             const ptrdiff_t r = r0 + j;
             const FL_REAL *zr = z + r * ldz;
             const FL_REAL *tr = mode == SM_PROB ? t + r * ldt : NULL;
             FL_REAL *gr = grad ? grad + r * ldg : NULL;
+            const int fast = fastj[j];
+            if (fast) {
+                s1[j] = fast == 1 ? FL_VFN(sm_row_exp)(zr, C, mrow[j], gr, 0) : FL_VFN(sm_row_exp)(zr, C, mrow[j], gr, 1);
+                sd[j] = sa[j] = 0.0;
+                if (mode == SM_PROB || smooth) {
+                    /* the target-weighted sums, sum coef (x - m) and sum coef,
+                       in a pass without exp (x - m: finite, 0 at the max) */
+                    const FL_VEC mv = FL_VFN(fl_splat)(mrow[j]);
+                    vf64 accd = fl_splat_f64(0.0), acca = accd;
+                    for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
+                        ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
+                        FL_VEC x = n == FL_LANES ? FL_VFN(fl_load)(zr + i) : FL_VFN(fl_load_part)(zr + i, n, mrow[j]);
+                        FL_VEC coef;
+                        if (mode == SM_PROB) {
+                            FL_VEC tv = n == FL_LANES ? FL_VFN(fl_load)(tr + i) : FL_VFN(fl_load_part)(tr + i, n, (FL_REAL)0);
+                            if (smooth)
+                                tv = tv * (FL_REAL)(1.0 - eps) + (FL_REAL)epc;
+                            coef = has_w ? tv * (n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0)) : tv;
+                        } else {
+                            coef = has_w ? (n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0))
+                                         : FL_VFN(fl_splat)((FL_REAL)1);
+                        }
+                        if (n < FL_LANES)
+                            coef = FL_VFN(fl_sel)(FL_VFN(fl_lanes_below)(n), coef, zero);
+                        accd = FL_VFN(fl_acc)(accd, FL_XCAT2(FL_MULNZ, FL_S)(coef, x - mv));
+                        if (mode == SM_PROB)
+                            acca = FL_VFN(fl_acc)(acca, coef);
+                    }
+                    sd[j] = fl_hsum_f64(accd);
+                    sa[j] = fl_hsum_f64(acca);
+                }
+                if (mode == SM_IDX && gr) {
+                    int64_t y = idx[r * ldi];
+                    ey[j] = (y != P->ignore_index) ? (double)gr[y] : 0.0;
+                }
+                continue;
+            }
             FL_REAL m = FL_VFN(sm_rowmax)(zr, C);
             FL_VEC mv = FL_VFN(fl_splat)(m);
             vf64 acc = fl_splat_f64(0.0), accd = acc, acca = acc;
