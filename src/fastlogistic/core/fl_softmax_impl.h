@@ -184,7 +184,7 @@ FL_INLINE void FL_VFN(sm_acc2)(vf64 *a0, vf64 *a1, FL_VEC v)
 /* rows whose range max - min is at most SM_NOCLAMP need no clamp below exp's
    range (hi >= -SM_NOCLAMP - rounding) */
 #if FL_X86_LEVEL >= 3
-#define SM_NOCLAMP (-(FL_REAL)FL_XCAT2(FL_EXP_LO, FL_S) - 8)
+#define SM_NOCLAMP (-(FL_REAL)FL_TC(FL_EXP_LO) - 8)
 #else
 #define SM_NOCLAMP 0
 #endif
@@ -231,7 +231,7 @@ FL_INLINE FL_VEC FL_VFN(sm_expfast)(FL_VEC x, FL_VEC mv, FL_VEC nmv, const int c
     FL_VEC lo = (x - (hi - bb)) + (nmv - bb);
 #if FL_X86_LEVEL >= 3
     /* maxv keeps a NaN second operand */
-    FL_VEC e = FL_VFN(fl_exp_inrange)(clamp ? FL_VFN(fl_maxv)(FL_VFN(fl_splat)(FL_XCAT2(FL_EXP_LO, FL_S)), hi) : hi);
+    FL_VEC e = FL_VFN(fl_exp_inrange)(clamp ? FL_VFN(fl_maxv)(FL_VFN(fl_splat)(FL_TC(FL_EXP_LO)), hi) : hi);
 #else
     (void)clamp;
     FL_VEC e = FL_VFN(fl_exp)(hi);
@@ -494,7 +494,7 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
                         }
                         if (n < FL_LANES)
                             coef = FL_VFN(fl_sel)(FL_VFN(fl_lanes_below)(n), coef, zero);
-                        accd = FL_VFN(fl_acc)(accd, FL_XCAT2(FL_MULNZ, FL_S)(coef, x - mv));
+                        accd = FL_VFN(fl_acc)(accd, FL_VFN(fl_mulnz)(coef, x - mv));
                         if (mode == SM_PROB)
                             acca = FL_VFN(fl_acc)(acca, coef);
                     }
