@@ -449,6 +449,7 @@ ctypedef struct Arg:
     Py_ssize_t period    # 0: element i at i*stride; p > 0: at (i % p)*stride
     int present
     int src              # element type in memory (SRC_*); converted while gathered
+    char *tile           # a periodic operand's tile (see _make_tiles), or NULL
 
 cdef enum SrcType:
     SRC_SAME = 0         # the kernel's own float type
@@ -489,44 +490,64 @@ cdef inline bint _direct(const Arg *a, Py_ssize_t itemsize) noexcept nogil:
     return a.period == 0 and a.stride == itemsize and a.src == SRC_SAME
 
 
-cdef inline void _load(int src, const char *p, real *dst) noexcept nogil:
-    """dst[0] = the element at p, of type src, converted"""
+cdef inline void _convert(int src, const char *p, Py_ssize_t stride, Py_ssize_t m,
+                          real *dst) noexcept nogil:
+    """dst[0 .. m) = the m elements of type src from p on, stride bytes
+    apart, converted (one test of src per run, not per element)"""
+    cdef Py_ssize_t j
     if src == SRC_F64:
-        dst[0] = <real>(<const double *>p)[0]
+        for j in range(m):
+            dst[j] = <real>(<const double *>(p + j * stride))[0]
     elif src == SRC_F32:
-        dst[0] = <real>(<const float *>p)[0]
+        for j in range(m):
+            dst[j] = <real>(<const float *>(p + j * stride))[0]
     elif src == SRC_I64:
-        dst[0] = <real>(<const long long *>p)[0]
+        for j in range(m):
+            dst[j] = <real>(<const long long *>(p + j * stride))[0]
     elif src == SRC_I32:
-        dst[0] = <real>(<const int *>p)[0]
+        for j in range(m):
+            dst[j] = <real>(<const int *>(p + j * stride))[0]
     elif src == SRC_I8:
-        dst[0] = <real>(<const signed char *>p)[0]
+        for j in range(m):
+            dst[j] = <real>(<const signed char *>(p + j * stride))[0]
     elif src == SRC_U8:
-        dst[0] = <real>(<const unsigned char *>p)[0]
+        for j in range(m):
+            dst[j] = <real>(<const unsigned char *>(p + j * stride))[0]
+    elif stride == sizeof(real):
+        memcpy(dst, p, m * sizeof(real))
     else:
-        dst[0] = (<const real *>p)[0]
+        for j in range(m):
+            dst[j] = (<const real *>(p + j * stride))[0]
+
+
+cdef inline void _convert_periodic(const Arg *a, Py_ssize_t k, Py_ssize_t m,
+                                   real *dst) noexcept nogil:
+    """dst[j] = element (k + j) % period of a, j < m: run by run of the period"""
+    cdef Py_ssize_t j = 0, r
+    while j < m:
+        r = min(m - j, a.period - k)
+        _convert[real](a.src, a.data + k * a.stride, a.stride, r, dst + j)
+        j += r
+        k = 0
 
 
 cdef inline real *_gather(const Arg *a, Py_ssize_t i0, Py_ssize_t m, real *buf) noexcept nogil:
-    cdef Py_ssize_t j, k
+    """The chunk [i0, i0 + m) of a as a contiguous array of real: a itself
+    where it is one, else its tile or buf filled"""
+    cdef Py_ssize_t k
     if not a.present:
         return NULL
     if _direct(a, sizeof(real)):
         return <real *>(a.data + i0 * a.stride)
     if a.period == 0:
-        if a.src == SRC_SAME:
-            for j in range(m):
-                buf[j] = (<real *>(a.data + (i0 + j) * a.stride))[0]
-        else:
-            for j in range(m):
-                _load(a.src, a.data + (i0 + j) * a.stride, buf + j)
-    else:
-        k = i0 % a.period
-        for j in range(m):
-            _load(a.src, a.data + k * a.stride, buf + j)
-            k += 1
-            if k == a.period:
-                k = 0
+        _convert[real](a.src, a.data + i0 * a.stride, a.stride, m, buf)
+        return buf
+    k = i0 % a.period
+    if a.tile != NULL:
+        return <real *>a.tile + k
+    if k + m <= a.period and a.src == SRC_SAME and a.stride == sizeof(real):
+        return <real *>(a.data + k * a.stride)      # a long period, not wrapping here
+    _convert_periodic[real](a, k, m, buf)
     return buf
 
 
@@ -582,6 +603,41 @@ cdef void _chunk(Job *job, Py_ssize_t c, real *buf) noexcept nogil:
         job.bad[c] = bad
 
 
+cdef int _make_tiles(Job *job) except -1 nogil:
+    """A tile for every input of period p <= CHUNK: its period repeated
+    (converted to the kernels' type) over min(n, CHUNK) + p - 1 elements,
+    made once per call, so that the chunk from element i0 on is the tile
+    from i0 % p on and the kernels read a broadcast operand (a scalar
+    target or weight, a broadcast row) as they read a full-length one, with
+    no gather per chunk.  The kernels see the same values at the same
+    places either way: the same results."""
+    cdef int k
+    cdef Py_ssize_t p, m
+    cdef size_t isz = 8 if job.is_f64 else 4
+    for k in range(4):
+        p = job.a[k].period
+        if not job.a[k].present or p <= 0 or p > CHUNK:
+            continue
+        m = min(job.n, <Py_ssize_t>CHUNK) + p - 1
+        job.a[k].tile = <char *>malloc(m * isz)
+        if job.a[k].tile == NULL:
+            _free_tiles(job)
+            with gil:
+                raise MemoryError()
+        if job.is_f64:
+            _convert_periodic[double](&job.a[k], 0, m, <double *>job.a[k].tile)
+        else:
+            _convert_periodic[float](&job.a[k], 0, m, <float *>job.a[k].tile)
+    return 0
+
+
+cdef void _free_tiles(Job *job) noexcept nogil:
+    cdef int k
+    for k in range(4):
+        free(job.a[k].tile)
+        job.a[k].tile = NULL
+
+
 cdef int _run(Job *job, int nthreads) except -1 nogil:
     """Run every chunk of job on nthreads threads (1: no parallel region)."""
     cdef Py_ssize_t c
@@ -590,9 +646,12 @@ cdef int _run(Job *job, int nthreads) except -1 nogil:
     cdef size_t bufsize = (7 * CHUNK * sizeof(double)) if job.need_buf else 0
     cdef int k, nops = 0
     job.nchunks = (job.n + CHUNK - 1) // CHUNK
+    _make_tiles(job)
     # stream the outputs when the call moves more bytes than the caches hold
+    # (a tiled input moves none)
     for k in range(4):
-        nops += job.a[k].present
+        if job.a[k].present and job.a[k].tile == NULL:
+            nops += 1
     for k in range(3):
         nops += job.o[k].present
     # (never into the chunk buffer of a gathered call: _scatter reads it
@@ -604,6 +663,7 @@ cdef int _run(Job *job, int nthreads) except -1 nogil:
     if bufsize:
         buf = <char *>malloc(bufsize * nthreads)
         if buf == NULL:
+            _free_tiles(job)
             with gil:
                 raise MemoryError()
     if nthreads <= 1:
@@ -629,6 +689,7 @@ cdef int _run(Job *job, int nthreads) except -1 nogil:
             else:
                 _chunk[float](job, c, <float *>tb)
     free(buf)
+    _free_tiles(job)
     return 0
 
 
@@ -668,9 +729,13 @@ cdef inline int _set_arg(Arg *a, object arr, Py_ssize_t period, bint *need_buf, 
     a.stride = _elem_stride(v, 0)
     a.period = period
     a.src = _src_type(v, itemsize)
-    if not (period == 0 and a.stride == itemsize and a.src == SRC_SAME):
-        need_buf[0] = True
-    return 0
+    a.tile = NULL
+    if period == 0:
+        if not (a.stride == itemsize and a.src == SRC_SAME):
+            need_buf[0] = True
+    elif period > CHUNK:
+        need_buf[0] = True          # gathered chunk by chunk (_gather)
+    return 0                        # else read from its tile (_make_tiles)
 
 
 cdef int _src_type(cnp.ndarray v, Py_ssize_t itemsize) except -1:
@@ -707,6 +772,7 @@ cdef inline void _init_job(Job *job, int kind, int op, bint is_f64, Py_ssize_t n
     for i in range(4):
         job.a[i].present = 0
         job.a[i].src = SRC_SAME
+        job.a[i].tile = NULL
     for i in range(3):
         job.o[i].present = 0
         job.o[i].src = SRC_SAME
