@@ -450,6 +450,7 @@ ctypedef struct Arg:
     int present
     int src              # element type in memory (SRC_*); converted while gathered
     char *tile           # a periodic operand's tile (see _make_tiles), or NULL
+    char *tile_mem       # the allocation the tile starts in (on a 64-byte boundary)
 
 cdef enum SrcType:
     SRC_SAME = 0         # the kernel's own float type
@@ -619,11 +620,12 @@ cdef int _make_tiles(Job *job) except -1 nogil:
         if not job.a[k].present or p <= 0 or p > CHUNK:
             continue
         m = min(job.n, <Py_ssize_t>CHUNK) + p - 1
-        job.a[k].tile = <char *>malloc(m * isz)
-        if job.a[k].tile == NULL:
+        job.a[k].tile_mem = <char *>malloc(m * isz + 64)
+        if job.a[k].tile_mem == NULL:
             _free_tiles(job)
             with gil:
                 raise MemoryError()
+        job.a[k].tile = job.a[k].tile_mem + (-<size_t>job.a[k].tile_mem & 63)
         if job.is_f64:
             _convert_periodic[double](&job.a[k], 0, m, <double *>job.a[k].tile)
         else:
@@ -634,7 +636,8 @@ cdef int _make_tiles(Job *job) except -1 nogil:
 cdef void _free_tiles(Job *job) noexcept nogil:
     cdef int k
     for k in range(4):
-        free(job.a[k].tile)
+        free(job.a[k].tile_mem)
+        job.a[k].tile_mem = NULL
         job.a[k].tile = NULL
 
 
@@ -730,6 +733,7 @@ cdef inline int _set_arg(Arg *a, object arr, Py_ssize_t period, bint *need_buf, 
     a.period = period
     a.src = _src_type(v, itemsize)
     a.tile = NULL
+    a.tile_mem = NULL
     if period == 0:
         if not (a.stride == itemsize and a.src == SRC_SAME):
             need_buf[0] = True
@@ -773,6 +777,7 @@ cdef inline void _init_job(Job *job, int kind, int op, bint is_f64, Py_ssize_t n
         job.a[i].present = 0
         job.a[i].src = SRC_SAME
         job.a[i].tile = NULL
+        job.a[i].tile_mem = NULL
     for i in range(3):
         job.o[i].present = 0
         job.o[i].src = SRC_SAME
