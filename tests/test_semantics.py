@@ -654,3 +654,52 @@ def test_empty_zero_stride_operands(fname, reduction):
                 g, e = np.asarray(g), np.asarray(e)
                 assert g.shape == e.shape and g.dtype == e.dtype
                 np.testing.assert_array_equal(g, e)
+
+
+# --- the compiled common case of the with-logits family ----------------------
+
+BCEL_FUNCS = [
+    ("binary_cross_entropy_with_logits", ("mean", "sum", "none")),
+    ("binary_cross_entropy_with_logits_grad", ("mean", "sum", "none")),
+    ("binary_cross_entropy_with_logits_loss_and_grad", ("mean", "sum", "none")),
+    ("binary_cross_entropy_with_logits_grad_hess", ("mean", "sum", "none")),
+]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(), (0,), (1,), (16,), (3, 5), (2, 0, 3), (40_003,)])
+def test_bcel_plain_case_matches_the_general_path(shape, dt):
+    """Two plain arrays of one float dtype run in one compiled call
+    (_kernels.bcel_plain); a NumPy-integer num_threads takes the general
+    path: the same bits, types and shapes, and values against float64."""
+    rng = np.random.default_rng(len(shape) + 3)
+    x = (rng.standard_normal(shape) * 4).astype(dt)
+    t = rng.random(shape).astype(dt)
+    for fname, reds in BCEL_FUNCS:
+        f = getattr(fl, fname)
+        for red in reds:
+            fast = f(x, t, reduction=red)
+            general = f(x, t, reduction=red, num_threads=np.int64(2))
+            fast = fast if isinstance(fast, tuple) else (fast,)
+            general = general if isinstance(general, tuple) else (general,)
+            for a, b in zip(fast, general):
+                assert type(a) is type(b)
+                assert a.dtype == b.dtype == dt and a.shape == b.shape
+                assert a.tobytes() == b.tobytes()
+            div = x.size if red == "mean" else 1
+            kinds = {"binary_cross_entropy_with_logits": ("loss",),
+                     "binary_cross_entropy_with_logits_grad": ("grad",),
+                     "binary_cross_entropy_with_logits_loss_and_grad": ("loss", "grad"),
+                     "binary_cross_entropy_with_logits_grad_hess": ("grad",)}[fname]
+            for got, kind in zip(fast, kinds):
+                if kind == "grad":
+                    np.testing.assert_allclose(got, ref_bcel_grad(x, t) / div,
+                                               rtol=tol(dt)["rtol"] * 4,
+                                               atol=1e-6 if dt == np.float32 else 1e-15)
+                elif red == "none":
+                    np.testing.assert_allclose(got, ref_bcel(x, t), **tol(dt))
+                elif x.size:
+                    np.testing.assert_allclose(float(got), ref_bcel(x, t).sum() / div,
+                                               rtol=1e-5 if dt == np.float32 else 1e-12)
+                else:
+                    assert np.isnan(got) if red == "mean" else got == 0

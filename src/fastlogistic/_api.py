@@ -534,6 +534,14 @@ def _masked(arr, mask, given_out):
 
 def _bcel(fname, x, target, weight, pos_weight, reduction, num_threads,
           want_loss, want_grad, want_hess, outs):
+    if weight is None and pos_weight is None and outs[0] is None and outs[1] is None \
+            and outs[2] is None:
+        # the common case (two plain arrays of one float dtype and shape) in
+        # one compiled call; None where it is not that case
+        res = _k.bcel_plain(x, target, reduction, want_loss, want_grad, want_hess,
+                            num_threads)
+        if res is not None:
+            return res
     shape, n, cdt, rdt, ops, periods, mask, nred, perm = _prepare(
         fname, x, target, weight, pos_weight, reduction, num_threads)
     names = ("loss_out", "grad_out", "hess_out")
@@ -564,12 +572,11 @@ def _bcel_plain(x, t, reduction, want_grad, num_threads):
     Returns (the reduced loss, a NumPy scalar of x's dtype; the gradient
     array or None): the values binary_cross_entropy_with_logits_loss_and_grad
     gives."""
-    n = x.size
-    g = _k.empty(x.shape, x.dtype) if want_grad else None
-    total, _ = _k.binary_loss(1, n, x.dtype == _F64, (x.reshape(-1), t.reshape(-1), None, None),
-                              (0, 0, 0, 0), None, None if g is None else g.reshape(-1), None,
-                              _gscale(reduction, n), num_threads, True)
-    return _reduce(total, n, reduction, x.dtype), g
+    res = _k.bcel_plain(x, t, reduction, True, want_grad, False, num_threads)
+    if res is None:
+        res = _bcel("binary_cross_entropy_with_logits_loss_and_grad", x, t, None, None,
+                    reduction, num_threads, True, want_grad, False, (None, None, None))
+    return res[0], res[1]
 
 
 def _split_out(out, k, fname):

@@ -928,6 +928,92 @@ def binary_loss(int kind, Py_ssize_t n, bint is_f64, tuple inputs, tuple periods
     return total, first
 
 
+cdef object _F64_TYPE = np.float64
+cdef object _F32_TYPE = np.float32
+
+
+def bcel_plain(x, t, reduction, bint want_loss, bint want_grad, bint want_hess,
+               num_threads=None):
+    """The common case of the with-logits family in one call, with no
+    Python-level work: x and t ndarrays (not subclasses) of one float dtype
+    (float32 or float64) and one shape, C-contiguous, aligned, in native
+    byte order; no weight, pos_weight or `out` (the caller sees to those);
+    reduction the str "mean", "sum" or "none"; num_threads None or an int
+    >= 1.  Returns (loss, grad, hess) as _api._bcel does (the reduced loss
+    a NumPy scalar of x's dtype, or the per-element array; None for what is
+    not wanted), or None when the call is not this case: the caller's
+    general path then checks it and runs it (and names any error)."""
+    cdef cnp.ndarray a, b, r
+    cdef int typenum, red, k
+    cdef Job job
+    cdef double part1 = 0.0, total
+    cdef Py_ssize_t n, nchunks
+    cdef int nth
+    if type(x) is not cnp.ndarray or type(t) is not cnp.ndarray or type(reduction) is not str:
+        return None
+    if num_threads is not None and (type(num_threads) is not int or num_threads < 1):
+        return None
+    a = <cnp.ndarray>x
+    b = <cnp.ndarray>t
+    typenum = cnp.PyArray_TYPE(a)
+    if ((typenum != cnp.NPY_DOUBLE and typenum != cnp.NPY_FLOAT) or not _plain(a, typenum)
+            or not _plain(b, typenum) or not cnp.PyArray_SAMESHAPE(a, b)):
+        return None
+    if reduction == "mean":
+        red = 0
+    elif reduction == "sum":
+        red = 1
+    elif reduction == "none":
+        red = 2
+    else:
+        return None
+    n = cnp.PyArray_SIZE(a)
+    want_loss_out = want_loss and red == 2
+    outs = [None, None, None]
+    for k, wanted in enumerate((want_loss_out, want_grad, want_hess)):
+        if wanted:
+            outs[k] = _new_out(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), typenum,
+                               cnp.PyArray_NBYTES(a), ALIGNED_MIN)
+    _init_job(&job, JOB_BCEL, 0, typenum == cnp.NPY_DOUBLE, n,
+              1.0 / n if red == 0 and n > 0 else 1.0)
+    job.want_sum = want_loss and red != 2
+    job.a[0].present = 1
+    job.a[0].data = <char *>cnp.PyArray_DATA(a)
+    job.a[0].stride = cnp.PyArray_ITEMSIZE(a)
+    job.a[0].period = 0
+    job.a[1].present = 1
+    job.a[1].data = <char *>cnp.PyArray_DATA(b)
+    job.a[1].stride = job.a[0].stride
+    job.a[1].period = 0
+    for k in range(3):
+        if outs[k] is not None:
+            r = <cnp.ndarray>outs[k]
+            job.o[k].present = 1
+            job.o[k].data = <char *>cnp.PyArray_DATA(r)
+            job.o[k].stride = job.a[0].stride
+            job.o[k].period = 0
+    nth = _threads_for(num_threads, n)
+    nchunks = (n + CHUNK - 1) // CHUNK
+    # one chunk (every small call): its sum on the stack, no allocation
+    job.partial = &part1 if nchunks <= 1 else <double *>malloc(nchunks * sizeof(double))
+    if job.partial == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            _run(&job, nth)
+            total = _sum_partials(job.partial, nchunks)
+    finally:
+        if job.partial != &part1:
+            free(job.partial)
+    if red == 2:
+        loss = outs[0]
+    else:
+        rtype = _F64_TYPE if typenum == cnp.NPY_DOUBLE else _F32_TYPE
+        # as _api._reduce: the sum, or the mean (NaN for no element)
+        loss = rtype(total if red == 1 else (total / n if n else float("nan")))
+    return loss, outs[1], outs[2]
+
+
 include "_softmax.pxi"
 include "_log_loss.pxi"
 include "_ufunc.pxi"
