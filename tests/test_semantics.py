@@ -669,12 +669,18 @@ BCEL_FUNCS = [
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(), (0,), (1,), (16,), (3, 5), (2, 0, 3), (40_003,)])
 def test_bcel_plain_case_matches_the_general_path(shape, dt):
-    """Two plain arrays of one float dtype run in one compiled call
-    (_kernels.bcel_plain); a NumPy-integer num_threads takes the general
-    path: the same bits, types and shapes, and values against float64."""
+    """Two plain arrays of one float dtype, or an array and a Python float
+    target, run in one compiled call (_kernels.bcel_plain); a NumPy-integer
+    num_threads takes the general path: the same bits, types and shapes,
+    and values against float64."""
     rng = np.random.default_rng(len(shape) + 3)
     x = (rng.standard_normal(shape) * 4).astype(dt)
-    t = rng.random(shape).astype(dt)
+    for t in (rng.random(shape).astype(dt), 0.3, 0.0, 1.0):
+        _check_plain_case(x, t, dt)
+
+
+def _check_plain_case(x, t, dt):
+    tfull = np.broadcast_to(np.asarray(t).astype(dt), x.shape)
     for fname, reds in BCEL_FUNCS:
         f = getattr(fl, fname)
         for red in reds:
@@ -693,13 +699,13 @@ def test_bcel_plain_case_matches_the_general_path(shape, dt):
                      "binary_cross_entropy_with_logits_grad_hess": ("grad",)}[fname]
             for got, kind in zip(fast, kinds):
                 if kind == "grad":
-                    np.testing.assert_allclose(got, ref_bcel_grad(x, t) / div,
+                    np.testing.assert_allclose(got, ref_bcel_grad(x, tfull) / div,
                                                rtol=tol(dt)["rtol"] * 4,
                                                atol=1e-6 if dt == np.float32 else 1e-15)
                 elif red == "none":
-                    np.testing.assert_allclose(got, ref_bcel(x, t), **tol(dt))
+                    np.testing.assert_allclose(got, ref_bcel(x, tfull), **tol(dt))
                 elif x.size:
-                    np.testing.assert_allclose(float(got), ref_bcel(x, t).sum() / div,
+                    np.testing.assert_allclose(float(got), ref_bcel(x, tfull).sum() / div,
                                                rtol=1e-5 if dt == np.float32 else 1e-12)
                 else:
                     assert np.isnan(got) if red == "mean" else got == 0

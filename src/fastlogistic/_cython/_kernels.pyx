@@ -937,7 +937,9 @@ def bcel_plain(x, t, reduction, bint want_loss, bint want_grad, bint want_hess,
     """The common case of the with-logits family in one call, with no
     Python-level work: x and t ndarrays (not subclasses) of one float dtype
     (float32 or float64) and one shape, C-contiguous, aligned, in native
-    byte order; no weight, pos_weight or `out` (the caller sees to those);
+    byte order, or t a Python float (a scalar target, as np.asarray(t)
+    would give it: float64, converted to x's dtype by the kernels' own
+    conversion); no weight, pos_weight or `out` (the caller sees to those);
     reduction the str "mean", "sum" or "none"; num_threads None or an int
     >= 1.  Returns (loss, grad, hess) as _api._bcel does (the reduced loss
     a NumPy scalar of x's dtype, or the per-element array; None for what is
@@ -946,19 +948,28 @@ def bcel_plain(x, t, reduction, bint want_loss, bint want_grad, bint want_hess,
     cdef cnp.ndarray a, b, r
     cdef int typenum, red, k
     cdef Job job
-    cdef double part1 = 0.0, total
+    cdef double part1 = 0.0, total, tv = 0.0
     cdef Py_ssize_t n, nchunks
     cdef int nth
-    if type(x) is not cnp.ndarray or type(t) is not cnp.ndarray or type(reduction) is not str:
+    cdef bint scalar_t = type(t) is float
+    if type(x) is not cnp.ndarray or type(reduction) is not str:
+        return None
+    if not scalar_t and type(t) is not cnp.ndarray:
         return None
     if num_threads is not None and (type(num_threads) is not int or num_threads < 1):
         return None
     a = <cnp.ndarray>x
-    b = <cnp.ndarray>t
     typenum = cnp.PyArray_TYPE(a)
-    if ((typenum != cnp.NPY_DOUBLE and typenum != cnp.NPY_FLOAT) or not _plain(a, typenum)
-            or not _plain(b, typenum) or not cnp.PyArray_SAMESHAPE(a, b)):
+    if (typenum != cnp.NPY_DOUBLE and typenum != cnp.NPY_FLOAT) or not _plain(a, typenum):
         return None
+    if scalar_t:
+        tv = <double>t
+        if cnp.PyArray_SIZE(a) == 0:
+            return None
+    else:
+        b = <cnp.ndarray>t
+        if not _plain(b, typenum) or not cnp.PyArray_SAMESHAPE(a, b):
+            return None
     if reduction == "mean":
         red = 0
     elif reduction == "sum":
@@ -968,10 +979,13 @@ def bcel_plain(x, t, reduction, bint want_loss, bint want_grad, bint want_hess,
     else:
         return None
     n = cnp.PyArray_SIZE(a)
-    want_loss_out = want_loss and red == 2
+    cdef bint wanted[3]
+    wanted[0] = want_loss and red == 2
+    wanted[1] = want_grad
+    wanted[2] = want_hess
     outs = [None, None, None]
-    for k, wanted in enumerate((want_loss_out, want_grad, want_hess)):
-        if wanted:
+    for k in range(3):
+        if wanted[k]:
             outs[k] = _new_out(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), typenum,
                                cnp.PyArray_NBYTES(a), ALIGNED_MIN)
     _init_job(&job, JOB_BCEL, 0, typenum == cnp.NPY_DOUBLE, n,
@@ -982,9 +996,15 @@ def bcel_plain(x, t, reduction, bint want_loss, bint want_grad, bint want_hess,
     job.a[0].stride = cnp.PyArray_ITEMSIZE(a)
     job.a[0].period = 0
     job.a[1].present = 1
-    job.a[1].data = <char *>cnp.PyArray_DATA(b)
-    job.a[1].stride = job.a[0].stride
-    job.a[1].period = 0
+    if scalar_t:            # period 1, read from its tile (_make_tiles)
+        job.a[1].data = <char *>&tv
+        job.a[1].stride = sizeof(double)
+        job.a[1].period = 1
+        job.a[1].src = SRC_F64
+    else:
+        job.a[1].data = <char *>cnp.PyArray_DATA(b)
+        job.a[1].stride = job.a[0].stride
+        job.a[1].period = 0
     for k in range(3):
         if outs[k] is not None:
             r = <cnp.ndarray>outs[k]
