@@ -709,3 +709,27 @@ def _check_plain_case(x, t, dt):
                                                rtol=1e-5 if dt == np.float32 else 1e-12)
                 else:
                     assert np.isnan(got) if red == "mean" else got == 0
+
+
+def _kernel_ready_reference(a):
+    """_api._kernel_ready's test written out in Python"""
+    if not (a.dtype.isnative and a.flags.aligned):
+        return False
+    return all(s % a.itemsize == 0 for n, s in zip(a.shape, a.strides) if n > 1)
+
+
+def test_kernel_ready_in_c_is_the_python_test():
+    from fastlogistic import _api
+    b = np.arange(24.0)
+    rec = np.zeros(5, dtype=[("p", "i1"), ("v", "f8")])
+    rec_swapped = np.zeros(5, dtype=[("p", "i1"), ("v", ">f8")])
+    raw = np.zeros(100, np.uint8)
+    cases = [b, b[::2], b[::-1], b.reshape(4, 6).T, b.astype(">f8"), b.astype(">f4")[::3],
+             np.broadcast_to(b[:1], (5, 3)), np.zeros(0), np.zeros((3, 0)), np.ones(()),
+             np.float64(2.0), np.ma.MaskedArray(b), rec, rec["v"], rec["p"], rec_swapped,
+             rec_swapped["v"], np.zeros(4, "U3"), np.zeros(4, "O"), np.zeros(4, "M8[s]"),
+             np.zeros(4, ">M8[s]"), np.zeros(4, "?"), np.zeros(4, "c16").real,
+             np.zeros((4, 3))[:, :1], raw[1:33].view(np.float64),
+             raw[4:36].view(np.float32)[::2], raw[2:34].view(np.int16)[::3]]
+    for a in cases:
+        assert _api._kernel_ready(a) == _kernel_ready_reference(a), (a.dtype, a.strides)

@@ -77,6 +77,8 @@ def _kernel_ready(a):
     kernels step through an operand by its stride in elements, and load its
     elements as aligned C values).  A field of a packed record array (an int64
     column at byte stride 12, or at offset 4 of a 16-byte record) is neither."""
+    if isinstance(a, np.ndarray):
+        return _k.kernel_ready(a)   # the same test, in C
     if not (a.dtype.isnative and a.flags.aligned):
         return False
     isz = a.itemsize

@@ -928,6 +928,26 @@ def binary_loss(int kind, Py_ssize_t n, bint is_f64, tuple inputs, tuple periods
     return total, first
 
 
+def kernel_ready(cnp.ndarray a):
+    """True when the kernels may read (or write) ndarray `a` in place: native
+    byte order, aligned, and every stride of an axis longer than 1 a whole
+    number of elements (see _api._kernel_ready, whose test this is, in C:
+    every operand of every call goes through it)."""
+    cdef int k
+    cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(a)
+    if not cnp.PyArray_ISALIGNED(a):
+        return False
+    if cnp.PyArray_ISNUMBER(a) or cnp.PyArray_ISBOOL(a):
+        if not cnp.PyArray_ISNOTSWAPPED(a):
+            return False
+    elif not a.dtype.isnative:          # records and the like: every field
+        return False
+    for k in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_DIMS(a)[k] > 1 and (isz == 0 or cnp.PyArray_STRIDES(a)[k] % isz != 0):
+            return False
+    return True
+
+
 cdef object _F64_TYPE = np.float64
 cdef object _F32_TYPE = np.float32
 
