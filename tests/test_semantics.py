@@ -667,25 +667,35 @@ BCEL_FUNCS = [
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(), (0,), (1,), (16,), (3, 5), (2, 0, 3), (40_003,)])
+@pytest.mark.parametrize("shape", [(), (0,), (1,), (16,), (3, 5), (2, 0, 3), (3, 4097), (9, 5000)])
 def test_bcel_plain_case_matches_the_general_path(shape, dt):
-    """Two plain arrays of one float dtype, or an array and a Python float
-    target, run in one compiled call (_kernels.bcel_plain); a NumPy-integer
-    num_threads takes the general path: the same bits, types and shapes,
-    and values against float64."""
+    """Plain arrays of one float dtype, Python float scalars and rows of the
+    trailing axes as target, weight and pos_weight run in one compiled call
+    (_kernels.bcel_plain); a NumPy-integer num_threads takes the general
+    path: the same bits, types and shapes, and values against float64."""
     rng = np.random.default_rng(len(shape) + 3)
     x = (rng.standard_normal(shape) * 4).astype(dt)
-    for t in (rng.random(shape).astype(dt), 0.3, 0.0, 1.0):
-        _check_plain_case(x, t, dt)
+    row = rng.uniform(0.5, 2, shape[-1:]).astype(dt)
+    targets = [rng.random(shape).astype(dt), 0.3, 0.0, 1.0,
+               (rng.random(shape[-1:]) < 0.5).astype(dt)]
+    weights = [(None, None), (rng.uniform(0.5, 2, shape).astype(dt), None), (None, 2.5),
+               (row, row), (0.7, row)]
+    if x.size > 1000:       # threaded: fewer combinations
+        targets, weights = targets[:2], weights[::3]
+    for t in targets:
+        for w, pw in weights:
+            _check_plain_case(x, t, w, pw, dt)
 
 
-def _check_plain_case(x, t, dt):
-    tfull = np.broadcast_to(np.asarray(t).astype(dt), x.shape)
+def _check_plain_case(x, t, w, pw, dt):
+    full = [None if v is None else np.broadcast_to(np.asarray(v).astype(dt), x.shape)
+            for v in (t, w, pw)]
+    kw = dict(weight=w, pos_weight=pw)
     for fname, reds in BCEL_FUNCS:
         f = getattr(fl, fname)
         for red in reds:
-            fast = f(x, t, reduction=red)
-            general = f(x, t, reduction=red, num_threads=np.int64(2))
+            fast = f(x, t, reduction=red, **kw)
+            general = f(x, t, reduction=red, num_threads=np.int64(2), **kw)
             fast = fast if isinstance(fast, tuple) else (fast,)
             general = general if isinstance(general, tuple) else (general,)
             for a, b in zip(fast, general):
@@ -699,13 +709,13 @@ def _check_plain_case(x, t, dt):
                      "binary_cross_entropy_with_logits_grad_hess": ("grad",)}[fname]
             for got, kind in zip(fast, kinds):
                 if kind == "grad":
-                    np.testing.assert_allclose(got, ref_bcel_grad(x, tfull) / div,
+                    np.testing.assert_allclose(got, ref_bcel_grad(x, *full) / div,
                                                rtol=tol(dt)["rtol"] * 4,
                                                atol=1e-6 if dt == np.float32 else 1e-15)
                 elif red == "none":
-                    np.testing.assert_allclose(got, ref_bcel(x, tfull), **tol(dt))
+                    np.testing.assert_allclose(got, ref_bcel(x, *full), **tol(dt))
                 elif x.size:
-                    np.testing.assert_allclose(float(got), ref_bcel(x, tfull).sum() / div,
+                    np.testing.assert_allclose(float(got), ref_bcel(x, *full).sum() / div,
                                                rtol=1e-5 if dt == np.float32 else 1e-12)
                 else:
                     assert np.isnan(got) if red == "mean" else got == 0

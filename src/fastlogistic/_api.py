@@ -536,12 +536,12 @@ def _masked(arr, mask, given_out):
 
 def _bcel(fname, x, target, weight, pos_weight, reduction, num_threads,
           want_loss, want_grad, want_hess, outs):
-    if weight is None and pos_weight is None and outs[0] is None and outs[1] is None \
-            and outs[2] is None:
-        # the common case (two plain arrays of one float dtype and shape) in
-        # one compiled call; None where it is not that case
-        res = _k.bcel_plain(x, target, reduction, want_loss, want_grad, want_hess,
-                            num_threads)
+    if outs[0] is None and outs[1] is None and outs[2] is None:
+        # the common cases (plain arrays of one float dtype, Python float
+        # scalars, rows of the trailing axes) in one compiled call; None
+        # where it is not one of them
+        res = _k.bcel_plain(x, target, weight, pos_weight, reduction, want_loss, want_grad,
+                            want_hess, num_threads)
         if res is not None:
             return res
     shape, n, cdt, rdt, ops, periods, mask, nred, perm = _prepare(
@@ -574,7 +574,7 @@ def _bcel_plain(x, t, reduction, want_grad, num_threads):
     Returns (the reduced loss, a NumPy scalar of x's dtype; the gradient
     array or None): the values binary_cross_entropy_with_logits_loss_and_grad
     gives."""
-    res = _k.bcel_plain(x, t, reduction, True, want_grad, False, num_threads)
+    res = _k.bcel_plain(x, t, None, None, reduction, True, want_grad, False, num_threads)
     if res is None:
         res = _bcel("binary_cross_entropy_with_logits_loss_and_grad", x, t, None, None,
                     reduction, num_threads, True, want_grad, False, (None, None, None))

@@ -952,29 +952,76 @@ cdef object _F64_TYPE = np.float64
 cdef object _F32_TYPE = np.float32
 
 
-def bcel_plain(x, t, reduction, bint want_loss, bint want_grad, bint want_hess,
-               num_threads=None):
-    """The common case of the with-logits family in one call, with no
-    Python-level work: x and t ndarrays (not subclasses) of one float dtype
-    (float32 or float64) and one shape, C-contiguous, aligned, in native
-    byte order, or t a Python float (a scalar target, as np.asarray(t)
-    would give it: float64, converted to x's dtype by the kernels' own
-    conversion); no weight, pos_weight or `out` (the caller sees to those);
-    reduction the str "mean", "sum" or "none"; num_threads None or an int
-    >= 1.  Returns (loss, grad, hess) as _api._bcel does (the reduced loss
-    a NumPy scalar of x's dtype, or the per-element array; None for what is
-    not wanted), or None when the call is not this case: the caller's
-    general path then checks it and runs it (and names any error)."""
-    cdef cnp.ndarray a, b, r
+cdef bint _plain_operand(object v, cnp.ndarray x, int typenum, Arg *arg,
+                         double *slot, bint *need_buf) noexcept:
+    """Set arg to operand v of the plain case (bcel_plain) and return True,
+    or return False where v is not one: a Python float (period 1, its value
+    kept in *slot, converted as the general path converts np.asarray(v):
+    float64 to x's dtype), or an ndarray (not a subclass) of x's dtype,
+    C-contiguous, aligned and native whose shape is x's (period 0) or x's
+    trailing axes (a row broadcast over the leading ones: a period)."""
+    cdef cnp.ndarray b
+    cdef int nd, xd, k
+    if type(v) is float:
+        if cnp.PyArray_SIZE(x) == 0:
+            return False
+        slot[0] = <double>v
+        arg.present = 1
+        arg.data = <char *>slot
+        arg.stride = sizeof(double)
+        arg.period = 1
+        arg.src = SRC_F64
+        return True
+    if type(v) is not cnp.ndarray:
+        return False
+    b = <cnp.ndarray>v
+    if not _plain(b, typenum):
+        return False
+    nd = cnp.PyArray_NDIM(b)
+    xd = cnp.PyArray_NDIM(x)
+    if nd > xd:
+        return False
+    for k in range(nd):
+        if cnp.PyArray_DIMS(b)[k] != cnp.PyArray_DIMS(x)[xd - nd + k]:
+            return False
+    arg.present = 1
+    arg.data = <char *>cnp.PyArray_DATA(b)
+    arg.stride = cnp.PyArray_ITEMSIZE(b)
+    arg.src = SRC_SAME
+    if nd == xd:
+        arg.period = 0
+    elif cnp.PyArray_SIZE(b) == 0 or cnp.PyArray_SIZE(x) == 0:
+        return False
+    else:
+        arg.period = cnp.PyArray_SIZE(b)
+        if arg.period > CHUNK:
+            need_buf[0] = True      # gathered chunk by chunk where it wraps (_gather)
+    return True
+
+
+def bcel_plain(x, t, weight, pos_weight, reduction, bint want_loss, bint want_grad,
+               bint want_hess, num_threads=None):
+    """The common cases of the with-logits family in one call, with no
+    Python-level work: x an ndarray (not a subclass) of float32 or float64,
+    C-contiguous, aligned, in native byte order; t, weight and pos_weight
+    Python floats or ndarrays of x's kind and dtype whose shape is x's or
+    x's trailing axes (weight and pos_weight may be None; see
+    _plain_operand); no `out` (the caller sees to it); reduction the str
+    "mean", "sum" or "none"; num_threads None or an int >= 1.  Returns
+    (loss, grad, hess) as _api._bcel does (the reduced loss a NumPy scalar
+    of x's dtype, or the per-element array; None for what is not wanted),
+    or None when the call is not such a case: the caller's general path
+    then checks it and runs it (and names any error).  The kernels get the
+    operands the general path would give them: the same results."""
+    cdef cnp.ndarray a, r
     cdef int typenum, red, k
     cdef Job job
-    cdef double part1 = 0.0, total, tv = 0.0
+    cdef double part1 = 0.0, total
+    cdef double slots[3]
+    cdef bint need_buf = False
     cdef Py_ssize_t n, nchunks
     cdef int nth
-    cdef bint scalar_t = type(t) is float
     if type(x) is not cnp.ndarray or type(reduction) is not str:
-        return None
-    if not scalar_t and type(t) is not cnp.ndarray:
         return None
     if num_threads is not None and (type(num_threads) is not int or num_threads < 1):
         return None
@@ -982,14 +1029,6 @@ def bcel_plain(x, t, reduction, bint want_loss, bint want_grad, bint want_hess,
     typenum = cnp.PyArray_TYPE(a)
     if (typenum != cnp.NPY_DOUBLE and typenum != cnp.NPY_FLOAT) or not _plain(a, typenum):
         return None
-    if scalar_t:
-        tv = <double>t
-        if cnp.PyArray_SIZE(a) == 0:
-            return None
-    else:
-        b = <cnp.ndarray>t
-        if not _plain(b, typenum) or not cnp.PyArray_SAMESHAPE(a, b):
-            return None
     if reduction == "mean":
         red = 0
     elif reduction == "sum":
@@ -998,6 +1037,16 @@ def bcel_plain(x, t, reduction, bint want_loss, bint want_grad, bint want_hess,
         red = 2
     else:
         return None
+    _init_job(&job, JOB_BCEL, 0, typenum == cnp.NPY_DOUBLE, cnp.PyArray_SIZE(a), 1.0)
+    if not _plain_operand(t, a, typenum, &job.a[1], &slots[0], &need_buf):
+        return None
+    if weight is not None and not _plain_operand(weight, a, typenum, &job.a[2], &slots[1],
+                                                 &need_buf):
+        return None
+    if pos_weight is not None and not _plain_operand(pos_weight, a, typenum, &job.a[3],
+                                                     &slots[2], &need_buf):
+        return None
+    job.need_buf = need_buf
     n = cnp.PyArray_SIZE(a)
     cdef bint wanted[3]
     wanted[0] = want_loss and red == 2
@@ -1008,23 +1057,12 @@ def bcel_plain(x, t, reduction, bint want_loss, bint want_grad, bint want_hess,
         if wanted[k]:
             outs[k] = _new_out(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), typenum,
                                cnp.PyArray_NBYTES(a), ALIGNED_MIN)
-    _init_job(&job, JOB_BCEL, 0, typenum == cnp.NPY_DOUBLE, n,
-              1.0 / n if red == 0 and n > 0 else 1.0)
+    job.gscale = 1.0 / n if red == 0 and n > 0 else 1.0
     job.want_sum = want_loss and red != 2
     job.a[0].present = 1
     job.a[0].data = <char *>cnp.PyArray_DATA(a)
     job.a[0].stride = cnp.PyArray_ITEMSIZE(a)
     job.a[0].period = 0
-    job.a[1].present = 1
-    if scalar_t:            # period 1, read from its tile (_make_tiles)
-        job.a[1].data = <char *>&tv
-        job.a[1].stride = sizeof(double)
-        job.a[1].period = 1
-        job.a[1].src = SRC_F64
-    else:
-        job.a[1].data = <char *>cnp.PyArray_DATA(b)
-        job.a[1].stride = job.a[0].stride
-        job.a[1].period = 0
     for k in range(3):
         if outs[k] is not None:
             r = <cnp.ndarray>outs[k]
