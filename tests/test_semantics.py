@@ -682,9 +682,43 @@ def test_bcel_plain_case_matches_the_general_path(shape, dt):
                (row, row), (0.7, row)]
     if x.size > 1000:       # threaded: fewer combinations
         targets, weights = targets[:2], weights[::3]
+    p = np.asarray(np.clip(sc.expit(x.astype(np.float64)), 1e-4, 1 - 1e-4)).astype(dt)
     for t in targets:
         for w, pw in weights:
             _check_plain_case(x, t, w, pw, dt)
+            if pw is None:
+                _check_plain_case_bce(p, t, w, dt)
+
+
+def _check_plain_case_bce(p, t, w, dt):
+    tf, wf = [None if v is None else np.broadcast_to(np.asarray(v).astype(dt), p.shape)
+              for v in (t, w)]
+    loss = ref_bce(p, tf, wf)
+    with np.errstate(all="ignore"):
+        grad = (1.0 if wf is None else wf.astype(np.float64)) * (p - tf.astype(np.float64)) / (
+            p.astype(np.float64) * (1 - p.astype(np.float64)))
+    for f in (fl.binary_cross_entropy, fl.binary_cross_entropy_grad):
+        for red in ("mean", "sum", "none"):
+            fast = f(p, t, weight=w, reduction=red)
+            general = f(p, t, weight=w, reduction=red, num_threads=np.int64(2))
+            assert type(fast) is type(general)
+            assert fast.dtype == general.dtype == dt and fast.shape == general.shape
+            assert fast.tobytes() == general.tobytes()
+            div = p.size if red == "mean" else 1
+            if f is fl.binary_cross_entropy_grad:
+                np.testing.assert_allclose(fast, grad / div, rtol=1e-5 if dt == np.float32
+                                           else 1e-13, atol=1e-30)
+            elif red == "none":
+                np.testing.assert_allclose(fast, loss, rtol=1e-5 if dt == np.float32
+                                           else 1e-13)
+            elif p.size:
+                np.testing.assert_allclose(float(fast), loss.sum() / div,
+                                           rtol=1e-5 if dt == np.float32 else 1e-12)
+    if p.size:
+        bad = p.copy()
+        bad.reshape(-1)[-1] = 1.5
+        with pytest.raises(ValueError, match=r"found 1.5 at index"):
+            fl.binary_cross_entropy(bad, t, weight=w)
 
 
 def _check_plain_case(x, t, w, pw, dt):

@@ -645,6 +645,12 @@ def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, pos_w
 
 
 def _bce(fname, p, target, weight, reduction, num_threads, want_loss, want_grad, out):
+    if out is None:
+        # the common cases in one compiled call (see _bcel); None where it is
+        # not one, or where a probability is out of range (named below)
+        res = _k.bce_plain(p, target, weight, reduction, want_grad, num_threads)
+        if res is not None:
+            return res
     shape, n, cdt, rdt, ops, periods, mask, nred, perm = _prepare(
         fname, p, target, weight, None, reduction, num_threads, input_fill=0)
     lo = _permuted_output(out, shape, perm, cdt, rdt, fname, "out", ops) \

@@ -999,24 +999,14 @@ cdef bint _plain_operand(object v, cnp.ndarray x, int typenum, Arg *arg,
     return True
 
 
-def bcel_plain(x, t, weight, pos_weight, reduction, bint want_loss, bint want_grad,
-               bint want_hess, num_threads=None):
-    """The common cases of the with-logits family in one call, with no
-    Python-level work: x an ndarray (not a subclass) of float32 or float64,
-    C-contiguous, aligned, in native byte order; t, weight and pos_weight
-    Python floats or ndarrays of x's kind and dtype whose shape is x's or
-    x's trailing axes (weight and pos_weight may be None; see
-    _plain_operand); no `out` (the caller sees to it); reduction the str
-    "mean", "sum" or "none"; num_threads None or an int >= 1.  Returns
-    (loss, grad, hess) as _api._bcel does (the reduced loss a NumPy scalar
-    of x's dtype, or the per-element array; None for what is not wanted),
-    or None when the call is not such a case: the caller's general path
-    then checks it and runs it (and names any error).  The kernels get the
-    operands the general path would give them: the same results."""
+cdef object _binary_plain(int kind, x, t, weight, pos_weight, reduction, bint want_loss,
+                          bint want_grad, bint want_hess, num_threads):
+    """bcel_plain and bce_plain (kind JOB_BCEL, JOB_BCE: pos_weight None)."""
     cdef cnp.ndarray a, r
     cdef int typenum, red, k
     cdef Job job
     cdef double part1 = 0.0, total
+    cdef Py_ssize_t bad1 = -1
     cdef double slots[3]
     cdef bint need_buf = False
     cdef Py_ssize_t n, nchunks
@@ -1037,7 +1027,7 @@ def bcel_plain(x, t, weight, pos_weight, reduction, bint want_loss, bint want_gr
         red = 2
     else:
         return None
-    _init_job(&job, JOB_BCEL, 0, typenum == cnp.NPY_DOUBLE, cnp.PyArray_SIZE(a), 1.0)
+    _init_job(&job, kind, 0, typenum == cnp.NPY_DOUBLE, cnp.PyArray_SIZE(a), 1.0)
     if not _plain_operand(t, a, typenum, &job.a[1], &slots[0], &need_buf):
         return None
     if weight is not None and not _plain_operand(weight, a, typenum, &job.a[2], &slots[1],
@@ -1074,15 +1064,30 @@ def bcel_plain(x, t, weight, pos_weight, reduction, bint want_loss, bint want_gr
     nchunks = (n + CHUNK - 1) // CHUNK
     # one chunk (every small call): its sum on the stack, no allocation
     job.partial = &part1 if nchunks <= 1 else <double *>malloc(nchunks * sizeof(double))
-    if job.partial == NULL:
+    if kind == JOB_BCE:
+        job.bad = &bad1 if nchunks <= 1 else <Py_ssize_t *>malloc(nchunks * sizeof(Py_ssize_t))
+    if job.partial == NULL or (kind == JOB_BCE and job.bad == NULL):
+        if job.partial != &part1:
+            free(job.partial)
+        if job.bad != &bad1:
+            free(job.bad)
         raise MemoryError()
     try:
         with nogil:
             _run(&job, nth)
             total = _sum_partials(job.partial, nchunks)
+            if job.bad != NULL:
+                for k in range(nchunks):
+                    if job.bad[k] >= 0:
+                        nchunks = -1        # a probability outside [0, 1]
+                        break
     finally:
         if job.partial != &part1:
             free(job.partial)
+        if job.bad != &bad1:
+            free(job.bad)
+    if nchunks < 0:
+        return None     # the general path runs it again and names the value
     if red == 2:
         loss = outs[0]
     else:
@@ -1090,6 +1095,36 @@ def bcel_plain(x, t, weight, pos_weight, reduction, bint want_loss, bint want_gr
         # as _api._reduce: the sum, or the mean (NaN for no element)
         loss = rtype(total if red == 1 else (total / n if n else float("nan")))
     return loss, outs[1], outs[2]
+
+
+def bcel_plain(x, t, weight, pos_weight, reduction, bint want_loss, bint want_grad,
+               bint want_hess, num_threads=None):
+    """The common cases of the with-logits family in one call, with no
+    Python-level work: x an ndarray (not a subclass) of float32 or float64,
+    C-contiguous, aligned, in native byte order; t, weight and pos_weight
+    Python floats or ndarrays of x's kind and dtype whose shape is x's or
+    x's trailing axes (weight and pos_weight may be None; see
+    _plain_operand); no `out` (the caller sees to it); reduction the str
+    "mean", "sum" or "none"; num_threads None or an int >= 1.  Returns
+    (loss, grad, hess) as _api._bcel does (the reduced loss a NumPy scalar
+    of x's dtype, or the per-element array; None for what is not wanted),
+    or None when the call is not such a case: the caller's general path
+    then checks it and runs it (and names any error).  The kernels get the
+    operands the general path would give them: the same results."""
+    return _binary_plain(JOB_BCEL, x, t, weight, pos_weight, reduction, want_loss,
+                         want_grad, want_hess, num_threads)
+
+
+def bce_plain(p, t, weight, reduction, bint want_grad, num_threads=None):
+    """binary_cross_entropy (want_grad False) or its gradient for the cases
+    bcel_plain takes (no pos_weight): the result _api._bce returns, or None
+    when the call is not such a case or a probability is outside [0, 1]
+    (the general path then raises, naming it)."""
+    res = _binary_plain(JOB_BCE, p, t, weight, None, reduction, not want_grad, want_grad,
+                        False, num_threads)
+    if res is None:
+        return None
+    return res[1] if want_grad else res[0]
 
 
 include "_softmax.pxi"
