@@ -6,7 +6,9 @@ Every operand reaches this layer as a 1-D NumPy array with any stride
 (negative and zero too) and a *period*: element ``i`` of the flat operation is
 ``a[i]`` for period 0, ``a[i % period]`` otherwise (a broadcast along the last
 axis, or a scalar with period 1).  Contiguous operands are passed to the core
-in place; the others are gathered into a per-thread buffer first.
+in place; an input of period up to a chunk is read from its tile, the period
+repeated over a chunk's length once per call (_make_tiles); the others are
+gathered into a per-thread buffer first.
 
 Chunks are fixed (``CHUNK`` elements) whatever the thread count, and each
 chunk's partial sum is stored in its own slot and added in chunk order, so
