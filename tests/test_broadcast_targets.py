@@ -1,9 +1,10 @@
 """Broadcast operands of the binary cross-entropy family, at every SIMD level:
 a scalar target, weight or pos_weight (period 1), a row broadcast over the
 rows (period = the row's length: short, 7; a chunk's share, 1000; longer
-than a chunk, 5000) and a broadcast input.  They reach the kernels as a
-view and a period (_api._operand), read from a tile made once per call or
-gathered chunk by chunk (_kernels.pyx); either way each result must be
+than a chunk, 5000; longer than 16 chunks) and a broadcast input.  They
+reach the kernels as a view and a period (_api._operand) or straight from
+_kernels.bcel_plain, read from a tile made once per call or gathered chunk
+by chunk (_kernels.pyx); either way each result must be
 
 * the same bits as with the operands materialised at full length in the
   compute dtype (the plain path),
@@ -262,10 +263,12 @@ def test_broadcast_operands_of_any_dtype(xdt, tdt):
 
 
 @pytest.mark.parametrize("shape", [(1,), (5,), (3, 7), (2, 1000), (1, 4097), (3, 4097),
-                                   (CHUNK + 3,), (2, CHUNK)])
+                                   (CHUNK + 3,), (2, CHUNK), (1, 5000), (2, 16 * CHUNK + 5)])
 def test_small_and_chunk_edge_sizes(shape):
-    """Sizes below one chunk, periods one past a chunk and chunk-aligned: a
-    scalar and a row target against full-length ones."""
+    """Sizes below one chunk, periods one past a chunk and chunk-aligned,
+    and the periods that are gathered chunk by chunk rather than tiled (a
+    row as long as the call, and one over 16 chunks long): a scalar and a
+    row target against full-length ones."""
     rng = np.random.default_rng(sum(shape))
     for dt in (np.float32, np.float64):
         x = (rng.standard_normal(shape) * 3).astype(dt)

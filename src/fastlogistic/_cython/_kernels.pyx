@@ -607,7 +607,9 @@ cdef void _chunk(Job *job, Py_ssize_t c, real *buf) noexcept nogil:
 
 
 cdef int _make_tiles(Job *job) except -1 nogil:
-    """A tile for every input of period p <= CHUNK: its period repeated
+    """A tile for every input of period p <= CHUNK, or up to 16 chunks where
+    the call is at least two periods long (a longer period is gathered
+    chunk by chunk, _gather): its period repeated
     (converted to the kernels' type) over min(n, CHUNK) + p - 1 elements,
     made once per call, so that the chunk from element i0 on is the tile
     from i0 % p on and the kernels read a broadcast operand (a scalar
@@ -619,7 +621,7 @@ cdef int _make_tiles(Job *job) except -1 nogil:
     cdef size_t isz = 8 if job.is_f64 else 4
     for k in range(4):
         p = job.a[k].period
-        if not job.a[k].present or p <= 0 or p > CHUNK:
+        if not job.a[k].present or p <= 0 or (p > CHUNK and (p > 16 * CHUNK or 2 * p > job.n)):
             continue
         m = min(job.n, <Py_ssize_t>CHUNK) + p - 1
         job.a[k].tile_mem = <char *>malloc(m * isz + 64)
@@ -648,10 +650,14 @@ cdef int _run(Job *job, int nthreads) except -1 nogil:
     cdef Py_ssize_t c
     cdef char *buf = NULL
     cdef char *tb = NULL
-    cdef size_t bufsize = (7 * CHUNK * sizeof(double)) if job.need_buf else 0
+    cdef size_t bufsize
     cdef int k, nops = 0
     job.nchunks = (job.n + CHUNK - 1) // CHUNK
     _make_tiles(job)
+    for k in range(4):      # a period with no tile: gathered (_gather)
+        if job.a[k].present and job.a[k].period > 0 and job.a[k].tile == NULL:
+            job.need_buf = 1
+    bufsize = (7 * CHUNK * sizeof(double)) if job.need_buf else 0
     # stream the outputs when the call moves more bytes than the caches hold
     # (a tiled input moves none)
     for k in range(4):
@@ -736,12 +742,9 @@ cdef inline int _set_arg(Arg *a, object arr, Py_ssize_t period, bint *need_buf, 
     a.src = _src_type(v, itemsize)
     a.tile = NULL
     a.tile_mem = NULL
-    if period == 0:
-        if not (a.stride == itemsize and a.src == SRC_SAME):
-            need_buf[0] = True
-    elif period > CHUNK:
-        need_buf[0] = True          # gathered chunk by chunk (_gather)
-    return 0                        # else read from its tile (_make_tiles)
+    if period == 0 and not (a.stride == itemsize and a.src == SRC_SAME):
+        need_buf[0] = True
+    return 0                        # a period: tiled or gathered (_run decides)
 
 
 cdef int _src_type(cnp.ndarray v, Py_ssize_t itemsize) except -1:
@@ -955,7 +958,7 @@ cdef object _F32_TYPE = np.float32
 
 
 cdef bint _plain_operand(object v, cnp.ndarray x, int typenum, Arg *arg,
-                         double *slot, bint *need_buf) noexcept:
+                         double *slot) noexcept:
     """Set arg to operand v of the plain case (bcel_plain) and return True,
     or return False where v is not one: a Python float (period 1, its value
     kept in *slot, converted as the general path converts np.asarray(v):
@@ -995,9 +998,7 @@ cdef bint _plain_operand(object v, cnp.ndarray x, int typenum, Arg *arg,
     elif cnp.PyArray_SIZE(b) == 0 or cnp.PyArray_SIZE(x) == 0:
         return False
     else:
-        arg.period = cnp.PyArray_SIZE(b)
-        if arg.period > CHUNK:
-            need_buf[0] = True      # gathered chunk by chunk where it wraps (_gather)
+        arg.period = cnp.PyArray_SIZE(b)     # tiled or gathered: _run decides
     return True
 
 
@@ -1010,7 +1011,6 @@ cdef object _binary_plain(int kind, x, t, weight, pos_weight, reduction, bint wa
     cdef double part1 = 0.0, total
     cdef Py_ssize_t bad1 = -1
     cdef double slots[3]
-    cdef bint need_buf = False
     cdef Py_ssize_t n, nchunks
     cdef int nth
     if type(x) is not cnp.ndarray or type(reduction) is not str:
@@ -1030,15 +1030,13 @@ cdef object _binary_plain(int kind, x, t, weight, pos_weight, reduction, bint wa
     else:
         return None
     _init_job(&job, kind, 0, typenum == cnp.NPY_DOUBLE, cnp.PyArray_SIZE(a), 1.0)
-    if not _plain_operand(t, a, typenum, &job.a[1], &slots[0], &need_buf):
+    if not _plain_operand(t, a, typenum, &job.a[1], &slots[0]):
         return None
-    if weight is not None and not _plain_operand(weight, a, typenum, &job.a[2], &slots[1],
-                                                 &need_buf):
+    if weight is not None and not _plain_operand(weight, a, typenum, &job.a[2], &slots[1]):
         return None
     if pos_weight is not None and not _plain_operand(pos_weight, a, typenum, &job.a[3],
-                                                     &slots[2], &need_buf):
+                                                     &slots[2]):
         return None
-    job.need_buf = need_buf
     n = cnp.PyArray_SIZE(a)
     cdef bint wanted[3]
     wanted[0] = want_loss and red == 2
