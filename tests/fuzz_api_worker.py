@@ -251,6 +251,10 @@ def _valid_real(rng, kind="real", dt=None, shape=None):
     if shape is None:
         if rng.random() < 0.04:
             shape = (int(rng.integers(33_000, 60_000)),)                 # threaded path
+            if rng.random() < 0.5:
+                # rows of k: broadcast rows of k get a period (long: more than a chunk)
+                k = int(rng.choice([7, 13, 1000, 5000]))
+                shape = (shape[0] // k + 1, k)
         else:
             shape = [(), (1,), (5,), (3, 4), (2, 3, 4), (0,), (4, 0)][rng.integers(7)]
     v = np.nan_to_num(_values(rng, shape, kind), nan=0.0)
@@ -330,13 +334,22 @@ def spec_unary(rng, name, valid):
 
 
 def _broadcastable(rng, shape, kind, dt):
-    r = rng.integers(0, 4)
+    r = rng.integers(0, 7)
     if r == 0 or not shape:
         return _valid_real(rng, kind, dt, shape)
     if r == 1:
         return _valid_real(rng, kind, dt, shape[-1:])
     if r == 2:
         return _valid_real(rng, kind, dt, shape[:-1] + (1,))
+    if r == 3:
+        # a row broadcast to the full shape (a zero-stride view: a period)
+        return np.broadcast_to(_valid_real(rng, kind, dt, shape[-1:]), shape)
+    if r == 4:
+        # a Python scalar (a float, or an int label)
+        return [0.0, 1.0, 0.3, 0, 1][rng.integers(5)]
+    if r == 5 and len(shape) >= 2:
+        # the trailing block broadcast over the leading axis
+        return _valid_real(rng, kind, dt, shape[1:])
     return _valid_real(rng, kind, dt, ())
 
 

@@ -654,3 +654,126 @@ def test_empty_zero_stride_operands(fname, reduction):
                 g, e = np.asarray(g), np.asarray(e)
                 assert g.shape == e.shape and g.dtype == e.dtype
                 np.testing.assert_array_equal(g, e)
+
+
+# --- the compiled common case of the with-logits family ----------------------
+
+BCEL_FUNCS = [
+    ("binary_cross_entropy_with_logits", ("mean", "sum", "none")),
+    ("binary_cross_entropy_with_logits_grad", ("mean", "sum", "none")),
+    ("binary_cross_entropy_with_logits_loss_and_grad", ("mean", "sum", "none")),
+    ("binary_cross_entropy_with_logits_grad_hess", ("mean", "sum", "none")),
+]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(), (0,), (1,), (16,), (3, 5), (2, 0, 3), (3, 4097), (9, 5000)])
+def test_bcel_plain_case_matches_the_general_path(shape, dt):
+    """Plain arrays of one float dtype, Python float scalars and rows of the
+    trailing axes as target, weight and pos_weight run in one compiled call
+    (_kernels.bcel_plain); a NumPy-integer num_threads takes the general
+    path: the same bits, types and shapes, and values against float64."""
+    rng = np.random.default_rng(len(shape) + 3)
+    x = (rng.standard_normal(shape) * 4).astype(dt)
+    row = rng.uniform(0.5, 2, shape[-1:]).astype(dt)
+    targets = [rng.random(shape).astype(dt), 0.3, 0.0, 1.0,
+               (rng.random(shape[-1:]) < 0.5).astype(dt)]
+    weights = [(None, None), (rng.uniform(0.5, 2, shape).astype(dt), None), (None, 2.5),
+               (row, row), (0.7, row)]
+    if x.size > 1000:       # threaded: fewer combinations
+        targets, weights = targets[:2], weights[::3]
+    p = np.asarray(np.clip(sc.expit(x.astype(np.float64)), 1e-4, 1 - 1e-4)).astype(dt)
+    for t in targets:
+        for w, pw in weights:
+            _check_plain_case(x, t, w, pw, dt)
+            if pw is None:
+                _check_plain_case_bce(p, t, w, dt)
+
+
+def _check_plain_case_bce(p, t, w, dt):
+    tf, wf = [None if v is None else np.broadcast_to(np.asarray(v).astype(dt), p.shape)
+              for v in (t, w)]
+    loss = ref_bce(p, tf, wf)
+    with np.errstate(all="ignore"):
+        grad = (1.0 if wf is None else wf.astype(np.float64)) * (p - tf.astype(np.float64)) / (
+            p.astype(np.float64) * (1 - p.astype(np.float64)))
+    for f in (fl.binary_cross_entropy, fl.binary_cross_entropy_grad):
+        for red in ("mean", "sum", "none"):
+            fast = f(p, t, weight=w, reduction=red)
+            general = f(p, t, weight=w, reduction=red, num_threads=np.int64(2))
+            assert type(fast) is type(general)
+            assert fast.dtype == general.dtype == dt and fast.shape == general.shape
+            assert fast.tobytes() == general.tobytes()
+            div = p.size if red == "mean" else 1
+            if f is fl.binary_cross_entropy_grad:
+                np.testing.assert_allclose(fast, grad / div, rtol=1e-5 if dt == np.float32
+                                           else 1e-13, atol=1e-30)
+            elif red == "none":
+                np.testing.assert_allclose(fast, loss, rtol=1e-5 if dt == np.float32
+                                           else 1e-13)
+            elif p.size:
+                np.testing.assert_allclose(float(fast), loss.sum() / div,
+                                           rtol=1e-5 if dt == np.float32 else 1e-12)
+    if p.size:
+        bad = p.copy()
+        bad.reshape(-1)[-1] = 1.5
+        with pytest.raises(ValueError, match=r"found 1.5 at index"):
+            fl.binary_cross_entropy(bad, t, weight=w)
+
+
+def _check_plain_case(x, t, w, pw, dt):
+    full = [None if v is None else np.broadcast_to(np.asarray(v).astype(dt), x.shape)
+            for v in (t, w, pw)]
+    kw = dict(weight=w, pos_weight=pw)
+    for fname, reds in BCEL_FUNCS:
+        f = getattr(fl, fname)
+        for red in reds:
+            fast = f(x, t, reduction=red, **kw)
+            general = f(x, t, reduction=red, num_threads=np.int64(2), **kw)
+            fast = fast if isinstance(fast, tuple) else (fast,)
+            general = general if isinstance(general, tuple) else (general,)
+            for a, b in zip(fast, general):
+                assert type(a) is type(b)
+                assert a.dtype == b.dtype == dt and a.shape == b.shape
+                assert a.tobytes() == b.tobytes()
+            div = x.size if red == "mean" else 1
+            kinds = {"binary_cross_entropy_with_logits": ("loss",),
+                     "binary_cross_entropy_with_logits_grad": ("grad",),
+                     "binary_cross_entropy_with_logits_loss_and_grad": ("loss", "grad"),
+                     "binary_cross_entropy_with_logits_grad_hess": ("grad",)}[fname]
+            for got, kind in zip(fast, kinds):
+                if kind == "grad":
+                    np.testing.assert_allclose(got, ref_bcel_grad(x, *full) / div,
+                                               rtol=tol(dt)["rtol"] * 4,
+                                               atol=1e-6 if dt == np.float32 else 1e-15)
+                elif red == "none":
+                    np.testing.assert_allclose(got, ref_bcel(x, *full), **tol(dt))
+                elif x.size:
+                    np.testing.assert_allclose(float(got), ref_bcel(x, *full).sum() / div,
+                                               rtol=1e-5 if dt == np.float32 else 1e-12)
+                else:
+                    assert np.isnan(got) if red == "mean" else got == 0
+
+
+def _kernel_ready_reference(a):
+    """_api._kernel_ready's test written out in Python"""
+    if not (a.dtype.isnative and a.flags.aligned):
+        return False
+    return all(s % a.itemsize == 0 for n, s in zip(a.shape, a.strides) if n > 1)
+
+
+def test_kernel_ready_in_c_is_the_python_test():
+    from fastlogistic import _api
+    b = np.arange(24.0)
+    rec = np.zeros(5, dtype=[("p", "i1"), ("v", "f8")])
+    rec_swapped = np.zeros(5, dtype=[("p", "i1"), ("v", ">f8")])
+    raw = np.zeros(100, np.uint8)
+    cases = [b, b[::2], b[::-1], b.reshape(4, 6).T, b.astype(">f8"), b.astype(">f4")[::3],
+             np.broadcast_to(b[:1], (5, 3)), np.zeros(0), np.zeros((3, 0)), np.ones(()),
+             np.float64(2.0), np.ma.MaskedArray(b), rec, rec["v"], rec["p"], rec_swapped,
+             rec_swapped["v"], np.zeros(4, "U3"), np.zeros(4, "O"), np.zeros(4, "M8[s]"),
+             np.zeros(4, ">M8[s]"), np.zeros(4, "?"), np.zeros(4, "c16").real,
+             np.zeros((4, 3))[:, :1], raw[1:33].view(np.float64),
+             raw[4:36].view(np.float32)[::2], raw[2:34].view(np.int16)[::3]]
+    for a in cases:
+        assert _api._kernel_ready(a) == _kernel_ready_reference(a), (a.dtype, a.strides)

@@ -77,6 +77,8 @@ def _kernel_ready(a):
     kernels step through an operand by its stride in elements, and load its
     elements as aligned C values).  A field of a packed record array (an int64
     column at byte stride 12, or at offset 4 of a 16-byte record) is neither."""
+    if isinstance(a, np.ndarray):
+        return _k.kernel_ready(a)   # the same test, in C
     if not (a.dtype.isnative and a.flags.aligned):
         return False
     isz = a.itemsize
@@ -534,6 +536,14 @@ def _masked(arr, mask, given_out):
 
 def _bcel(fname, x, target, weight, pos_weight, reduction, num_threads,
           want_loss, want_grad, want_hess, outs):
+    if outs[0] is None and outs[1] is None and outs[2] is None:
+        # the common cases (plain arrays of one float dtype, Python float
+        # scalars, rows of the trailing axes) in one compiled call; None
+        # where it is not one of them
+        res = _k.bcel_plain(x, target, weight, pos_weight, reduction, want_loss, want_grad,
+                            want_hess, num_threads)
+        if res is not None:
+            return res
     shape, n, cdt, rdt, ops, periods, mask, nred, perm = _prepare(
         fname, x, target, weight, pos_weight, reduction, num_threads)
     names = ("loss_out", "grad_out", "hess_out")
@@ -564,12 +574,11 @@ def _bcel_plain(x, t, reduction, want_grad, num_threads):
     Returns (the reduced loss, a NumPy scalar of x's dtype; the gradient
     array or None): the values binary_cross_entropy_with_logits_loss_and_grad
     gives."""
-    n = x.size
-    g = _k.empty(x.shape, x.dtype) if want_grad else None
-    total, _ = _k.binary_loss(1, n, x.dtype == _F64, (x.reshape(-1), t.reshape(-1), None, None),
-                              (0, 0, 0, 0), None, None if g is None else g.reshape(-1), None,
-                              _gscale(reduction, n), num_threads, True)
-    return _reduce(total, n, reduction, x.dtype), g
+    res = _k.bcel_plain(x, t, None, None, reduction, True, want_grad, False, num_threads)
+    if res is None:
+        res = _bcel("binary_cross_entropy_with_logits_loss_and_grad", x, t, None, None,
+                    reduction, num_threads, True, want_grad, False, (None, None, None))
+    return res[0], res[1]
 
 
 def _split_out(out, k, fname):
@@ -636,6 +645,12 @@ def binary_cross_entropy_with_logits_grad_hess(input, target, weight=None, pos_w
 
 
 def _bce(fname, p, target, weight, reduction, num_threads, want_loss, want_grad, out):
+    if out is None:
+        # the common cases in one compiled call (see _bcel); None where it is
+        # not one, or where a probability is out of range (named below)
+        res = _k.bce_plain(p, target, weight, reduction, want_grad, num_threads)
+        if res is not None:
+            return res
     shape, n, cdt, rdt, ops, periods, mask, nred, perm = _prepare(
         fname, p, target, weight, None, reduction, num_threads, input_fill=0)
     lo = _permuted_output(out, shape, perm, cdt, rdt, fname, "out", ops) \

@@ -6,7 +6,9 @@ Every operand reaches this layer as a 1-D NumPy array with any stride
 (negative and zero too) and a *period*: element ``i`` of the flat operation is
 ``a[i]`` for period 0, ``a[i % period]`` otherwise (a broadcast along the last
 axis, or a scalar with period 1).  Contiguous operands are passed to the core
-in place; the others are gathered into a per-thread buffer first.
+in place; an input of period up to a chunk is read from its tile, the period
+repeated over a chunk's length once per call (_make_tiles); the others are
+gathered into a per-thread buffer first.
 
 Chunks are fixed (``CHUNK`` elements) whatever the thread count, and each
 chunk's partial sum is stored in its own slot and added in chunk order, so
@@ -449,6 +451,8 @@ ctypedef struct Arg:
     Py_ssize_t period    # 0: element i at i*stride; p > 0: at (i % p)*stride
     int present
     int src              # element type in memory (SRC_*); converted while gathered
+    char *tile           # a periodic operand's tile (see _make_tiles), or NULL
+    char *tile_mem       # the allocation the tile starts in (on a 64-byte boundary)
 
 cdef enum SrcType:
     SRC_SAME = 0         # the kernel's own float type
@@ -489,44 +493,64 @@ cdef inline bint _direct(const Arg *a, Py_ssize_t itemsize) noexcept nogil:
     return a.period == 0 and a.stride == itemsize and a.src == SRC_SAME
 
 
-cdef inline void _load(int src, const char *p, real *dst) noexcept nogil:
-    """dst[0] = the element at p, of type src, converted"""
+cdef inline void _convert(int src, const char *p, Py_ssize_t stride, Py_ssize_t m,
+                          real *dst) noexcept nogil:
+    """dst[0 .. m) = the m elements of type src from p on, stride bytes
+    apart, converted (one test of src per run, not per element)"""
+    cdef Py_ssize_t j
     if src == SRC_F64:
-        dst[0] = <real>(<const double *>p)[0]
+        for j in range(m):
+            dst[j] = <real>(<const double *>(p + j * stride))[0]
     elif src == SRC_F32:
-        dst[0] = <real>(<const float *>p)[0]
+        for j in range(m):
+            dst[j] = <real>(<const float *>(p + j * stride))[0]
     elif src == SRC_I64:
-        dst[0] = <real>(<const long long *>p)[0]
+        for j in range(m):
+            dst[j] = <real>(<const long long *>(p + j * stride))[0]
     elif src == SRC_I32:
-        dst[0] = <real>(<const int *>p)[0]
+        for j in range(m):
+            dst[j] = <real>(<const int *>(p + j * stride))[0]
     elif src == SRC_I8:
-        dst[0] = <real>(<const signed char *>p)[0]
+        for j in range(m):
+            dst[j] = <real>(<const signed char *>(p + j * stride))[0]
     elif src == SRC_U8:
-        dst[0] = <real>(<const unsigned char *>p)[0]
+        for j in range(m):
+            dst[j] = <real>(<const unsigned char *>(p + j * stride))[0]
+    elif stride == sizeof(real):
+        memcpy(dst, p, m * sizeof(real))
     else:
-        dst[0] = (<const real *>p)[0]
+        for j in range(m):
+            dst[j] = (<const real *>(p + j * stride))[0]
+
+
+cdef inline void _convert_periodic(const Arg *a, Py_ssize_t k, Py_ssize_t m,
+                                   real *dst) noexcept nogil:
+    """dst[j] = element (k + j) % period of a, j < m: run by run of the period"""
+    cdef Py_ssize_t j = 0, r
+    while j < m:
+        r = min(m - j, a.period - k)
+        _convert[real](a.src, a.data + k * a.stride, a.stride, r, dst + j)
+        j += r
+        k = 0
 
 
 cdef inline real *_gather(const Arg *a, Py_ssize_t i0, Py_ssize_t m, real *buf) noexcept nogil:
-    cdef Py_ssize_t j, k
+    """The chunk [i0, i0 + m) of a as a contiguous array of real: a itself
+    where it is one, else its tile or buf filled"""
+    cdef Py_ssize_t k
     if not a.present:
         return NULL
     if _direct(a, sizeof(real)):
         return <real *>(a.data + i0 * a.stride)
     if a.period == 0:
-        if a.src == SRC_SAME:
-            for j in range(m):
-                buf[j] = (<real *>(a.data + (i0 + j) * a.stride))[0]
-        else:
-            for j in range(m):
-                _load(a.src, a.data + (i0 + j) * a.stride, buf + j)
-    else:
-        k = i0 % a.period
-        for j in range(m):
-            _load(a.src, a.data + k * a.stride, buf + j)
-            k += 1
-            if k == a.period:
-                k = 0
+        _convert[real](a.src, a.data + i0 * a.stride, a.stride, m, buf)
+        return buf
+    k = i0 % a.period
+    if a.tile != NULL:
+        return <real *>a.tile + k
+    if k + m <= a.period and a.src == SRC_SAME and a.stride == sizeof(real):
+        return <real *>(a.data + k * a.stride)      # a long period, not wrapping here
+    _convert_periodic[real](a, k, m, buf)
     return buf
 
 
@@ -582,17 +606,63 @@ cdef void _chunk(Job *job, Py_ssize_t c, real *buf) noexcept nogil:
         job.bad[c] = bad
 
 
+cdef int _make_tiles(Job *job) except -1 nogil:
+    """A tile for every input of period p <= CHUNK, or up to 16 chunks where
+    the call is at least two periods long (a longer period is gathered
+    chunk by chunk, _gather): its period repeated
+    (converted to the kernels' type) over min(n, CHUNK) + p - 1 elements,
+    made once per call, so that the chunk from element i0 on is the tile
+    from i0 % p on and the kernels read a broadcast operand (a scalar
+    target or weight, a broadcast row) as they read a full-length one, with
+    no gather per chunk.  The kernels see the same values at the same
+    places either way: the same results."""
+    cdef int k
+    cdef Py_ssize_t p, m
+    cdef size_t isz = 8 if job.is_f64 else 4
+    for k in range(4):
+        p = job.a[k].period
+        if not job.a[k].present or p <= 0 or (p > CHUNK and (p > 16 * CHUNK or 2 * p > job.n)):
+            continue
+        m = min(job.n, <Py_ssize_t>CHUNK) + p - 1
+        job.a[k].tile_mem = <char *>malloc(m * isz + 64)
+        if job.a[k].tile_mem == NULL:
+            _free_tiles(job)
+            with gil:
+                raise MemoryError()
+        job.a[k].tile = job.a[k].tile_mem + (-<size_t>job.a[k].tile_mem & 63)
+        if job.is_f64:
+            _convert_periodic[double](&job.a[k], 0, m, <double *>job.a[k].tile)
+        else:
+            _convert_periodic[float](&job.a[k], 0, m, <float *>job.a[k].tile)
+    return 0
+
+
+cdef void _free_tiles(Job *job) noexcept nogil:
+    cdef int k
+    for k in range(4):
+        free(job.a[k].tile_mem)
+        job.a[k].tile_mem = NULL
+        job.a[k].tile = NULL
+
+
 cdef int _run(Job *job, int nthreads) except -1 nogil:
     """Run every chunk of job on nthreads threads (1: no parallel region)."""
     cdef Py_ssize_t c
     cdef char *buf = NULL
     cdef char *tb = NULL
-    cdef size_t bufsize = (7 * CHUNK * sizeof(double)) if job.need_buf else 0
+    cdef size_t bufsize
     cdef int k, nops = 0
     job.nchunks = (job.n + CHUNK - 1) // CHUNK
+    _make_tiles(job)
+    for k in range(4):      # a period with no tile: gathered (_gather)
+        if job.a[k].present and job.a[k].period > 0 and job.a[k].tile == NULL:
+            job.need_buf = 1
+    bufsize = (7 * CHUNK * sizeof(double)) if job.need_buf else 0
     # stream the outputs when the call moves more bytes than the caches hold
+    # (a tiled input moves none)
     for k in range(4):
-        nops += job.a[k].present
+        if job.a[k].present and job.a[k].tile == NULL:
+            nops += 1
     for k in range(3):
         nops += job.o[k].present
     # (never into the chunk buffer of a gathered call: _scatter reads it
@@ -604,6 +674,7 @@ cdef int _run(Job *job, int nthreads) except -1 nogil:
     if bufsize:
         buf = <char *>malloc(bufsize * nthreads)
         if buf == NULL:
+            _free_tiles(job)
             with gil:
                 raise MemoryError()
     if nthreads <= 1:
@@ -629,6 +700,7 @@ cdef int _run(Job *job, int nthreads) except -1 nogil:
             else:
                 _chunk[float](job, c, <float *>tb)
     free(buf)
+    _free_tiles(job)
     return 0
 
 
@@ -668,9 +740,11 @@ cdef inline int _set_arg(Arg *a, object arr, Py_ssize_t period, bint *need_buf, 
     a.stride = _elem_stride(v, 0)
     a.period = period
     a.src = _src_type(v, itemsize)
-    if not (period == 0 and a.stride == itemsize and a.src == SRC_SAME):
+    a.tile = NULL
+    a.tile_mem = NULL
+    if period == 0 and not (a.stride == itemsize and a.src == SRC_SAME):
         need_buf[0] = True
-    return 0
+    return 0                        # a period: tiled or gathered (_run decides)
 
 
 cdef int _src_type(cnp.ndarray v, Py_ssize_t itemsize) except -1:
@@ -707,6 +781,8 @@ cdef inline void _init_job(Job *job, int kind, int op, bint is_f64, Py_ssize_t n
     for i in range(4):
         job.a[i].present = 0
         job.a[i].src = SRC_SAME
+        job.a[i].tile = NULL
+        job.a[i].tile_mem = NULL
     for i in range(3):
         job.o[i].present = 0
         job.o[i].src = SRC_SAME
@@ -855,6 +931,200 @@ def binary_loss(int kind, Py_ssize_t n, bint is_f64, tuple inputs, tuple periods
         free(job.partial)
         free(job.bad)
     return total, first
+
+
+def kernel_ready(cnp.ndarray a):
+    """True when the kernels may read (or write) ndarray `a` in place: native
+    byte order, aligned, and every stride of an axis longer than 1 a whole
+    number of elements (see _api._kernel_ready, whose test this is, in C:
+    every operand of every call goes through it)."""
+    cdef int k
+    cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(a)
+    if not cnp.PyArray_ISALIGNED(a):
+        return False
+    if cnp.PyArray_ISNUMBER(a) or cnp.PyArray_ISBOOL(a):
+        if not cnp.PyArray_ISNOTSWAPPED(a):
+            return False
+    elif not a.dtype.isnative:          # records and the like: every field
+        return False
+    for k in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_DIMS(a)[k] > 1 and (isz == 0 or cnp.PyArray_STRIDES(a)[k] % isz != 0):
+            return False
+    return True
+
+
+cdef object _F64_TYPE = np.float64
+cdef object _F32_TYPE = np.float32
+
+
+cdef bint _plain_operand(object v, cnp.ndarray x, int typenum, Arg *arg,
+                         double *slot) noexcept:
+    """Set arg to operand v of the plain case (bcel_plain) and return True,
+    or return False where v is not one: a Python float (period 1, its value
+    kept in *slot, converted as the general path converts np.asarray(v):
+    float64 to x's dtype), or an ndarray (not a subclass) of x's dtype,
+    C-contiguous, aligned and native whose shape is x's (period 0) or x's
+    trailing axes (a row broadcast over the leading ones: a period)."""
+    cdef cnp.ndarray b
+    cdef int nd, xd, k
+    if type(v) is float:
+        if cnp.PyArray_SIZE(x) == 0:
+            return False
+        slot[0] = <double>v
+        arg.present = 1
+        arg.data = <char *>slot
+        arg.stride = sizeof(double)
+        arg.period = 1
+        arg.src = SRC_F64
+        return True
+    if type(v) is not cnp.ndarray:
+        return False
+    b = <cnp.ndarray>v
+    if not _plain(b, typenum):
+        return False
+    nd = cnp.PyArray_NDIM(b)
+    xd = cnp.PyArray_NDIM(x)
+    if nd > xd:
+        return False
+    for k in range(nd):
+        if cnp.PyArray_DIMS(b)[k] != cnp.PyArray_DIMS(x)[xd - nd + k]:
+            return False
+    arg.present = 1
+    arg.data = <char *>cnp.PyArray_DATA(b)
+    arg.stride = cnp.PyArray_ITEMSIZE(b)
+    arg.src = SRC_SAME
+    if nd == xd:
+        arg.period = 0
+    elif cnp.PyArray_SIZE(b) == 0 or cnp.PyArray_SIZE(x) == 0:
+        return False
+    else:
+        arg.period = cnp.PyArray_SIZE(b)     # tiled or gathered: _run decides
+    return True
+
+
+cdef object _binary_plain(int kind, x, t, weight, pos_weight, reduction, bint want_loss,
+                          bint want_grad, bint want_hess, num_threads):
+    """bcel_plain and bce_plain (kind JOB_BCEL, JOB_BCE: pos_weight None)."""
+    cdef cnp.ndarray a, r
+    cdef int typenum, red, k
+    cdef Job job
+    cdef double part1 = 0.0, total
+    cdef Py_ssize_t bad1 = -1
+    cdef double slots[3]
+    cdef Py_ssize_t n, nchunks
+    cdef int nth
+    if type(x) is not cnp.ndarray or type(reduction) is not str:
+        return None
+    if num_threads is not None and (type(num_threads) is not int or num_threads < 1):
+        return None
+    a = <cnp.ndarray>x
+    typenum = cnp.PyArray_TYPE(a)
+    if (typenum != cnp.NPY_DOUBLE and typenum != cnp.NPY_FLOAT) or not _plain(a, typenum):
+        return None
+    if reduction == "mean":
+        red = 0
+    elif reduction == "sum":
+        red = 1
+    elif reduction == "none":
+        red = 2
+    else:
+        return None
+    _init_job(&job, kind, 0, typenum == cnp.NPY_DOUBLE, cnp.PyArray_SIZE(a), 1.0)
+    if not _plain_operand(t, a, typenum, &job.a[1], &slots[0]):
+        return None
+    if weight is not None and not _plain_operand(weight, a, typenum, &job.a[2], &slots[1]):
+        return None
+    if pos_weight is not None and not _plain_operand(pos_weight, a, typenum, &job.a[3],
+                                                     &slots[2]):
+        return None
+    n = cnp.PyArray_SIZE(a)
+    cdef bint wanted[3]
+    wanted[0] = want_loss and red == 2
+    wanted[1] = want_grad
+    wanted[2] = want_hess
+    outs = [None, None, None]
+    for k in range(3):
+        if wanted[k]:
+            outs[k] = _new_out(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), typenum,
+                               cnp.PyArray_NBYTES(a), ALIGNED_MIN)
+    job.gscale = 1.0 / n if red == 0 and n > 0 else 1.0
+    job.want_sum = want_loss and red != 2
+    job.a[0].present = 1
+    job.a[0].data = <char *>cnp.PyArray_DATA(a)
+    job.a[0].stride = cnp.PyArray_ITEMSIZE(a)
+    job.a[0].period = 0
+    for k in range(3):
+        if outs[k] is not None:
+            r = <cnp.ndarray>outs[k]
+            job.o[k].present = 1
+            job.o[k].data = <char *>cnp.PyArray_DATA(r)
+            job.o[k].stride = job.a[0].stride
+            job.o[k].period = 0
+    nth = _threads_for(num_threads, n)
+    nchunks = (n + CHUNK - 1) // CHUNK
+    # one chunk (every small call): its sum on the stack, no allocation
+    job.partial = &part1 if nchunks <= 1 else <double *>malloc(nchunks * sizeof(double))
+    if kind == JOB_BCE:
+        job.bad = &bad1 if nchunks <= 1 else <Py_ssize_t *>malloc(nchunks * sizeof(Py_ssize_t))
+    if job.partial == NULL or (kind == JOB_BCE and job.bad == NULL):
+        if job.partial != &part1:
+            free(job.partial)
+        if job.bad != &bad1:
+            free(job.bad)
+        raise MemoryError()
+    try:
+        with nogil:
+            _run(&job, nth)
+            total = _sum_partials(job.partial, nchunks)
+            if job.bad != NULL:
+                for k in range(nchunks):
+                    if job.bad[k] >= 0:
+                        nchunks = -1        # a probability outside [0, 1]
+                        break
+    finally:
+        if job.partial != &part1:
+            free(job.partial)
+        if job.bad != &bad1:
+            free(job.bad)
+    if nchunks < 0:
+        return None     # the general path runs it again and names the value
+    if red == 2:
+        loss = outs[0]
+    else:
+        rtype = _F64_TYPE if typenum == cnp.NPY_DOUBLE else _F32_TYPE
+        # as _api._reduce: the sum, or the mean (NaN for no element)
+        loss = rtype(total if red == 1 else (total / n if n else float("nan")))
+    return loss, outs[1], outs[2]
+
+
+def bcel_plain(x, t, weight, pos_weight, reduction, bint want_loss, bint want_grad,
+               bint want_hess, num_threads=None):
+    """The common cases of the with-logits family in one call, with no
+    Python-level work: x an ndarray (not a subclass) of float32 or float64,
+    C-contiguous, aligned, in native byte order; t, weight and pos_weight
+    Python floats or ndarrays of x's kind and dtype whose shape is x's or
+    x's trailing axes (weight and pos_weight may be None; see
+    _plain_operand); no `out` (the caller sees to it); reduction the str
+    "mean", "sum" or "none"; num_threads None or an int >= 1.  Returns
+    (loss, grad, hess) as _api._bcel does (the reduced loss a NumPy scalar
+    of x's dtype, or the per-element array; None for what is not wanted),
+    or None when the call is not such a case: the caller's general path
+    then checks it and runs it (and names any error).  The kernels get the
+    operands the general path would give them: the same results."""
+    return _binary_plain(JOB_BCEL, x, t, weight, pos_weight, reduction, want_loss,
+                         want_grad, want_hess, num_threads)
+
+
+def bce_plain(p, t, weight, reduction, bint want_grad, num_threads=None):
+    """binary_cross_entropy (want_grad False) or its gradient for the cases
+    bcel_plain takes (no pos_weight): the result _api._bce returns, or None
+    when the call is not such a case or a probability is outside [0, 1]
+    (the general path then raises, naming it)."""
+    res = _binary_plain(JOB_BCE, p, t, weight, None, reduction, not want_grad, want_grad,
+                        False, num_threads)
+    if res is None:
+        return None
+    return res[1] if want_grad else res[0]
 
 
 include "_softmax.pxi"
