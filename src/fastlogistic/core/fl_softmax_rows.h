@@ -287,13 +287,23 @@ FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REA
 }
 
 /*
- * Rows [0, nrows) of any strides through rw_lanes.  idx/ldi: class indices
- * (mode SM_IDX); loss/lds: per-row losses or NULL.  Returns the loss sum.
+ * Rows [0, nrows) of any strides through rw_lanes.  The rows may lie in
+ * several outer slices of R rows each (an (outer, R, C) operand, e.g. the
+ * (N, C, d) array of a class axis in the middle): row r is row i0 + r of
+ * the slices from z on, i.e. slice o = (i0 + r) / R, row i = (i0 + r) % R,
+ * at z + o * zos + i * zrs + c * zcs (so for t and out with tos, oos).
+ * One slice (R = nrows, i0 = 0) is the plain 2-D case.  idx/ldi: class
+ * indices (mode SM_IDX); loss/lds: per-row losses or NULL; both count r
+ * from 0 across the slices.  A block of FL_LANES rows within one slice is
+ * read in place; one that crosses a slice boundary, and the last, partial
+ * block, are staged row by row.  Returns the loss sum (lane by lane over
+ * the blocks, then across the lanes: the same order whatever the slices).
  */
 FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
                              ptrdiff_t zcs, const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t,
                              ptrdiff_t trs, ptrdiff_t tcs, FL_REAL *loss, ptrdiff_t lds, FL_REAL *out,
                              ptrdiff_t ors, ptrdiff_t ocs, ptrdiff_t nrows, FL_REAL *scratch,
+                             ptrdiff_t R, ptrdiff_t i0, ptrdiff_t zos, ptrdiff_t tos, ptrdiff_t oos,
                              const int kind, const int mode, const int has_w, const int smooth)
 {
     const int prob = kind == 2 && mode == SM_PROB, idxm = kind == 2 && mode == SM_IDX;
@@ -301,23 +311,39 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
     FL_VFN(rwd) tot = FL_VFN(rw_dsplat)(0.0);
     FL_REAL ll[FL_LANES];
     FL_IVEC yl = (FL_IVEC){0};
-    /* the last, partial block: copied row-major into the stage (rows C
-       apart), padded with zero rows, and written back from there.  One call
-       site for both, so that each row gets the same instructions (the same
-       contractions into FMA) wherever its block starts. */
+    /* staged blocks: copied row-major into the stage (rows C apart), padded
+       with zero rows, and written back from there.  One call site for both,
+       so that each row gets the same instructions (the same contractions
+       into FMA) wherever its block starts. */
     FL_REAL *zt = scratch + 2 * C * FL_LANES, *tt = zt + C * FL_LANES, *ot = tt + C * FL_LANES;
+    ptrdiff_t so[FL_LANES], si[FL_LANES];     /* slice and row of each staged row */
+    ptrdiff_t o = 0, i = i0;                  /* the block's first row */
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += FL_LANES) {
         const ptrdiff_t g = nrows - r0 < FL_LANES ? nrows - r0 : FL_LANES;
-        const FL_REAL *zp = z + r0 * zrs, *tp = prob ? t + r0 * trs : NULL;
-        FL_REAL *op = out ? out + r0 * ors : NULL, *lp = loss ? (lds == 1 ? loss + r0 : ll) : NULL;
+        const int staged = g < FL_LANES || i + FL_LANES > R;
+        const FL_REAL *zp = z + o * zos + i * zrs, *tp = prob ? t + o * tos + i * trs : NULL;
+        FL_REAL *op = out ? out + o * oos + i * ors : NULL;
+        FL_REAL *lp = loss ? (lds == 1 ? loss + r0 : ll) : NULL;
         ptrdiff_t zr = zrs, zc = zcs, tr = trs, tc = tcs, orr = ors, oc = ocs;
-        if (g < FL_LANES) {
-            for (ptrdiff_t j = 0; j < FL_LANES; j++)
-                for (ptrdiff_t c = 0; c < C; c++) {
-                    zt[j * C + c] = j < g ? z[(r0 + j) * zrs + c * zcs] : (FL_REAL)0;
-                    if (prob)
-                        tt[j * C + c] = j < g ? t[(r0 + j) * trs + c * tcs] : (FL_REAL)0;
+        if (staged) {
+            ptrdiff_t oj = o, ij = i;
+            for (ptrdiff_t j = 0; j < g; j++) {
+                so[j] = oj;
+                si[j] = ij;
+                if (++ij == R) {
+                    ij = 0;
+                    oj++;
                 }
+            }
+            for (ptrdiff_t j = 0; j < FL_LANES; j++) {
+                const FL_REAL *zj = j < g ? z + so[j] * zos + si[j] * zrs : NULL;
+                const FL_REAL *tj = prob && j < g ? t + so[j] * tos + si[j] * trs : NULL;
+                for (ptrdiff_t c = 0; c < C; c++) {
+                    zt[j * C + c] = zj ? zj[c * zcs] : (FL_REAL)0;
+                    if (prob)
+                        tt[j * C + c] = tj ? tj[c * tcs] : (FL_REAL)0;
+                }
+            }
             zp = zt;
             tp = prob ? tt : NULL;
             op = out ? ot : NULL;
@@ -337,17 +363,24 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
         }
         FL_VFN(rw_lanes)(P, C, zp, zr, zc, &yl, tp, tr, tc, lp, op, orr, oc, et, et + C * FL_LANES, &tot, g,
                      kind, mode, has_w, smooth);
-        if (g < FL_LANES) {
+        if (staged) {
             for (ptrdiff_t j = 0; j < g; j++) {
                 if (loss)
                     loss[(r0 + j) * lds] = ll[j];
-                if (out)
+                if (out) {
+                    FL_REAL *oj = out + so[j] * oos + si[j] * ors;
                     for (ptrdiff_t c = 0; c < C; c++)
-                        out[(r0 + j) * ors + c * ocs] = ot[j * C + c];
+                        oj[c * ocs] = ot[j * C + c];
+                }
             }
         } else if (loss && lds != 1) {
             for (ptrdiff_t j = 0; j < FL_LANES; j++)
                 loss[(r0 + j) * lds] = ll[j];
+        }
+        i += FL_LANES;
+        while (i >= R && R > 0) {
+            i -= R;
+            o++;
         }
     }
     double s = 0.0;
@@ -357,24 +390,25 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
 }
 
 /* the specialised instances: kind, then (mode, weights, smoothing) for CE */
-FL_INLINE double FL_VFN(rw_dispatch)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
-                                 ptrdiff_t zcs, const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t,
-                                 ptrdiff_t trs, ptrdiff_t tcs, FL_REAL *loss, ptrdiff_t lds, FL_REAL *out,
-                                 ptrdiff_t ors, ptrdiff_t ocs, ptrdiff_t nrows, FL_REAL *scratch,
-                                 int kind)
+FL_INLINE double FL_VFN(rw_dispatch3)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
+                                  ptrdiff_t zcs, const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t,
+                                  ptrdiff_t trs, ptrdiff_t tcs, FL_REAL *loss, ptrdiff_t lds, FL_REAL *out,
+                                  ptrdiff_t ors, ptrdiff_t ocs, ptrdiff_t nrows, FL_REAL *scratch,
+                                  ptrdiff_t R, ptrdiff_t i0, ptrdiff_t zos, ptrdiff_t tos, ptrdiff_t oos,
+                                  int kind)
 {
 #define RW_CALL(k, md, hw, sm)                                                  \
     return FL_VFN(rw_rows)(P, C, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, ocs, \
-                       nrows, scratch, k, md, hw, sm)
+                       nrows, scratch, R, i0, zos, tos, oos, k, md, hw, sm)
 /* the commonest cases with the class count a constant (loops unrolled) */
 #define RW_CALL_K(k, md, hw, sm)                                                \
     switch (C) {                                                               \
     case 2: return FL_VFN(rw_rows)(P, 2, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, k, md, hw, sm);             \
+                               ocs, nrows, scratch, R, i0, zos, tos, oos, k, md, hw, sm); \
     case 3: return FL_VFN(rw_rows)(P, 3, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, k, md, hw, sm);             \
+                               ocs, nrows, scratch, R, i0, zos, tos, oos, k, md, hw, sm); \
     case 4: return FL_VFN(rw_rows)(P, 4, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, k, md, hw, sm);             \
+                               ocs, nrows, scratch, R, i0, zos, tos, oos, k, md, hw, sm); \
     default: RW_CALL(k, md, hw, sm);                                           \
     }
     if (kind == 0) RW_CALL_K(0, 0, 0, 0);
@@ -390,6 +424,36 @@ FL_INLINE double FL_VFN(rw_dispatch)(const fl_ce_params *P, ptrdiff_t C, const F
     RW_CALL(2, SM_PROB, has_w, 1);
 #undef RW_CALL
 #undef RW_CALL_K
+}
+
+/* one slice: the 2-D (rows, C) kernels of fl_softmax_impl.h */
+FL_INLINE double FL_VFN(rw_dispatch)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
+                                 ptrdiff_t zcs, const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t,
+                                 ptrdiff_t trs, ptrdiff_t tcs, FL_REAL *loss, ptrdiff_t lds, FL_REAL *out,
+                                 ptrdiff_t ors, ptrdiff_t ocs, ptrdiff_t nrows, FL_REAL *scratch,
+                                 int kind)
+{
+    return FL_VFN(rw_dispatch3)(P, C, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, ocs,
+                                nrows, scratch, nrows, 0, 0, 0, 0, kind);
+}
+
+/*
+ * The table's (outer, R, C) entries (fl_softmax.h): rows i0 .. i0 + nrows
+ * of the slices from z on, any strides.  Softmax and log-softmax (P NULL)
+ * or cross-entropy on logits.
+ */
+static double FL_KERNEL(rows3)(const fl_ce_params *P, int kind, const fl_rows3 *d, const FL_REAL *z,
+                               const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t, FL_REAL *loss,
+                               ptrdiff_t lds, FL_REAL *out, ptrdiff_t nrows, FL_REAL *scratch)
+{
+    return FL_VFN(rw_dispatch3)(P, d->C, z, d->zrs, d->zcs, idx, ldi, t, d->trs, d->tcs, loss, lds,
+                                out, d->yrs, d->ycs, nrows, scratch, d->R, d->i0, d->zos, d->tos,
+                                d->yos, kind);
+}
+
+static void FL_XCAT3(fill_softmax_rows, FL_S, FL_ISA)(fl_softmax_table *tb)
+{
+    tb->FL_XCAT2(rows3, FL_S) = FL_KERNEL(rows3);
 }
 
 #undef RW_NH
