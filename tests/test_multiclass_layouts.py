@@ -399,8 +399,8 @@ def test_nd_class_axis_cross_entropy(level, dt, view):
 @pytest.mark.parametrize("dt", DTYPES)
 @pytest.mark.parametrize("view", ["nd4", "sliceN", "classes"])
 def test_nd_class_axis_categorical(level, dt, view):
-    """categorical_cross_entropy on probabilities with the class axis inside:
-    the same bits as on the class-last array (the same per-row kernel)."""
+    """categorical_cross_entropy on probabilities with the class axis inside
+    (the row-per-lane kernel up to 256 classes, the row kernel above)."""
     rng = np.random.default_rng(19)
     for C in ND_CLASSES:
         batch = (3, 5, 7)
@@ -432,9 +432,14 @@ def test_nd_class_axis_categorical(level, dt, view):
                 assert _close(loss.reshape(-1), rl, dt, 16), (level, view, C)
                 np.testing.assert_allclose(_logical(g, 1), -tt / np.maximum(p2, 1e-12),
                                            rtol=4 * np.finfo(dt).eps)
-                np.testing.assert_array_equal(
-                    loss, fl.categorical_cross_entropy(_class_last(a), tl, weight=weight,
-                                                       reduction="none"))
+                # the same bits as the class-last array's row kernel, but for
+                # a probability target's loss, whose row sum runs in another order
+                ll = fl.categorical_cross_entropy(_class_last(a), tl, weight=weight,
+                                                  reduction="none")
+                if tgt is y:
+                    np.testing.assert_array_equal(loss, ll)
+                else:
+                    np.testing.assert_allclose(loss, ll, rtol=C * np.finfo(dt).eps)
                 np.testing.assert_array_equal(
                     g, np.moveaxis(fl.categorical_cross_entropy_grad(
                         _class_last(a), tl, weight=weight, reduction="sum"), -1, 1))
@@ -504,3 +509,36 @@ def test_nd_class_axis_torch():
                 torch.testing.assert_close(la, lb, rtol=tol, atol=tol)
                 # torch's float32 gradient is the one that cancels: absolute
                 torch.testing.assert_close(a.grad, b.grad, rtol=tol, atol=tol / 4)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_class_last_rows_cut(level, dt):
+    """The class axis last and contiguous but the rows of a sample not whole
+    ((N, d1, d2, C)[:, 1:-1]): an (outer, rows, C) view whose lane blocks are
+    staged.  Values against long double, and the same bits as the copy
+    where the same kernel runs."""
+    rng = np.random.default_rng(31)
+    for C in ND_CLASSES:
+        big = (rng.standard_normal((3, 7, 5, C)) * 4).astype(dt)
+        a = big[:, 1:-1]
+        ac = a.copy()
+        y = rng.integers(0, C, a.shape[:-1])
+        ref_ls, ref_sm = _ref(ac.reshape(-1, C))
+        sm = fl.softmax(a, axis=-1)
+        assert _close(sm.reshape(-1, C), ref_sm, dt), (level, C)
+        loss, g = fl.cross_entropy_loss_and_grad(a, y, reduction="none")
+        rl, rg, gs = _ce_ref(ac.reshape(-1, C), y.reshape(-1), None, None, -100, 0.0)
+        assert _close(loss.reshape(-1), rl, dt, 16), (level, C)
+        assert np.all(np.abs(g.reshape(-1, C).astype(LD) - rg)
+                      <= 16 * LD(np.finfo(dt).eps) * gs), (level, C)
+        p = fl.softmax(a, axis=-1)
+        pb = np.zeros(big.shape, dt)
+        pb[:, 1:-1] = p
+        cl = fl.categorical_cross_entropy(pb[:, 1:-1], y, reduction="none")
+        np.testing.assert_array_equal(cl, fl.categorical_cross_entropy(p, y, reduction="none"))
+        if _same_bits_as_class_last(dt, C):
+            np.testing.assert_array_equal(sm, fl.softmax(ac, axis=-1))
+            l2, g2 = fl.cross_entropy_loss_and_grad(ac, y, reduction="none")
+            np.testing.assert_array_equal(loss, l2)
+            np.testing.assert_array_equal(g, g2)
+            assert (fl.cross_entropy(a, y).tobytes() == fl.cross_entropy(ac, y).tobytes())

@@ -10,7 +10,7 @@
 # order: results are bitwise the same for any number of threads.  Blocks
 # whose class axis is not contiguous, or that span outer slices, go through
 # the row-per-lane kernel (any strides), or row by row through a per-thread
-# buffer where the level lacks it (or for categorical cross-entropy).
+# buffer where the level lacks it.
 
 cdef enum SMKind:
     SM_SOFTMAX = 0
@@ -107,7 +107,7 @@ cdef void _sm_block(SMJob *job, Py_ssize_t b, real *buf) noexcept nogil:
                      lp, job.lr // isz, nr, &bad)
         if bad >= 0:
             bad += r0 * C
-    elif job.kind <= SM_CE and _sm_strided_ok(job):
+    elif _sm_strided_ok(job):
         # class axis not contiguous, or outer slices: the row-per-lane
         # kernel, any strides, from row r0 % R of slice r0 // R on
         if job.idx != NULL:
@@ -132,10 +132,12 @@ cdef void _sm_block(SMJob *job, Py_ssize_t b, real *buf) noexcept nogil:
         zb = <real *>(job.z + o * job.zo)
         if real is double:
             s = TABLE.softmax.rows3_f64(&job.P, job.kind, &d, zb, ip, job.ir // 8, tb, lp,
-                                        job.lr // isz, yb, nr, buf)
+                                        job.lr // isz, yb, nr, buf, &bad)
         else:
             s = TABLE.softmax.rows3_f32(&job.P, job.kind, &d, zb, ip, job.ir // 8, tb, lp,
-                                        job.lr // isz, yb, nr, buf)
+                                        job.lr // isz, yb, nr, buf, &bad)
+        if bad >= 0:
+            bad += r0 * C
     else:
         zb = buf
         tb = buf + C

@@ -62,11 +62,13 @@ cdef extern from "core/fl_softmax.h" nogil:
     ctypedef double (*fl_rows3_f64_fn)(const fl_ce_params *p, int kind, const fl_rows3 *d,
                                        const double *z, const int64_t *idx, Py_ssize_t ldi,
                                        const double *t, double *loss, Py_ssize_t lds, double *y,
-                                       Py_ssize_t nrows, double *scratch) noexcept
+                                       Py_ssize_t nrows, double *scratch,
+                                       Py_ssize_t *first_bad) noexcept
     ctypedef double (*fl_rows3_f32_fn)(const fl_ce_params *p, int kind, const fl_rows3 *d,
                                        const float *z, const int64_t *idx, Py_ssize_t ldi,
                                        const float *t, float *loss, Py_ssize_t lds, float *y,
-                                       Py_ssize_t nrows, float *scratch) noexcept
+                                       Py_ssize_t nrows, float *scratch,
+                                       Py_ssize_t *first_bad) noexcept
     ctypedef struct fl_softmax_table:
         fl_softmax_f64_fn softmax_f64
         fl_softmax_f32_fn softmax_f32

@@ -90,9 +90,10 @@ typedef double (*fl_ce_s_f32_fn)(const fl_ce_params *p, const float *z, ptrdiff_
  * own strides; element strides, any sign).  One slice (R >= nrows, i0 = 0)
  * is a plain 2-D operand.  kind: 0 softmax, 1 log_softmax (into y; P may be
  * NULL), 2 cross-entropy on logits (arguments as fl_ce_s_*, idx and loss
- * indexed by r).  Returns the loss sum, in the same order for the same rows
- * whatever the slicing.  scratch: room for 5 * C * 16 elements.  NULL in a
- * table that lacks it.
+ * indexed by r), 3 categorical cross-entropy on probabilities z (as fl_cce_*;
+ * *first_bad, which may be NULL for the other kinds, as there).  Returns the
+ * loss sum, in the same order for the same rows whatever the slicing.
+ * scratch: room for 5 * C * 16 elements.  NULL in a table that lacks it.
  */
 typedef struct {
     ptrdiff_t C, R, i0;
@@ -103,11 +104,11 @@ typedef struct {
 typedef double (*fl_rows3_f64_fn)(const fl_ce_params *p, int kind, const fl_rows3 *d,
                                   const double *z, const int64_t *idx, ptrdiff_t ldi,
                                   const double *t, double *loss, ptrdiff_t lds, double *y,
-                                  ptrdiff_t nrows, double *scratch);
+                                  ptrdiff_t nrows, double *scratch, ptrdiff_t *first_bad);
 typedef double (*fl_rows3_f32_fn)(const fl_ce_params *p, int kind, const fl_rows3 *d,
                                   const float *z, const int64_t *idx, ptrdiff_t ldi,
                                   const float *t, float *loss, ptrdiff_t lds, float *y,
-                                  ptrdiff_t nrows, float *scratch);
+                                  ptrdiff_t nrows, float *scratch, ptrdiff_t *first_bad);
 
 typedef struct {
     fl_softmax_f64_fn softmax_f64;

@@ -287,6 +287,100 @@ FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REA
 }
 
 /*
+ * Categorical cross-entropy on probabilities p (kind 3, mode SM_IDX or
+ * SM_PROB), one block of exactly FL_LANES rows as lanes, arguments as for
+ * rw_lanes (zs: the stage).  Each row's arithmetic is that of the row
+ * kernel (fl_softmax_impl.h's cce), operation for operation, except the
+ * order of a probability target's loss sum: here the classes in order, there
+ * vector chunks then across (the loss may differ in the last bits; the
+ * gradient, and the loss of an index target, are the same bits).  *fb: per
+ * lane, the first class whose p is outside [0, 1] or NaN, C where none.
+ */
+FL_INLINE void FL_VFN(rw_cce_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *p, ptrdiff_t prs,
+                                ptrdiff_t pcs, const FL_IVEC *yl, const FL_REAL *t, ptrdiff_t trs,
+                                ptrdiff_t tcs, FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors, ptrdiff_t ocs,
+                                FL_REAL *zs, FL_VFN(rwd) *tot, ptrdiff_t nlive, FL_IVEC *fb,
+                                const int mode, const int has_w)
+{
+    const FL_VEC zero = FL_VFN(fl_splat)((FL_REAL)0), one = FL_VFN(fl_splat)((FL_REAL)1);
+    const FL_VEC lo = FL_VFN(fl_splat)((FL_REAL)-100), tiny = FL_VFN(fl_splat)((FL_REAL)1e-12);
+    const FL_REAL *w = has_w ? (const FL_REAL *)P->w : NULL;
+    const FL_REAL gs = (FL_REAL)P->gscale;
+    const int idxm = mode == SM_IDX;
+    const FL_IVEC yv = idxm ? *yl : (FL_IVEC){0};
+    const FL_IVEC cn = (FL_IVEC){0} + (int)C;
+
+    if (prs != 1) {       /* rows not one element apart: staged as in rw_lanes */
+        for (ptrdiff_t j = 0; j < FL_LANES; j++)
+            for (ptrdiff_t c = 0; c < C; c++)
+                zs[c * FL_LANES + j] = p[j * prs + c * pcs];
+        p = zs;
+        prs = 1;
+        pcs = FL_LANES;
+    }
+    FL_IVEC f = cn;
+    FL_VEC py = one, wy = one;
+    FL_VFN(rwd) acc = FL_VFN(rw_dsplat)(0.0);
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const FL_VEC x = FL_VFN(fl_load)(p + c * pcs);
+        const FL_IVEC cv = (FL_IVEC){0} + (int)c;
+        const FL_IVEC first = ~((x >= 0) & (x <= 1)) & (f == cn);
+        f = (first & cv) | (~first & f);
+        if (idxm) {
+            const FL_IVEC is = yv == cv;
+            py = FL_VFN(fl_sel)(is, x, py);
+            if (has_w)
+                wy = FL_VFN(fl_sel)(is, FL_VFN(fl_splat)(w[c]), wy);
+            continue;
+        }
+        FL_VEC tv = FL_VFN(rw_ld)(t + c * tcs, trs);
+        if (has_w)
+            tv = tv * w[c];
+        FL_VEC lp = FL_VFN(fl_log)(x);
+        lp = FL_VFN(fl_sel)(lp > lo, lp, lo);
+        FL_VFN(rwd) lw = FL_VFN(rw_wide)(-(tv * lp));
+        for (int k = 0; k < RW_NH; k++)
+            acc.h[k] += lw.h[k];
+        if (out)
+            FL_VFN(rw_st)(out + c * ocs, ors, -(tv / FL_VFN(fl_sel)(x > tiny, x, tiny)) * gs);
+    }
+    *fb = f;
+    FL_VFN(rwd) Ld, Gd;
+    const FL_IVEC keep = idxm ? yv >= 0 : (FL_IVEC){0} - 1;
+    if (idxm) {
+        FL_VFN(rwd) LP = FL_VFN(rw_wide)(FL_VFN(fl_log)(py)), WY = FL_VFN(rw_wide)(wy);
+        FL_VFN(rwd) PY = FL_VFN(rw_wide)(py);
+        FL_VFN(rwd) KP = FL_VFN(rw_wide)(FL_VFN(fl_sel)(keep, one, zero));
+        for (int k = 0; k < RW_NH; k++) {
+            vf64 lp = fl_sel_f64(LP.h[k] < -100.0, fl_splat_f64(-100.0), LP.h[k]);
+            vf64 m = fl_sel_f64(PY.h[k] > 1e-12, PY.h[k], fl_splat_f64(1e-12));
+            vi64 kp = KP.h[k] != 0.0;
+            Ld.h[k] = fl_sel_f64(kp, -WY.h[k] * lp, fl_splat_f64(0.0));
+            Gd.h[k] = -WY.h[k] / m * (double)gs;
+        }
+    } else {
+        Ld = acc;
+    }
+    for (int k = 0; k < RW_NH; k++) {
+        if (nlive < FL_LANES) {      /* padding rows of the last block: not counted */
+            vf64 lane;
+            for (ptrdiff_t i = 0; i < FL_L64; i++)
+                lane[i] = (double)(k * FL_L64 + i);
+            Ld.h[k] = fl_sel_f64(lane < (double)nlive, Ld.h[k], fl_splat_f64(0.0));
+        }
+        tot->h[k] += Ld.h[k];
+    }
+    if (lossl)
+        FL_VFN(fl_store)(lossl, FL_VFN(rw_narrow)(Ld));
+    if (out && idxm) {
+        const FL_VEC gyv = FL_VFN(rw_narrow)(Gd);
+        for (ptrdiff_t c = 0; c < C; c++)
+            FL_VFN(rw_st)(out + c * ocs, ors,
+                          FL_VFN(fl_sel)(keep & (yv == ((FL_IVEC){0} + (int)(c))), gyv, zero));
+    }
+}
+
+/*
  * Rows [0, nrows) of any strides through rw_lanes.  The rows may lie in
  * several outer slices of R rows each (an (outer, R, C) operand, e.g. the
  * (N, C, d) array of a class axis in the middle): row r is row i0 + r of
@@ -304,9 +398,11 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
                              ptrdiff_t trs, ptrdiff_t tcs, FL_REAL *loss, ptrdiff_t lds, FL_REAL *out,
                              ptrdiff_t ors, ptrdiff_t ocs, ptrdiff_t nrows, FL_REAL *scratch,
                              ptrdiff_t R, ptrdiff_t i0, ptrdiff_t zos, ptrdiff_t tos, ptrdiff_t oos,
+                             ptrdiff_t *first_bad,
                              const int kind, const int mode, const int has_w, const int smooth)
 {
-    const int prob = kind == 2 && mode == SM_PROB, idxm = kind == 2 && mode == SM_IDX;
+    const int prob = kind >= 2 && mode == SM_PROB, idxm = kind >= 2 && mode == SM_IDX;
+    FL_IVEC fb;
     FL_REAL *et = scratch;
     FL_VFN(rwd) tot = FL_VFN(rw_dsplat)(0.0);
     FL_REAL ll[FL_LANES];
@@ -361,8 +457,19 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
                 }
             }
         }
-        FL_VFN(rw_lanes)(P, C, zp, zr, zc, &yl, tp, tr, tc, lp, op, orr, oc, et, et + C * FL_LANES, &tot, g,
-                     kind, mode, has_w, smooth);
+        if (kind == 3) {
+            FL_VFN(rw_cce_lanes)(P, C, zp, zr, zc, &yl, tp, tr, tc, lp, op, orr, oc, et, &tot, g, &fb,
+                             mode, has_w);
+            if (*first_bad < 0)
+                for (ptrdiff_t j = 0; j < g; j++)
+                    if (fb[j] < C) {
+                        *first_bad = (r0 + j) * C + fb[j];
+                        break;
+                    }
+        } else {
+            FL_VFN(rw_lanes)(P, C, zp, zr, zc, &yl, tp, tr, tc, lp, op, orr, oc, et, et + C * FL_LANES,
+                         &tot, g, kind, mode, has_w, smooth);
+        }
         if (staged) {
             for (ptrdiff_t j = 0; j < g; j++) {
                 if (loss)
@@ -395,25 +502,33 @@ FL_INLINE double FL_VFN(rw_dispatch3)(const fl_ce_params *P, ptrdiff_t C, const 
                                   ptrdiff_t trs, ptrdiff_t tcs, FL_REAL *loss, ptrdiff_t lds, FL_REAL *out,
                                   ptrdiff_t ors, ptrdiff_t ocs, ptrdiff_t nrows, FL_REAL *scratch,
                                   ptrdiff_t R, ptrdiff_t i0, ptrdiff_t zos, ptrdiff_t tos, ptrdiff_t oos,
-                                  int kind)
+                                  ptrdiff_t *first_bad, int kind)
 {
 #define RW_CALL(k, md, hw, sm)                                                  \
     return FL_VFN(rw_rows)(P, C, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, ocs, \
-                       nrows, scratch, R, i0, zos, tos, oos, k, md, hw, sm)
+                       nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm)
 /* the commonest cases with the class count a constant (loops unrolled) */
 #define RW_CALL_K(k, md, hw, sm)                                                \
     switch (C) {                                                               \
     case 2: return FL_VFN(rw_rows)(P, 2, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, R, i0, zos, tos, oos, k, md, hw, sm); \
+                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
     case 3: return FL_VFN(rw_rows)(P, 3, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, R, i0, zos, tos, oos, k, md, hw, sm); \
+                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
     case 4: return FL_VFN(rw_rows)(P, 4, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, R, i0, zos, tos, oos, k, md, hw, sm); \
+                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
     default: RW_CALL(k, md, hw, sm);                                           \
     }
     if (kind == 0) RW_CALL_K(0, 0, 0, 0);
     if (kind == 1) RW_CALL_K(1, 0, 0, 0);
     const int has_w = P->w != NULL, smooth = P->eps != 0.0;
+    if (kind == 3) {
+        if (idx) {
+            if (!has_w) RW_CALL_K(3, SM_IDX, 0, 0);
+            RW_CALL(3, SM_IDX, 1, 0);
+        }
+        if (!has_w) RW_CALL(3, SM_PROB, 0, 0);
+        RW_CALL(3, SM_PROB, 1, 0);
+    }
     if (idx) {
         if (!has_w && !smooth) RW_CALL_K(2, SM_IDX, 0, 0);
         if (!has_w) RW_CALL(2, SM_IDX, 0, 1);
@@ -434,21 +549,27 @@ FL_INLINE double FL_VFN(rw_dispatch)(const fl_ce_params *P, ptrdiff_t C, const F
                                  int kind)
 {
     return FL_VFN(rw_dispatch3)(P, C, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, ocs,
-                                nrows, scratch, nrows, 0, 0, 0, 0, kind);
+                                nrows, scratch, nrows, 0, 0, 0, 0, NULL, kind);
 }
 
 /*
- * The table's (outer, R, C) entries (fl_softmax.h): rows i0 .. i0 + nrows
- * of the slices from z on, any strides.  Softmax and log-softmax (P NULL)
- * or cross-entropy on logits.
+ * The table's (outer, R, C) entry (fl_softmax.h): rows i0 .. i0 + nrows
+ * of the slices from z on, any strides.  Softmax and log-softmax (P NULL),
+ * cross-entropy on logits, or categorical cross-entropy on probabilities
+ * (*first_bad: row * C + class of the first p outside [0, 1] or NaN, or -1).
  */
 static double FL_KERNEL(rows3)(const fl_ce_params *P, int kind, const fl_rows3 *d, const FL_REAL *z,
                                const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t, FL_REAL *loss,
-                               ptrdiff_t lds, FL_REAL *out, ptrdiff_t nrows, FL_REAL *scratch)
+                               ptrdiff_t lds, FL_REAL *out, ptrdiff_t nrows, FL_REAL *scratch,
+                               ptrdiff_t *first_bad)
 {
+    ptrdiff_t none;
+    if (!first_bad)
+        first_bad = &none;
+    *first_bad = -1;
     return FL_VFN(rw_dispatch3)(P, d->C, z, d->zrs, d->zcs, idx, ldi, t, d->trs, d->tcs, loss, lds,
                                 out, d->yrs, d->ycs, nrows, scratch, d->R, d->i0, d->zos, d->tos,
-                                d->yos, kind);
+                                d->yos, first_bad, kind);
 }
 
 static void FL_XCAT3(fill_softmax_rows, FL_S, FL_ISA)(fl_softmax_table *tb)
