@@ -62,7 +62,8 @@ def test_nd_class_axis_threaded(simd_level, dt, view):
     a sample (d1 x d2 = 9999, not a multiple of a vector's lanes) and the
     fixed blocks of rows cut across samples, so lane blocks span two
     samples.  Same bits for every thread count and as the class-last
-    C-order array, at every level; values against float64 NumPy."""
+    C-order array, at every level; values against float64 NumPy.  Then
+    categorical cross-entropy on the probabilities in the same layout."""
     rng = np.random.default_rng(12)
     shape = (21, 10, 99, 101)
     zc = (3 * rng.standard_normal(shape)).astype(dt)
@@ -97,3 +98,20 @@ def test_nd_class_axis_threaded(simd_level, dt, view):
     lc, gc = fl.cross_entropy_loss_and_grad(zl, y)
     assert lc.tobytes() == first[1].tobytes()
     np.testing.assert_array_equal(np.moveaxis(gc, -1, 1), first[2])
+    # categorical cross-entropy on the probabilities, the same layout
+    if view == "nd4":
+        p = first[0]
+    else:
+        big[:, :, 1:-1] = first[0]
+        p = big[:, :, 1:-1]
+    cce = [(fl.categorical_cross_entropy(p, y, axis=1, num_threads=k),
+            fl.categorical_cross_entropy_grad(p, y, axis=1, reduction="sum", num_threads=k))
+           for k in (1, 2, 3)]
+    for c, g in cce[1:]:
+        assert c.tobytes() == cce[0][0].tobytes()
+        np.testing.assert_array_equal(g, cce[0][1])
+    np.testing.assert_allclose(float(cce[0][0]), float(loss), rtol=rtol)
+    py = np.take_along_axis(p, y[:, None], axis=1)
+    g = np.zeros(p.shape)
+    np.put_along_axis(g, y[:, None], -1 / py, axis=1)
+    np.testing.assert_allclose(cce[0][1], g, rtol=4 * np.finfo(dt).eps)
