@@ -2,8 +2,10 @@
 logits and categorical cross-entropy on probabilities, with their gradients.
 
 The class axis is moved last and the other axes merged into rows (a view
-whenever the strides allow it); the kernels then run over (rows, classes)
-with any strides.  No arithmetic on the data happens here.
+whenever the strides allow it), or into (outer, rows) where they merge into
+two groups but not one (a class axis inside (N, C, d1, d2)); the kernels then
+run over (rows, classes) or (outer, rows, classes) with any strides.  No
+arithmetic on the data happens here.
 """
 import math
 import operator
