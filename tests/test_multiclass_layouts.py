@@ -400,7 +400,8 @@ def test_nd_class_axis_cross_entropy(level, dt, view):
 @pytest.mark.parametrize("view", ["nd4", "sliceN", "classes"])
 def test_nd_class_axis_categorical(level, dt, view):
     """categorical_cross_entropy on probabilities with the class axis inside
-    (the row-per-lane kernel up to 256 classes, the row kernel above)."""
+    (the row-per-lane kernel up to 256 classes for index targets and for the
+    gradient, the row kernel otherwise): the same bits as class-last."""
     rng = np.random.default_rng(19)
     for C in ND_CLASSES:
         batch = (3, 5, 7)
@@ -432,14 +433,15 @@ def test_nd_class_axis_categorical(level, dt, view):
                 assert _close(loss.reshape(-1), rl, dt, 16), (level, view, C)
                 np.testing.assert_allclose(_logical(g, 1), -tt / np.maximum(p2, 1e-12),
                                            rtol=4 * np.finfo(dt).eps)
-                # the same bits as the class-last array's row kernel, but for
-                # a probability target's loss, whose row sum runs in another order
-                ll = fl.categorical_cross_entropy(_class_last(a), tl, weight=weight,
-                                                  reduction="none")
-                if tgt is y:
-                    np.testing.assert_array_equal(loss, ll)
-                else:
-                    np.testing.assert_allclose(loss, ll, rtol=C * np.finfo(dt).eps)
+                # the same bits as the class-last array's row kernel
+                np.testing.assert_array_equal(
+                    loss, fl.categorical_cross_entropy(_class_last(a), tl, weight=weight,
+                                                       reduction="none"))
+                for red in ("sum", "mean"):
+                    assert (fl.categorical_cross_entropy(a, tgt, axis=1, weight=weight,
+                                                         reduction=red).tobytes()
+                            == fl.categorical_cross_entropy(_class_last(a), tl, weight=weight,
+                                                            reduction=red).tobytes())
                 np.testing.assert_array_equal(
                     g, np.moveaxis(fl.categorical_cross_entropy_grad(
                         _class_last(a), tl, weight=weight, reduction="sum"), -1, 1))

@@ -442,7 +442,7 @@ def _loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothing, r
         go = _RowsOut(grad, ax, _outer(zr))
         gr = go.rows
     total, bad = _k.multiclass(kind, zr, tr, idx, gr, loss_arr, w, wall, ignore, eps,
-                               gscale, num_threads)
+                               gscale, num_threads, want_sum=want_loss)
     if bad >= 0:
         r, c = divmod(bad, C)
         value = zr[r, c] if zr.ndim == 2 else zr[divmod(r, zr.shape[1]) + (c,)]

@@ -35,6 +35,7 @@ ctypedef struct SMJob:
     Py_ssize_t lr
     fl_ce_params P
     int need_buf
+    int lanes_cce                # categorical CE may take the row-per-lane kernel
     double *partial
     Py_ssize_t *bad
 
@@ -107,7 +108,7 @@ cdef void _sm_block(SMJob *job, Py_ssize_t b, real *buf) noexcept nogil:
                      lp, job.lr // isz, nr, &bad)
         if bad >= 0:
             bad += r0 * C
-    elif _sm_strided_ok(job):
+    elif _sm_strided_ok(job) and (job.kind != SM_CCE or job.lanes_cce):
         # class axis not contiguous, or outer slices: the row-per-lane
         # kernel, any strides, from row r0 % R of slice r0 // R on
         if job.idx != NULL:
@@ -229,7 +230,7 @@ cdef inline int _sm_arg3(object a, Py_ssize_t O, Py_ssize_t R, Py_ssize_t C, cha
 
 
 def multiclass(int kind, z, t, idx, y, loss, w, double wall, long long ignore_index,
-               double eps, double gscale, num_threads=None):
+               double eps, double gscale, num_threads=None, bint want_sum=True):
     """Run a multi-class kernel over the rows of the 2-D view z (rows, C), or
     of the 3-D view z (outer, rows, C) (t and y then of the same shape; idx
     and loss 1-D over the outer x rows rows, outer-major).
@@ -239,7 +240,12 @@ def multiclass(int kind, z, t, idx, y, loss, w, double wall, long long ignore_in
     gradient into y; targets: 1-D int64 `idx` or 2-D `t`).  Every array has
     the compute dtype (idx: int64); `w` is a contiguous (C,) array or None.
     Returns (sum of the row losses in float64, flat index row*C + class of
-    the first probability outside [0, 1] or -1)."""
+    the first probability outside [0, 1] or -1).  want_sum=False: the caller
+    uses neither the sum nor `loss` (a gradient alone), which lets
+    categorical cross-entropy with probability targets take the
+    row-per-lane kernel on a strided class axis (there its row sums run in
+    another order than the row kernel's; the gradient is the same bits).
+    With index targets it takes it anyway (the same bits throughout)."""
     cdef SMJob job
     cdef bint need_buf = False
     cdef cnp.ndarray zv = <cnp.ndarray>z
@@ -285,6 +291,7 @@ def multiclass(int kind, z, t, idx, y, loss, w, double wall, long long ignore_in
     job.P.eps = eps
     job.P.gscale = gscale
     job.need_buf = need_buf
+    job.lanes_cce = job.idx != NULL or not want_sum
     if job.nblocks == 0:
         return 0.0, -1
     cdef int nth = _threads_for(num_threads, job.N * job.C)

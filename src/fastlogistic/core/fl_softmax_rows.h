@@ -289,18 +289,20 @@ FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REA
 /*
  * Categorical cross-entropy on probabilities p (kind 3, mode SM_IDX or
  * SM_PROB), one block of exactly FL_LANES rows as lanes, arguments as for
- * rw_lanes (zs: the stage).  Each row's arithmetic is that of the row
- * kernel (fl_softmax_impl.h's cce), operation for operation, except the
- * order of a probability target's loss sum: here the classes in order, there
- * vector chunks then across (the loss may differ in the last bits; the
- * gradient, and the loss of an index target, are the same bits).  *fb: per
- * lane, the first class whose p is outside [0, 1] or NaN, C where none.
+ * rw_lanes (zs: the stage); ld: the FL_LANES rows' losses in float64 (the
+ * caller adds them in row order, as the row kernel does).  Each row's
+ * arithmetic is that of the row kernel (fl_softmax_impl.h's cce), operation
+ * for operation, except the order of a probability target's loss sum: here
+ * the classes in order, there vector chunks then across (that loss may differ
+ * in the last bits; the gradient, and the loss of an index target, are the
+ * same bits).  *fb: per lane, the first class whose p is outside [0, 1] or
+ * NaN, C where none.
  */
 FL_INLINE void FL_VFN(rw_cce_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *p, ptrdiff_t prs,
                                 ptrdiff_t pcs, const FL_IVEC *yl, const FL_REAL *t, ptrdiff_t trs,
                                 ptrdiff_t tcs, FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors, ptrdiff_t ocs,
-                                FL_REAL *zs, FL_VFN(rwd) *tot, ptrdiff_t nlive, FL_IVEC *fb,
-                                const int mode, const int has_w)
+                                FL_REAL *zs, double *ld, FL_IVEC *fb, const int mode,
+                                const int has_w)
 {
     const FL_VEC zero = FL_VFN(fl_splat)((FL_REAL)0), one = FL_VFN(fl_splat)((FL_REAL)1);
     const FL_VEC lo = FL_VFN(fl_splat)((FL_REAL)-100), tiny = FL_VFN(fl_splat)((FL_REAL)1e-12);
@@ -361,15 +363,7 @@ FL_INLINE void FL_VFN(rw_cce_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL
     } else {
         Ld = acc;
     }
-    for (int k = 0; k < RW_NH; k++) {
-        if (nlive < FL_LANES) {      /* padding rows of the last block: not counted */
-            vf64 lane;
-            for (ptrdiff_t i = 0; i < FL_L64; i++)
-                lane[i] = (double)(k * FL_L64 + i);
-            Ld.h[k] = fl_sel_f64(lane < (double)nlive, Ld.h[k], fl_splat_f64(0.0));
-        }
-        tot->h[k] += Ld.h[k];
-    }
+    memcpy(ld, &Ld, sizeof Ld);
     if (lossl)
         FL_VFN(fl_store)(lossl, FL_VFN(rw_narrow)(Ld));
     if (out && idxm) {
@@ -391,7 +385,8 @@ FL_INLINE void FL_VFN(rw_cce_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL
  * from 0 across the slices.  A block of FL_LANES rows within one slice is
  * read in place; one that crosses a slice boundary, and the last, partial
  * block, are staged row by row.  Returns the loss sum (lane by lane over
- * the blocks, then across the lanes: the same order whatever the slices).
+ * the blocks, then across the lanes: the same order whatever the slices;
+ * categorical cross-entropy: in row order, as its row kernel).
  */
 FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
                              ptrdiff_t zcs, const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t,
@@ -405,7 +400,8 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
     FL_IVEC fb;
     FL_REAL *et = scratch;
     FL_VFN(rwd) tot = FL_VFN(rw_dsplat)(0.0);
-    FL_REAL ll[FL_LANES];
+    double srow = 0.0, ld[FL_LANES];     /* kind 3: the rows' losses in row order */
+    FL_REAL ll[FL_LANES] = {0};
     FL_IVEC yl = (FL_IVEC){0};
     /* staged blocks: copied row-major into the stage (rows C apart), padded
        with zero rows, and written back from there.  One call site for both,
@@ -458,8 +454,10 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
             }
         }
         if (kind == 3) {
-            FL_VFN(rw_cce_lanes)(P, C, zp, zr, zc, &yl, tp, tr, tc, lp, op, orr, oc, et, &tot, g, &fb,
+            FL_VFN(rw_cce_lanes)(P, C, zp, zr, zc, &yl, tp, tr, tc, lp, op, orr, oc, et, ld, &fb,
                              mode, has_w);
+            for (ptrdiff_t j = 0; j < g; j++)
+                srow += ld[j];
             if (*first_bad < 0)
                 for (ptrdiff_t j = 0; j < g; j++)
                     if (fb[j] < C) {
@@ -490,6 +488,8 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
             o++;
         }
     }
+    if (kind == 3)
+        return srow;
     double s = 0.0;
     for (int k = 0; k < RW_NH; k++)
         s += fl_hsum_f64(tot.h[k]);
