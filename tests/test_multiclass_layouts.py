@@ -240,3 +240,307 @@ def test_rows_do_not_depend_on_their_block(level, dt):
             np.testing.assert_array_equal(fl.softmax(z, axis=-1)[s:], fl.softmax(z[s:], axis=-1))
             np.testing.assert_array_equal(fl.log_softmax(z, axis=-1)[s:],
                                           fl.log_softmax(z[s:], axis=-1))
+
+
+# ---------------------------------------------------------------------------
+# a class axis inside an N-D array: (N, C, d1[, d2]) with axis=1 (PyTorch's
+# segmentation layout).  The other axes merge into two groups (N, then d1 d2),
+# which the kernels take as an (outer, rows, C) view: no transposed copy.
+# ---------------------------------------------------------------------------
+
+ND_CLASSES = [2, 3, 10, 40, 300]      # 300: above the row-per-lane limit
+ND_VIEWS = ["nd4", "nd3", "sliceN", "sliced1", "stepd2", "classes", "copy"]
+
+
+def _nd(z4, view):
+    """A view of the C-order (N, C, d1, d2) array z4 (or of a larger array
+    holding it), class axis 1."""
+    N, C, d1, d2 = z4.shape
+    if view == "nd4":
+        return z4.copy()
+    if view == "nd3":             # (N, C, d1 * d2)
+        return z4.reshape(N, C, d1 * d2).copy()
+    if view == "sliceN":          # every other sample
+        a = np.zeros((2 * N, C, d1, d2), z4.dtype)
+        a[::2] = z4
+        return a[::2]
+    if view == "sliced1":         # rows of a sample not whole: d1 cut
+        a = np.zeros((N, C, d1 + 2, d2), z4.dtype)
+        a[:, :, 1:-1] = z4
+        return a[:, :, 1:-1]
+    if view == "stepd2":          # the last axis with a step
+        a = np.zeros((N, C, d1, 2 * d2), z4.dtype)
+        a[..., ::2] = z4
+        return a[..., ::2]
+    if view == "classes":         # the class axis a slice of a larger one
+        a = np.zeros((N, C + 3, d1, d2), z4.dtype)
+        a[:, 1:-2] = z4
+        return a[:, 1:-2]
+    if view == "copy":            # three groups: still copied, still right
+        a = np.zeros((N, C, 2 * d1, d2 + 1), z4.dtype)
+        a[:, :, ::2, :-1] = z4
+        return a[:, :, ::2, :-1]
+    raise AssertionError(view)
+
+
+def _same_bits_as_class_last(dt, C):
+    """Where the class-last C-order array runs the same kernel: up to 32
+    classes (row per lane on both) and above 256 (the row kernel on both).
+    In between C order takes the row kernel and a strided class axis the row
+    per lane one, whose FMA contractions may differ in the last bit (float64;
+    float32 with probability targets)."""
+    return not 32 < C <= 256
+
+
+def _nd_data(C, dt, rng, shape=(3, 5, 7)):
+    N, d1, d2 = shape
+    z = rng.standard_normal((N, C, d1, d2)) * 4.0
+    z[0, 0, 0, 0] = 25.0 if dt == np.float32 else 60.0
+    return z.astype(dt)
+
+
+def _class_last(a):
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("view", ND_VIEWS)
+def test_nd_class_axis_softmax(level, dt, view):
+    rng = np.random.default_rng(13)
+    for C in ND_CLASSES:
+        z4 = _nd_data(C, dt, rng)
+        a = _nd(z4, view)
+        z2 = _logical(a, 1)
+        ref_ls, ref_sm = _ref(z2)
+        scale = np.max(np.abs(ref_ls), axis=1, keepdims=True)
+        zl = _class_last(a)
+        for fn, ref in ((fl.softmax, ref_sm), (fl.log_softmax, ref_ls)):
+            got = fn(a, axis=1)
+            assert got.shape == a.shape and got.dtype == dt
+            if fn is fl.softmax:
+                assert _close(_logical(got, 1), ref, dt), (level, view, C)
+            else:
+                err = np.abs(_logical(got, 1).astype(LD) - ref)
+                assert np.all(err <= 8 * LD(np.finfo(dt).eps) * scale), (level, view, C)
+            if _same_bits_as_class_last(dt, C):
+                np.testing.assert_array_equal(got, np.moveaxis(fn(zl, axis=-1), -1, 1))
+            # into a given output: C order, and a strided view of another array
+            out = np.full(a.shape, np.nan, dt)
+            assert fn(a, axis=1, out=out) is out
+            np.testing.assert_array_equal(out, got)
+            big = np.full(a.shape[:-1] + (2 * a.shape[-1],), np.nan, dt)
+            fn(a, axis=1, out=big[..., 1::2])
+            np.testing.assert_array_equal(big[..., 1::2], got)
+            assert np.all(np.isnan(big[..., ::2]))
+        if view in ("nd4", "nd3"):
+            b = a.copy()
+            fl.softmax(b, axis=1, out=b)                    # in place
+            np.testing.assert_array_equal(b, fl.softmax(a, axis=1))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("view", ["nd4", "sliceN", "sliced1", "classes", "copy"])
+def test_nd_class_axis_cross_entropy(level, dt, view):
+    rng = np.random.default_rng(17)
+    for C in ND_CLASSES:
+        z4 = _nd_data(C, dt, rng)
+        a = _nd(z4, view)
+        z2 = _logical(a, 1)
+        batch = (a.shape[0],) + a.shape[2:]
+        n = int(np.prod(batch))
+        y = rng.integers(0, C, batch)
+        y.reshape(-1)[::5] = -100
+        t4 = rng.dirichlet(np.ones(C), batch).astype(dt)     # (N, d1, d2, C)
+        t = _nd(np.ascontiguousarray(np.moveaxis(t4, -1, 1)), view)
+        w = rng.uniform(0.5, 2.0, C).astype(dt)
+        same = _same_bits_as_class_last(dt, C)
+        for target in ("idx", "prob"):
+            tgt = y if target == "idx" else t
+            tgt_last = y if target == "idx" else _class_last(t)
+            for weight in (None, w):
+                for eps in (0.0, 0.2):
+                    kw = dict(weight=weight, label_smoothing=eps)
+                    loss, g = fl.cross_entropy_loss_and_grad(a, tgt, axis=1, reduction="none",
+                                                             **kw)
+                    rl, rg, gs = _ce_ref(z2, y.reshape(-1) if target == "idx" else None,
+                                         None if target == "idx" else _logical(t, 1),
+                                         weight, -100, eps)
+                    assert loss.shape == batch and g.shape == a.shape and g.dtype == dt
+                    assert _close(loss.reshape(-1), rl, dt, 16), (level, view, C, target)
+                    err = np.abs(_logical(g, 1).astype(LD) - rg)
+                    assert np.all(err <= 16 * LD(np.finfo(dt).eps) * gs), (level, view, C)
+                    for red in ("sum", "mean"):
+                        s = fl.cross_entropy(a, tgt, axis=1, reduction=red, **kw)
+                        gr = fl.cross_entropy_grad(a, tgt, axis=1, reduction=red, **kw)
+                        denom = (np.sum(np.ones(n) if weight is None else
+                                        weight[y.reshape(-1)[y.reshape(-1) >= 0]].astype(LD))
+                                 if red == "mean" and target == "idx" else 1)
+                        if target == "idx" and weight is None and red == "mean":
+                            denom = np.sum(y >= 0)
+                        if red == "mean" and target == "prob":
+                            denom = n
+                        want = np.sum(rl) / LD(denom)
+                        assert abs(LD(s) - want) <= 64 * LD(np.finfo(dt).eps) * np.sum(
+                            np.abs(rl)) / LD(denom), (level, view, C, target, red)
+                        np.testing.assert_allclose(
+                            _logical(gr, 1), (rg / LD(denom)).astype(np.float64),
+                            rtol=0, atol=float(32 * np.finfo(dt).eps * np.max(gs) / denom))
+                        if same:
+                            s_last = fl.cross_entropy(_class_last(a), tgt_last, reduction=red,
+                                                      **kw)
+                            assert s.tobytes() == s_last.tobytes(), (level, view, C, red)
+                    if same:
+                        l2, g2 = fl.cross_entropy_loss_and_grad(
+                            _class_last(a), tgt_last, reduction="none", **kw)
+                        np.testing.assert_array_equal(loss, l2)
+                        np.testing.assert_array_equal(g, np.moveaxis(g2, -1, 1))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("view", ["nd4", "sliceN", "classes"])
+def test_nd_class_axis_categorical(level, dt, view):
+    """categorical_cross_entropy on probabilities with the class axis inside
+    (the row-per-lane kernel up to 256 classes for index targets and for the
+    gradient, the row kernel otherwise): the same bits as class-last."""
+    rng = np.random.default_rng(19)
+    for C in ND_CLASSES:
+        batch = (3, 5, 7)
+        p4 = np.moveaxis(rng.dirichlet(np.ones(C), batch), -1, 1).astype(dt)
+        a = _nd(np.ascontiguousarray(p4), view)
+        y = rng.integers(0, C, batch)
+        y[0, 0, :3] = -100
+        t = _nd(np.ascontiguousarray(np.moveaxis(
+            rng.dirichlet(np.ones(C), batch), -1, 1).astype(dt)), view)
+        w = rng.uniform(0.5, 2.0, C).astype(dt)
+        p2 = _logical(a, 1).astype(LD)
+        for tgt in (y, t):
+            tl = y if tgt is y else _class_last(t)
+            for weight in (None, w):
+                wv = np.ones(C, LD) if weight is None else weight.astype(LD)
+                loss = fl.categorical_cross_entropy(a, tgt, axis=1, weight=weight,
+                                                    reduction="none")
+                g = fl.categorical_cross_entropy_grad(a, tgt, axis=1, weight=weight,
+                                                      reduction="sum")
+                if tgt is y:
+                    yy = y.reshape(-1)
+                    keep = yy >= 0
+                    tt = np.zeros(p2.shape, LD)
+                    tt[np.arange(yy.size)[keep], yy[keep]] = 1
+                else:
+                    tt = _logical(t, 1).astype(LD)
+                tt *= wv
+                rl = -np.sum(tt * np.maximum(np.log(p2), -100), axis=1)
+                assert _close(loss.reshape(-1), rl, dt, 16), (level, view, C)
+                np.testing.assert_allclose(_logical(g, 1), -tt / np.maximum(p2, 1e-12),
+                                           rtol=4 * np.finfo(dt).eps)
+                # the same bits as the class-last array's row kernel
+                np.testing.assert_array_equal(
+                    loss, fl.categorical_cross_entropy(_class_last(a), tl, weight=weight,
+                                                       reduction="none"))
+                for red in ("sum", "mean"):
+                    assert (fl.categorical_cross_entropy(a, tgt, axis=1, weight=weight,
+                                                         reduction=red).tobytes()
+                            == fl.categorical_cross_entropy(_class_last(a), tl, weight=weight,
+                                                            reduction=red).tobytes())
+                np.testing.assert_array_equal(
+                    g, np.moveaxis(fl.categorical_cross_entropy_grad(
+                        _class_last(a), tl, weight=weight, reduction="sum"), -1, 1))
+        bad = a.copy()
+        bad[1, C - 1, 2, 3] = 1.5
+        with pytest.raises(ValueError, match=r"1\.5.*\(1, %d, 2, 3\)" % (C - 1)):
+            fl.categorical_cross_entropy(bad, y, axis=1)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_nd_class_axis_no_copy(dt):
+    """No array of the input's size is made beyond the result itself (NumPy
+    reports its allocations to tracemalloc)."""
+    import tracemalloc
+    rng = np.random.default_rng(23)
+    z = (rng.standard_normal((8, 10, 32, 64)) * 3).astype(dt)
+    y = rng.integers(0, 10, (8, 32, 64))
+    t = fl.softmax(rng.standard_normal(z.shape).astype(dt), axis=1)
+    sl = np.zeros((8, 10, 34, 64), dt)[:, :, 1:-1]        # rows of a sample not whole
+    sl[...] = z
+    out = np.empty_like(z)
+    calls = [
+        ("softmax out=", lambda: fl.softmax(z, axis=1, out=out), 0),
+        ("log_softmax out=", lambda: fl.log_softmax(sl, axis=1, out=out), 0),
+        ("softmax", lambda: fl.softmax(sl, axis=1), 1),
+        ("cross_entropy idx", lambda: fl.cross_entropy(z, y, axis=1), 0),
+        ("cross_entropy prob", lambda: fl.cross_entropy(sl, t, axis=1, label_smoothing=0.1), 0),
+        ("cross_entropy none", lambda: fl.cross_entropy(z, y, axis=1, reduction="none"), 0),
+        ("loss_and_grad", lambda: fl.cross_entropy_loss_and_grad(sl, y, axis=1), 1),
+        ("grad prob", lambda: fl.cross_entropy_grad(z, t, axis=1), 1),
+        ("categorical", lambda: fl.categorical_cross_entropy(t, y, axis=1), 0),
+    ]
+    tracemalloc.start()
+    try:
+        for name, f, results in calls:
+            f()
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            r = f()
+            extra = tracemalloc.get_traced_memory()[1] - base
+            del r
+            assert extra < (results + 0.25) * z.nbytes, (name, extra, z.nbytes)
+    finally:
+        tracemalloc.stop()
+
+
+def test_nd_class_axis_torch():
+    """fastlogistic.torch.cross_entropy on an (N, C, d1, d2) input (class
+    axis 1, C order) against torch's, loss and gradient."""
+    torch = pytest.importorskip("torch")
+    from fastlogistic import torch as flt
+    rng = np.random.default_rng(29)
+    for dt in (torch.float32, torch.float64):
+        for C in (3, 10, 40):
+            z = torch.tensor(rng.standard_normal((4, C, 16, 24)) * 3, dtype=dt)
+            y = torch.tensor(rng.integers(0, C, (4, 16, 24)))
+            y[0, :2] = -100
+            w = torch.tensor(rng.uniform(0.5, 2.0, C), dtype=dt)
+            for kw in ({}, {"weight": w, "label_smoothing": 0.1}, {"reduction": "none"}):
+                a = z.clone().requires_grad_()
+                b = z.clone().requires_grad_()
+                la = flt.cross_entropy(a, y, **kw)
+                lb = torch.nn.functional.cross_entropy(b, y, **kw)
+                la.sum().backward()
+                lb.sum().backward()
+                tol = 1e-5 if dt == torch.float32 else 1e-12
+                torch.testing.assert_close(la, lb, rtol=tol, atol=tol)
+                # torch's float32 gradient is the one that cancels: absolute
+                torch.testing.assert_close(a.grad, b.grad, rtol=tol, atol=tol / 4)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_class_last_rows_cut(level, dt):
+    """The class axis last and contiguous but the rows of a sample not whole
+    ((N, d1, d2, C)[:, 1:-1]): an (outer, rows, C) view whose lane blocks are
+    staged.  Values against long double, and the same bits as the copy
+    where the same kernel runs."""
+    rng = np.random.default_rng(31)
+    for C in ND_CLASSES:
+        big = (rng.standard_normal((3, 7, 5, C)) * 4).astype(dt)
+        a = big[:, 1:-1]
+        ac = a.copy()
+        y = rng.integers(0, C, a.shape[:-1])
+        ref_ls, ref_sm = _ref(ac.reshape(-1, C))
+        sm = fl.softmax(a, axis=-1)
+        assert _close(sm.reshape(-1, C), ref_sm, dt), (level, C)
+        loss, g = fl.cross_entropy_loss_and_grad(a, y, reduction="none")
+        rl, rg, gs = _ce_ref(ac.reshape(-1, C), y.reshape(-1), None, None, -100, 0.0)
+        assert _close(loss.reshape(-1), rl, dt, 16), (level, C)
+        assert np.all(np.abs(g.reshape(-1, C).astype(LD) - rg)
+                      <= 16 * LD(np.finfo(dt).eps) * gs), (level, C)
+        p = fl.softmax(a, axis=-1)
+        pb = np.zeros(big.shape, dt)
+        pb[:, 1:-1] = p
+        cl = fl.categorical_cross_entropy(pb[:, 1:-1], y, reduction="none")
+        np.testing.assert_array_equal(cl, fl.categorical_cross_entropy(p, y, reduction="none"))
+        if _same_bits_as_class_last(dt, C):
+            np.testing.assert_array_equal(sm, fl.softmax(ac, axis=-1))
+            l2, g2 = fl.cross_entropy_loss_and_grad(ac, y, reduction="none")
+            np.testing.assert_array_equal(loss, l2)
+            np.testing.assert_array_equal(g, g2)
+            assert (fl.cross_entropy(a, y).tobytes() == fl.cross_entropy(ac, y).tobytes())

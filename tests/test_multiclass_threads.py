@@ -53,3 +53,65 @@ def test_lane_kernels_threaded(dt, layout):
     lc, gc = fl.cross_entropy_loss_and_grad(zc, y)
     assert lc.tobytes() == first[1].tobytes()
     np.testing.assert_array_equal(gc, first[2])
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("view", ["nd4", "sliced1"])
+def test_nd_class_axis_threaded(simd_level, dt, view):
+    """(N, C, d1, d2) with the class axis 1, about 2e6 elements: the rows of
+    a sample (d1 x d2 = 9999, not a multiple of a vector's lanes) and the
+    fixed blocks of rows cut across samples, so lane blocks span two
+    samples.  Same bits for every thread count and as the class-last
+    C-order array, at every level; values against float64 NumPy.  Then
+    categorical cross-entropy on the probabilities in the same layout."""
+    rng = np.random.default_rng(12)
+    shape = (21, 10, 99, 101)
+    zc = (3 * rng.standard_normal(shape)).astype(dt)
+    y = rng.integers(0, 10, (21, 99, 101))
+    if view == "nd4":
+        z = zc
+    else:                  # a sample's rows not contiguous with the next's
+        big = np.zeros((21, 10, 101, 101), dt)
+        big[:, :, 1:-1] = zc
+        z = big[:, :, 1:-1]
+    zl = np.ascontiguousarray(np.moveaxis(zc, 1, -1))
+    rtol = 2e-6 if dt == np.float32 else 1e-13
+    first = None
+    for k in (1, 2, 3):
+        p = fl.softmax(z, axis=1, num_threads=k)
+        loss, grad = fl.cross_entropy_loss_and_grad(z, y, axis=1, num_threads=k)
+        if first is None:
+            first = (p, loss, grad)
+            ref = np.moveaxis(_ref_softmax(zl.reshape(-1, 10)).reshape(zl.shape), -1, 1)
+            np.testing.assert_allclose(p, ref, rtol=rtol, atol=1e-30)
+            py = np.take_along_axis(ref, y[:, None], axis=1)
+            want = -np.mean(np.log(py))
+            np.testing.assert_allclose(float(loss), want, rtol=rtol)
+            g = ref.copy()
+            np.put_along_axis(g, y[:, None], py - 1, axis=1)
+            np.testing.assert_allclose(grad, g / y.size, rtol=rtol * 10, atol=1e-12 / y.size)
+        else:
+            np.testing.assert_array_equal(p, first[0])
+            assert loss.tobytes() == first[1].tobytes()
+            np.testing.assert_array_equal(grad, first[2])
+    np.testing.assert_array_equal(np.moveaxis(fl.softmax(zl, axis=-1), -1, 1), first[0])
+    lc, gc = fl.cross_entropy_loss_and_grad(zl, y)
+    assert lc.tobytes() == first[1].tobytes()
+    np.testing.assert_array_equal(np.moveaxis(gc, -1, 1), first[2])
+    # categorical cross-entropy on the probabilities, the same layout
+    if view == "nd4":
+        p = first[0]
+    else:
+        big[:, :, 1:-1] = first[0]
+        p = big[:, :, 1:-1]
+    cce = [(fl.categorical_cross_entropy(p, y, axis=1, num_threads=k),
+            fl.categorical_cross_entropy_grad(p, y, axis=1, reduction="sum", num_threads=k))
+           for k in (1, 2, 3)]
+    for c, g in cce[1:]:
+        assert c.tobytes() == cce[0][0].tobytes()
+        np.testing.assert_array_equal(g, cce[0][1])
+    np.testing.assert_allclose(float(cce[0][0]), float(loss), rtol=rtol)
+    py = np.take_along_axis(p, y[:, None], axis=1)
+    g = np.zeros(p.shape)
+    np.put_along_axis(g, y[:, None], -1 / py, axis=1)
+    np.testing.assert_allclose(cce[0][1], g, rtol=4 * np.finfo(dt).eps)

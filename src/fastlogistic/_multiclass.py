@@ -2,8 +2,10 @@
 logits and categorical cross-entropy on probabilities, with their gradients.
 
 The class axis is moved last and the other axes merged into rows (a view
-whenever the strides allow it); the kernels then run over (rows, classes)
-with any strides.  No arithmetic on the data happens here.
+whenever the strides allow it), or into (outer, rows) where they merge into
+two groups but not one (a class axis inside (N, C, d1, d2)); the kernels then
+run over (rows, classes) or (outer, rows, classes) with any strides.  No
+arithmetic on the data happens here.
 """
 import math
 import operator
@@ -41,24 +43,42 @@ def _class_axis(a, axis, fname, argname):
     return ax
 
 
-def _rows(a, ax):
-    """(rows, C) view of a with the class axis `ax` moved last, or None when
-    the other axes cannot be merged without a copy."""
+def _rows(a, ax, outer=None):
+    """View of a with the class axis `ax` moved last and the other axes
+    merged: (rows, C), or (outer, rows, C) where they merge into two groups
+    but not one (a class axis inside (N, C, d1, d2): N, then d1 d2), or None
+    when that takes a copy.  `outer`: the outer length the view must have
+    (another operand's; 1: a 2-D view), else a's own."""
     if not _kernel_ready(a):
         return None
-    if a.ndim == 2:
+    if a.ndim == 2 and outer in (None, 1):
         # the common case, without moveaxis' checks: (N, C) itself or its transpose
         v = a if ax == 1 else a.T
         return None if any(s % a.itemsize for s in v.strides) else v
     m = np.moveaxis(a, ax, -1)
     n, c = math.prod(m.shape[:-1]), m.shape[-1]
     # the other axes merge into one without a copy when each (of length > 1)
-    # steps by the next one's whole extent; NumPy's reshape then returns a
+    # steps by the next one's whole extent; a break in that chain splits
+    # them into an outer and an inner group.  NumPy's reshape then returns a
     # view (reshape(copy=False) would say so itself, but needs NumPy 2.1)
-    dims = [(k, st) for k, st in zip(m.shape[:-1], m.strides[:-1]) if k != 1]
-    if n > 0 and any(s0 != s1 * k1 for (_, s0), (k1, s1) in zip(dims, dims[1:])):
+    dims = [(i, k, st) for i, (k, st) in enumerate(zip(m.shape[:-1], m.strides[:-1])) if k != 1]
+    breaks = [i1 for (_, _, s0), (i1, k1, s1) in zip(dims, dims[1:]) if s0 != s1 * k1]
+    if n == 0:
+        breaks = []
+    if len(breaks) > 1:
         return None
-    v = m.reshape((n, c))
+    if breaks:
+        own = math.prod(m.shape[:breaks[0]])
+        if outer is not None and outer != own:
+            return None
+        outer = own
+    if outer is None or outer == 1:
+        shape = (n, c)
+    elif n % outer:
+        return None
+    else:
+        shape = (outer, n // outer, c)
+    v = m.reshape(shape)
     if v.size and v.__array_interface__["data"][0] != m.__array_interface__["data"][0]:
         return None    # not expected: a copy would lose the writes of an output
     if any(s % a.itemsize for s in v.strides):
@@ -66,27 +86,36 @@ def _rows(a, ax):
     return v
 
 
-def _rows_copy(a, ax):
-    v = _rows(a, ax)
+def _outer(v):
+    """The outer length of a _rows view (1 for a 2-D one)."""
+    return v.shape[0] if v.ndim == 3 else 1
+
+
+def _rows_copy(a, ax, outer=None):
+    v = _rows(a, ax, outer)
     if v is None:
         m = np.ascontiguousarray(np.moveaxis(a, ax, -1))
         v = m.reshape(-1, m.shape[-1])
+        if outer is not None and outer > 1:
+            v = v.reshape(outer, -1, m.shape[-1])
     return v
 
 
 class _RowsOut:
-    """Rows view of an output array `arr` (class axis `ax`); when its other
-    axes do not merge, the kernel writes a contiguous temporary that
-    finish() copies in."""
+    """Rows view of an output array `arr` (class axis `ax`, outer length
+    `outer` as the input's view); when its other axes do not merge so, the
+    kernel writes a contiguous temporary that finish() copies in."""
 
-    def __init__(self, arr, ax):
+    def __init__(self, arr, ax, outer=1):
         self.arr, self.ax = arr, ax
-        self.rows = _rows(arr, ax)
+        self.rows = _rows(arr, ax, outer)
         self.tmp = None
         if self.rows is None:
             m = np.moveaxis(arr, ax, -1)
             self.tmp = np.empty(m.shape, arr.dtype)
             self.rows = self.tmp.reshape(-1, m.shape[-1])
+            if outer > 1:
+                self.rows = self.rows.reshape(outer, -1, m.shape[-1])
 
     def finish(self):
         if self.tmp is not None:
@@ -146,7 +175,7 @@ def _softmax(kind, fname, z, axis, out, num_threads):
         _check_out(out, z.shape, rdt, fname)
         res = out
         if out.dtype == cdt:
-            yr = _rows(out, ax)
+            yr = _rows(out, ax, _outer(zr))
             # out may be z itself (row by row in place); other overlaps: temporary
             if yr is not None and np.may_share_memory(out, zr) and not _same_view(yr, zr):
                 yr = None
@@ -161,7 +190,7 @@ def _softmax(kind, fname, z, axis, out, num_threads):
             res, tmp = tmp, None
     ro = None
     if tmp is not None or yr is None:
-        ro = _RowsOut(tmp if tmp is not None else res, ax)
+        ro = _RowsOut(tmp if tmp is not None else res, ax, _outer(zr))
         yr = ro.rows
     _k.multiclass(kind, zr, None, None, yr, None, None, 0.0, 0, 0.0, 1.0, num_threads)
     if ro is not None:
@@ -343,7 +372,7 @@ def _prep_loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothi
                 f"{fname}: probability target must have the shape of input, {z.shape}; "
                 f"got target shape {t.shape} (class-index targets must be integer arrays "
                 f"of shape {batch})")
-        tr = _rows_copy(_as_compute(t, cdt, fname, "target"), ax)
+        tr = _rows_copy(_as_compute(t, cdt, fname, "target"), ax, _outer(zr))
         denom = float(N)
     else:
         raise TypeError(f"{fname}: target has unsupported dtype {t.dtype}; expected integer "
@@ -410,13 +439,13 @@ def _loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothing, r
     grad = gr = go = None
     if want_grad:
         grad = _empty_like(z, cdt, ax)
-        go = _RowsOut(grad, ax)
+        go = _RowsOut(grad, ax, _outer(zr))
         gr = go.rows
     total, bad = _k.multiclass(kind, zr, tr, idx, gr, loss_arr, w, wall, ignore, eps,
-                               gscale, num_threads)
+                               gscale, num_threads, want_sum=want_loss)
     if bad >= 0:
         r, c = divmod(bad, C)
-        value = zr[r, c]
+        value = zr[r, c] if zr.ndim == 2 else zr[divmod(r, zr.shape[1]) + (c,)]
         where = list(np.unravel_index(r, batch)) if batch else []
         where.insert(ax, c)
         raise ValueError(f"{fname}: input probabilities must be in [0, 1]; found {float(value)!r} "

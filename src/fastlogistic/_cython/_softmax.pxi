@@ -2,11 +2,15 @@
 #
 # Every operand arrives as a 2-D (rows, classes) NumPy view with any strides
 # (the Python layer has moved the class axis last and merged the others), or
-# a 1-D per-row array.  Rows are split into fixed blocks of ROWS_PER_BLOCK(C)
-# rows whatever the thread count, each block's loss sum goes to its own slot,
-# and the slots are added in block order: results are bitwise the same for
-# any number of threads.  Blocks whose class axis is not contiguous are done
-# row by row through a per-thread buffer.
+# as a 3-D (outer, rows, classes) view where the other axes merge into two
+# but not one (a class axis in the middle of (N, C, d...)), or a 1-D per-row
+# array.  Rows (outer x rows of them) are split into fixed blocks of
+# ROWS_PER_BLOCK(C) rows whatever the thread count and the outer split, each
+# block's loss sum goes to its own slot, and the slots are added in block
+# order: results are bitwise the same for any number of threads.  Blocks
+# whose class axis is not contiguous, or that span outer slices, go through
+# the row-per-lane kernel (any strides), or row by row through a per-thread
+# buffer where the level lacks it.
 
 cdef enum SMKind:
     SM_SOFTMAX = 0
@@ -18,18 +22,20 @@ ctypedef struct SMJob:
     int kind
     int is_f64
     Py_ssize_t N, C, rpb, nblocks
+    Py_ssize_t R                 # rows per outer slice (N for a 2-D operand)
     char *z
-    Py_ssize_t zr, zc            # byte strides: row, class
+    Py_ssize_t zo, zr, zc        # byte strides: outer, row, class
     char *t
-    Py_ssize_t tr, tc
+    Py_ssize_t to, tr, tc
     char *idx
     Py_ssize_t ir
     char *y                      # softmax output or gradient
-    Py_ssize_t yr, yc
+    Py_ssize_t yo, yr, yc
     char *loss
     Py_ssize_t lr
     fl_ce_params P
     int need_buf
+    int lanes_cce                # categorical CE may take the row-per-lane kernel
     double *partial
     Py_ssize_t *bad
 
@@ -70,8 +76,8 @@ cdef inline bint _sm_strided_ok(SMJob *job) noexcept nogil:
     if job.C > SM_LANES_MAXC:
         return False
     if job.is_f64:
-        return TABLE.softmax.softmax_s_f64 != NULL and TABLE.softmax.ce_s_f64 != NULL
-    return TABLE.softmax.softmax_s_f32 != NULL and TABLE.softmax.ce_s_f32 != NULL
+        return TABLE.softmax.rows3_f64 != NULL
+    return TABLE.softmax.rows3_f32 != NULL
 
 
 cdef void _sm_block(SMJob *job, Py_ssize_t b, real *buf) noexcept nogil:
@@ -79,8 +85,12 @@ cdef void _sm_block(SMJob *job, Py_ssize_t b, real *buf) noexcept nogil:
     cdef Py_ssize_t nr = min(job.rpb, job.N - r0)
     cdef Py_ssize_t isz = sizeof(real)
     cdef Py_ssize_t C = job.C
-    cdef Py_ssize_t r, c, bad = -1, rbad
+    cdef Py_ssize_t r, c, bad = -1, rbad, o, i
     cdef double s = 0.0
+    cdef fl_rows3 d
+    cdef char *zp
+    cdef char *tp
+    cdef char *yp
     cdef real *zb
     cdef real *tb
     cdef real *yb
@@ -98,40 +108,51 @@ cdef void _sm_block(SMJob *job, Py_ssize_t b, real *buf) noexcept nogil:
                      lp, job.lr // isz, nr, &bad)
         if bad >= 0:
             bad += r0 * C
-    elif job.kind <= SM_CE and _sm_strided_ok(job):
-        # class axis not contiguous: the row-per-lane kernel, any strides
+    elif _sm_strided_ok(job) and (job.kind != SM_CCE or job.lanes_cce):
+        # class axis not contiguous, or outer slices: the row-per-lane
+        # kernel, any strides, from row r0 % R of slice r0 // R on
         if job.idx != NULL:
             ip = <const int64_t *>(job.idx + r0 * job.ir)
         if job.loss != NULL:
             lp = <real *>(job.loss + r0 * job.lr)
-        tb = <real *>(job.t + r0 * job.tr) if job.t != NULL else NULL
-        yb = <real *>(job.y + r0 * job.yr) if job.y != NULL else NULL
-        zb = <real *>(job.z + r0 * job.zr)
-        if job.kind <= SM_LOG_SOFTMAX:
-            if real is double:
-                TABLE.softmax.softmax_s_f64(zb, job.zr // isz, job.zc // isz, yb, job.yr // isz,
-                                            job.yc // isz, nr, C, job.kind, buf)
-            else:
-                TABLE.softmax.softmax_s_f32(zb, job.zr // isz, job.zc // isz, yb, job.yr // isz,
-                                            job.yc // isz, nr, C, job.kind, buf)
-        elif real is double:
-            s = TABLE.softmax.ce_s_f64(&job.P, zb, job.zr // isz, job.zc // isz, ip, job.ir // 8,
-                                       tb, job.tr // isz, job.tc // isz, lp, job.lr // isz,
-                                       yb, job.yr // isz, job.yc // isz, nr, buf)
+        o = r0 // job.R
+        d.C = C
+        d.R = job.R
+        d.i0 = r0 - o * job.R
+        d.zos = job.zo // isz
+        d.zrs = job.zr // isz
+        d.zcs = job.zc // isz
+        d.tos = job.to // isz
+        d.trs = job.tr // isz
+        d.tcs = job.tc // isz
+        d.yos = job.yo // isz
+        d.yrs = job.yr // isz
+        d.ycs = job.yc // isz
+        tb = <real *>(job.t + o * job.to) if job.t != NULL else NULL
+        yb = <real *>(job.y + o * job.yo) if job.y != NULL else NULL
+        zb = <real *>(job.z + o * job.zo)
+        if real is double:
+            s = TABLE.softmax.rows3_f64(&job.P, job.kind, &d, zb, ip, job.ir // 8, tb, lp,
+                                        job.lr // isz, yb, nr, buf, &bad)
         else:
-            s = TABLE.softmax.ce_s_f32(&job.P, zb, job.zr // isz, job.zc // isz, ip, job.ir // 8,
-                                       tb, job.tr // isz, job.tc // isz, lp, job.lr // isz,
-                                       yb, job.yr // isz, job.yc // isz, nr, buf)
+            s = TABLE.softmax.rows3_f32(&job.P, job.kind, &d, zb, ip, job.ir // 8, tb, lp,
+                                        job.lr // isz, yb, nr, buf, &bad)
+        if bad >= 0:
+            bad += r0 * C
     else:
         zb = buf
         tb = buf + C
         yb = buf + 2 * C
+        o = r0 // job.R
+        i = r0 - o * job.R
         for r in range(r0, r0 + nr):
+            zp = job.z + o * job.zo + i * job.zr
             for c in range(C):
-                zb[c] = (<real *>(job.z + r * job.zr + c * job.zc))[0]
+                zb[c] = (<real *>(zp + c * job.zc))[0]
             if job.t != NULL:
+                tp = job.t + o * job.to + i * job.tr
                 for c in range(C):
-                    tb[c] = (<real *>(job.t + r * job.tr + c * job.tc))[0]
+                    tb[c] = (<real *>(tp + c * job.tc))[0]
             ip = <const int64_t *>(job.idx + r * job.ir) if job.idx != NULL else NULL
             lp = <real *>(job.loss + r * job.lr) if job.loss != NULL else NULL
             rbad = -1
@@ -140,8 +161,13 @@ cdef void _sm_block(SMJob *job, Py_ssize_t b, real *buf) noexcept nogil:
             if rbad >= 0 and bad < 0:
                 bad = r * C + rbad
             if job.y != NULL:
+                yp = job.y + o * job.yo + i * job.yr
                 for c in range(C):
-                    (<real *>(job.y + r * job.yr + c * job.yc))[0] = yb[c]
+                    (<real *>(yp + c * job.yc))[0] = yb[c]
+            i += 1
+            if i == job.R:
+                i = 0
+                o += 1
     job.partial[b] = s
     job.bad[b] = bad
 
@@ -176,33 +202,50 @@ cdef int _sm_run(SMJob *job, int nthreads) except -1 nogil:
     return 0
 
 
-cdef inline int _sm_arg2(object a, char **data, Py_ssize_t *rs, Py_ssize_t *cs,
-                         Py_ssize_t isz, bint *need_buf) except -1:
+cdef inline int _sm_arg3(object a, Py_ssize_t O, Py_ssize_t R, Py_ssize_t C, char **data,
+                         Py_ssize_t *os, Py_ssize_t *rs, Py_ssize_t *cs, Py_ssize_t isz,
+                         bint *need_buf) except -1:
+    """An operand of shape (R, C) (O == 1) or (O, R, C): its data and byte
+    strides (outer, row, class)."""
     cdef cnp.ndarray v
+    cdef int nd
     if a is None:
         data[0] = NULL
-        rs[0] = 0
+        os[0] = rs[0] = 0
         cs[0] = isz
         return 0
     v = <cnp.ndarray>a
+    nd = cnp.PyArray_NDIM(v)
+    if not (nd == 3 and cnp.PyArray_DIMS(v)[0] == O or nd == 2 and O == 1) or \
+            cnp.PyArray_DIMS(v)[nd - 2] != R or cnp.PyArray_DIMS(v)[nd - 1] != C:
+        raise ValueError(f"internal: operand of shape {(<object>v).shape}, expected "
+                         f"{(O, R, C)}")
     data[0] = <char *>cnp.PyArray_DATA(v)
-    rs[0] = _elem_stride(v, 0)       # checked: whole elements, aligned
-    cs[0] = _elem_stride(v, 1)
-    if cs[0] != isz and cnp.PyArray_DIMS(v)[1] > 1:
+    os[0] = _elem_stride(v, 0) if nd == 3 and O > 1 else 0
+    rs[0] = _elem_stride(v, nd - 2)       # checked: whole elements, aligned
+    cs[0] = _elem_stride(v, nd - 1)
+    if cs[0] != isz and C > 1:
         need_buf[0] = True
     return 0
 
 
 def multiclass(int kind, z, t, idx, y, loss, w, double wall, long long ignore_index,
-               double eps, double gscale, num_threads=None):
-    """Run a multi-class kernel over the rows of the 2-D view z (rows, C).
+               double eps, double gscale, num_threads=None, bint want_sum=True):
+    """Run a multi-class kernel over the rows of the 2-D view z (rows, C), or
+    of the 3-D view z (outer, rows, C) (t and y then of the same shape; idx
+    and loss 1-D over the outer x rows rows, outer-major).
 
     kind: 0 softmax, 1 log_softmax (into y), 2 cross-entropy on logits,
     3 categorical cross-entropy on probabilities (loss per row into `loss`,
     gradient into y; targets: 1-D int64 `idx` or 2-D `t`).  Every array has
     the compute dtype (idx: int64); `w` is a contiguous (C,) array or None.
     Returns (sum of the row losses in float64, flat index row*C + class of
-    the first probability outside [0, 1] or -1)."""
+    the first probability outside [0, 1] or -1).  want_sum=False: the caller
+    uses neither the sum nor `loss` (a gradient alone), which lets
+    categorical cross-entropy with probability targets take the
+    row-per-lane kernel on a strided class axis (there its row sums run in
+    another order than the row kernel's; the gradient is the same bits).
+    With index targets it takes it anyway (the same bits throughout)."""
     cdef SMJob job
     cdef bint need_buf = False
     cdef cnp.ndarray zv = <cnp.ndarray>z
@@ -211,13 +254,22 @@ def multiclass(int kind, z, t, idx, y, loss, w, double wall, long long ignore_in
     cdef double total = 0.0
     job.kind = kind
     job.is_f64 = isz == 8
-    job.N = cnp.PyArray_DIMS(zv)[0]
-    job.C = cnp.PyArray_DIMS(zv)[1]
+    cdef int nd = cnp.PyArray_NDIM(zv)
+    cdef Py_ssize_t O = cnp.PyArray_DIMS(zv)[0] if nd == 3 else 1
+    if nd not in (2, 3):
+        raise ValueError(f"internal: z must be 2-D or 3-D, got shape {z.shape}")
+    job.R = cnp.PyArray_DIMS(zv)[nd - 2]
+    job.C = cnp.PyArray_DIMS(zv)[nd - 1]
+    job.N = O * job.R
     job.rpb = _rows_per_block(job.C)
     job.nblocks = (job.N + job.rpb - 1) // job.rpb
-    _sm_arg2(z, &job.z, &job.zr, &job.zc, isz, &need_buf)
-    _sm_arg2(t, &job.t, &job.tr, &job.tc, isz, &need_buf)
-    _sm_arg2(y, &job.y, &job.yr, &job.yc, isz, &need_buf)
+    _sm_arg3(z, O, job.R, job.C, &job.z, &job.zo, &job.zr, &job.zc, isz, &need_buf)
+    _sm_arg3(t, O, job.R, job.C, &job.t, &job.to, &job.tr, &job.tc, isz, &need_buf)
+    _sm_arg3(y, O, job.R, job.C, &job.y, &job.yo, &job.yr, &job.yc, isz, &need_buf)
+    if O > 1:
+        need_buf = True          # blocks may span slices: the any-strides paths
+    if job.R == 0:
+        job.R = 1                # no rows: never divided by
     if idx is None:
         job.idx = NULL
         job.ir = 0
@@ -239,6 +291,7 @@ def multiclass(int kind, z, t, idx, y, loss, w, double wall, long long ignore_in
     job.P.eps = eps
     job.P.gscale = gscale
     job.need_buf = need_buf
+    job.lanes_cce = job.idx != NULL or not want_sum
     if job.nblocks == 0:
         return 0.0, -1
     cdef int nth = _threads_for(num_threads, job.N * job.C)

@@ -54,6 +54,21 @@ cdef extern from "core/fl_softmax.h" nogil:
                                       float *loss, Py_ssize_t lds, float *grad,
                                       Py_ssize_t grs, Py_ssize_t gcs, Py_ssize_t nrows,
                                       float *scratch) noexcept
+    ctypedef struct fl_rows3:
+        Py_ssize_t C, R, i0
+        Py_ssize_t zos, zrs, zcs
+        Py_ssize_t tos, trs, tcs
+        Py_ssize_t yos, yrs, ycs
+    ctypedef double (*fl_rows3_f64_fn)(const fl_ce_params *p, int kind, const fl_rows3 *d,
+                                       const double *z, const int64_t *idx, Py_ssize_t ldi,
+                                       const double *t, double *loss, Py_ssize_t lds, double *y,
+                                       Py_ssize_t nrows, double *scratch,
+                                       Py_ssize_t *first_bad) noexcept
+    ctypedef double (*fl_rows3_f32_fn)(const fl_ce_params *p, int kind, const fl_rows3 *d,
+                                       const float *z, const int64_t *idx, Py_ssize_t ldi,
+                                       const float *t, float *loss, Py_ssize_t lds, float *y,
+                                       Py_ssize_t nrows, float *scratch,
+                                       Py_ssize_t *first_bad) noexcept
     ctypedef struct fl_softmax_table:
         fl_softmax_f64_fn softmax_f64
         fl_softmax_f32_fn softmax_f32
@@ -65,3 +80,5 @@ cdef extern from "core/fl_softmax.h" nogil:
         fl_softmax_s_f32_fn softmax_s_f32
         fl_ce_s_f64_fn ce_s_f64
         fl_ce_s_f32_fn ce_s_f32
+        fl_rows3_f64_fn rows3_f64
+        fl_rows3_f32_fn rows3_f32

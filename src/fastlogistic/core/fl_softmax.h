@@ -82,6 +82,34 @@ typedef double (*fl_ce_s_f32_fn)(const fl_ce_params *p, const float *z, ptrdiff_
                                  ptrdiff_t lds, float *grad, ptrdiff_t grs, ptrdiff_t gcs,
                                  ptrdiff_t nrows, float *scratch);
 
+/*
+ * Row per lane over an (outer, R, C) operand (fl_softmax_rows.h): row r of a
+ * call (0 <= r < nrows) is row i0 + r of the slices from z on -- slice
+ * (i0 + r) / R, row (i0 + r) % R -- with element (slice o, row i, class c)
+ * of z at z[o * zos + i * zrs + c * zcs] (t and y/grad likewise, with their
+ * own strides; element strides, any sign).  One slice (R >= nrows, i0 = 0)
+ * is a plain 2-D operand.  kind: 0 softmax, 1 log_softmax (into y; P may be
+ * NULL), 2 cross-entropy on logits (arguments as fl_ce_s_*, idx and loss
+ * indexed by r), 3 categorical cross-entropy on probabilities z (as fl_cce_*;
+ * *first_bad, which may be NULL for the other kinds, as there).  Returns the
+ * loss sum, in the same order for the same rows whatever the slicing.
+ * scratch: room for 5 * C * 16 elements.  NULL in a table that lacks it.
+ */
+typedef struct {
+    ptrdiff_t C, R, i0;
+    ptrdiff_t zos, zrs, zcs;
+    ptrdiff_t tos, trs, tcs;
+    ptrdiff_t yos, yrs, ycs;
+} fl_rows3;
+typedef double (*fl_rows3_f64_fn)(const fl_ce_params *p, int kind, const fl_rows3 *d,
+                                  const double *z, const int64_t *idx, ptrdiff_t ldi,
+                                  const double *t, double *loss, ptrdiff_t lds, double *y,
+                                  ptrdiff_t nrows, double *scratch, ptrdiff_t *first_bad);
+typedef double (*fl_rows3_f32_fn)(const fl_ce_params *p, int kind, const fl_rows3 *d,
+                                  const float *z, const int64_t *idx, ptrdiff_t ldi,
+                                  const float *t, float *loss, ptrdiff_t lds, float *y,
+                                  ptrdiff_t nrows, float *scratch, ptrdiff_t *first_bad);
+
 typedef struct {
     fl_softmax_f64_fn softmax_f64;
     fl_softmax_f32_fn softmax_f32;
@@ -93,5 +121,7 @@ typedef struct {
     fl_softmax_s_f32_fn softmax_s_f32;
     fl_ce_s_f64_fn ce_s_f64;
     fl_ce_s_f32_fn ce_s_f32;
+    fl_rows3_f64_fn rows3_f64;
+    fl_rows3_f32_fn rows3_f32;
 } fl_softmax_table;
 #endif

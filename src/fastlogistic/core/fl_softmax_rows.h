@@ -287,37 +287,155 @@ FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REA
 }
 
 /*
- * Rows [0, nrows) of any strides through rw_lanes.  idx/ldi: class indices
- * (mode SM_IDX); loss/lds: per-row losses or NULL.  Returns the loss sum.
+ * Categorical cross-entropy on probabilities p (kind 3, mode SM_IDX or
+ * SM_PROB), one block of exactly FL_LANES rows as lanes, arguments as for
+ * rw_lanes (zs: the stage); ld: the FL_LANES rows' losses in float64 (the
+ * caller adds them in row order, as the row kernel does).  Each row's
+ * arithmetic is that of the row kernel (fl_softmax_impl.h's cce), operation
+ * for operation, except the order of a probability target's loss sum: here
+ * the classes in order, there vector chunks then across (that loss may differ
+ * in the last bits; the gradient, and the loss of an index target, are the
+ * same bits).  *fb: per lane, the first class whose p is outside [0, 1] or
+ * NaN, C where none.
+ */
+FL_INLINE void FL_VFN(rw_cce_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *p, ptrdiff_t prs,
+                                ptrdiff_t pcs, const FL_IVEC *yl, const FL_REAL *t, ptrdiff_t trs,
+                                ptrdiff_t tcs, FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors, ptrdiff_t ocs,
+                                FL_REAL *zs, double *ld, FL_IVEC *fb, const int mode,
+                                const int has_w)
+{
+    const FL_VEC zero = FL_VFN(fl_splat)((FL_REAL)0), one = FL_VFN(fl_splat)((FL_REAL)1);
+    const FL_VEC lo = FL_VFN(fl_splat)((FL_REAL)-100), tiny = FL_VFN(fl_splat)((FL_REAL)1e-12);
+    const FL_REAL *w = has_w ? (const FL_REAL *)P->w : NULL;
+    const FL_REAL gs = (FL_REAL)P->gscale;
+    const int idxm = mode == SM_IDX;
+    const FL_IVEC yv = idxm ? *yl : (FL_IVEC){0};
+    const FL_IVEC cn = (FL_IVEC){0} + (int)C;
+
+    if (prs != 1) {       /* rows not one element apart: staged as in rw_lanes */
+        for (ptrdiff_t j = 0; j < FL_LANES; j++)
+            for (ptrdiff_t c = 0; c < C; c++)
+                zs[c * FL_LANES + j] = p[j * prs + c * pcs];
+        p = zs;
+        prs = 1;
+        pcs = FL_LANES;
+    }
+    FL_IVEC f = cn;
+    FL_VEC py = one, wy = one;
+    FL_VFN(rwd) acc = FL_VFN(rw_dsplat)(0.0);
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const FL_VEC x = FL_VFN(fl_load)(p + c * pcs);
+        const FL_IVEC cv = (FL_IVEC){0} + (int)c;
+        const FL_IVEC first = ~((x >= 0) & (x <= 1)) & (f == cn);
+        f = (first & cv) | (~first & f);
+        if (idxm) {
+            const FL_IVEC is = yv == cv;
+            py = FL_VFN(fl_sel)(is, x, py);
+            if (has_w)
+                wy = FL_VFN(fl_sel)(is, FL_VFN(fl_splat)(w[c]), wy);
+            continue;
+        }
+        FL_VEC tv = FL_VFN(rw_ld)(t + c * tcs, trs);
+        if (has_w)
+            tv = tv * w[c];
+        FL_VEC lp = FL_VFN(fl_log)(x);
+        lp = FL_VFN(fl_sel)(lp > lo, lp, lo);
+        FL_VFN(rwd) lw = FL_VFN(rw_wide)(-(tv * lp));
+        for (int k = 0; k < RW_NH; k++)
+            acc.h[k] += lw.h[k];
+        if (out)
+            FL_VFN(rw_st)(out + c * ocs, ors, -(tv / FL_VFN(fl_sel)(x > tiny, x, tiny)) * gs);
+    }
+    *fb = f;
+    FL_VFN(rwd) Ld, Gd;
+    const FL_IVEC keep = idxm ? yv >= 0 : (FL_IVEC){0} - 1;
+    if (idxm) {
+        FL_VFN(rwd) LP = FL_VFN(rw_wide)(FL_VFN(fl_log)(py)), WY = FL_VFN(rw_wide)(wy);
+        FL_VFN(rwd) PY = FL_VFN(rw_wide)(py);
+        FL_VFN(rwd) KP = FL_VFN(rw_wide)(FL_VFN(fl_sel)(keep, one, zero));
+        for (int k = 0; k < RW_NH; k++) {
+            vf64 lp = fl_sel_f64(LP.h[k] < -100.0, fl_splat_f64(-100.0), LP.h[k]);
+            vf64 m = fl_sel_f64(PY.h[k] > 1e-12, PY.h[k], fl_splat_f64(1e-12));
+            vi64 kp = KP.h[k] != 0.0;
+            Ld.h[k] = fl_sel_f64(kp, -WY.h[k] * lp, fl_splat_f64(0.0));
+            Gd.h[k] = -WY.h[k] / m * (double)gs;
+        }
+    } else {
+        Ld = acc;
+    }
+    memcpy(ld, &Ld, sizeof Ld);
+    if (lossl)
+        FL_VFN(fl_store)(lossl, FL_VFN(rw_narrow)(Ld));
+    if (out && idxm) {
+        const FL_VEC gyv = FL_VFN(rw_narrow)(Gd);
+        for (ptrdiff_t c = 0; c < C; c++)
+            FL_VFN(rw_st)(out + c * ocs, ors,
+                          FL_VFN(fl_sel)(keep & (yv == ((FL_IVEC){0} + (int)(c))), gyv, zero));
+    }
+}
+
+/*
+ * Rows [0, nrows) of any strides through rw_lanes.  The rows may lie in
+ * several outer slices of R rows each (an (outer, R, C) operand, e.g. the
+ * (N, C, d) array of a class axis in the middle): row r is row i0 + r of
+ * the slices from z on, i.e. slice o = (i0 + r) / R, row i = (i0 + r) % R,
+ * at z + o * zos + i * zrs + c * zcs (so for t and out with tos, oos).
+ * One slice (R = nrows, i0 = 0) is the plain 2-D case.  idx/ldi: class
+ * indices (mode SM_IDX); loss/lds: per-row losses or NULL; both count r
+ * from 0 across the slices.  A block of FL_LANES rows within one slice is
+ * read in place; one that crosses a slice boundary, and the last, partial
+ * block, are staged row by row.  Returns the loss sum (lane by lane over
+ * the blocks, then across the lanes: the same order whatever the slices;
+ * categorical cross-entropy: in row order, as its row kernel).
  */
 FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
                              ptrdiff_t zcs, const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t,
                              ptrdiff_t trs, ptrdiff_t tcs, FL_REAL *loss, ptrdiff_t lds, FL_REAL *out,
                              ptrdiff_t ors, ptrdiff_t ocs, ptrdiff_t nrows, FL_REAL *scratch,
+                             ptrdiff_t R, ptrdiff_t i0, ptrdiff_t zos, ptrdiff_t tos, ptrdiff_t oos,
+                             ptrdiff_t *first_bad,
                              const int kind, const int mode, const int has_w, const int smooth)
 {
-    const int prob = kind == 2 && mode == SM_PROB, idxm = kind == 2 && mode == SM_IDX;
+    const int prob = kind >= 2 && mode == SM_PROB, idxm = kind >= 2 && mode == SM_IDX;
+    FL_IVEC fb;
     FL_REAL *et = scratch;
     FL_VFN(rwd) tot = FL_VFN(rw_dsplat)(0.0);
-    FL_REAL ll[FL_LANES];
+    double srow = 0.0, ld[FL_LANES];     /* kind 3: the rows' losses in row order */
+    FL_REAL ll[FL_LANES] = {0};
     FL_IVEC yl = (FL_IVEC){0};
-    /* the last, partial block: copied row-major into the stage (rows C
-       apart), padded with zero rows, and written back from there.  One call
-       site for both, so that each row gets the same instructions (the same
-       contractions into FMA) wherever its block starts. */
+    /* staged blocks: copied row-major into the stage (rows C apart), padded
+       with zero rows, and written back from there.  One call site for both,
+       so that each row gets the same instructions (the same contractions
+       into FMA) wherever its block starts. */
     FL_REAL *zt = scratch + 2 * C * FL_LANES, *tt = zt + C * FL_LANES, *ot = tt + C * FL_LANES;
+    ptrdiff_t so[FL_LANES], si[FL_LANES];     /* slice and row of each staged row */
+    ptrdiff_t o = 0, i = i0;                  /* the block's first row */
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += FL_LANES) {
         const ptrdiff_t g = nrows - r0 < FL_LANES ? nrows - r0 : FL_LANES;
-        const FL_REAL *zp = z + r0 * zrs, *tp = prob ? t + r0 * trs : NULL;
-        FL_REAL *op = out ? out + r0 * ors : NULL, *lp = loss ? (lds == 1 ? loss + r0 : ll) : NULL;
+        const int staged = g < FL_LANES || i + FL_LANES > R;
+        const FL_REAL *zp = z + o * zos + i * zrs, *tp = prob ? t + o * tos + i * trs : NULL;
+        FL_REAL *op = out ? out + o * oos + i * ors : NULL;
+        FL_REAL *lp = loss ? (lds == 1 ? loss + r0 : ll) : NULL;
         ptrdiff_t zr = zrs, zc = zcs, tr = trs, tc = tcs, orr = ors, oc = ocs;
-        if (g < FL_LANES) {
-            for (ptrdiff_t j = 0; j < FL_LANES; j++)
-                for (ptrdiff_t c = 0; c < C; c++) {
-                    zt[j * C + c] = j < g ? z[(r0 + j) * zrs + c * zcs] : (FL_REAL)0;
-                    if (prob)
-                        tt[j * C + c] = j < g ? t[(r0 + j) * trs + c * tcs] : (FL_REAL)0;
+        if (staged) {
+            ptrdiff_t oj = o, ij = i;
+            for (ptrdiff_t j = 0; j < g; j++) {
+                so[j] = oj;
+                si[j] = ij;
+                if (++ij == R) {
+                    ij = 0;
+                    oj++;
                 }
+            }
+            for (ptrdiff_t j = 0; j < FL_LANES; j++) {
+                const FL_REAL *zj = j < g ? z + so[j] * zos + si[j] * zrs : NULL;
+                const FL_REAL *tj = prob && j < g ? t + so[j] * tos + si[j] * trs : NULL;
+                for (ptrdiff_t c = 0; c < C; c++) {
+                    zt[j * C + c] = zj ? zj[c * zcs] : (FL_REAL)0;
+                    if (prob)
+                        tt[j * C + c] = tj ? tj[c * tcs] : (FL_REAL)0;
+                }
+            }
             zp = zt;
             tp = prob ? tt : NULL;
             op = out ? ot : NULL;
@@ -335,21 +453,43 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
                 }
             }
         }
-        FL_VFN(rw_lanes)(P, C, zp, zr, zc, &yl, tp, tr, tc, lp, op, orr, oc, et, et + C * FL_LANES, &tot, g,
-                     kind, mode, has_w, smooth);
-        if (g < FL_LANES) {
+        if (kind == 3) {
+            FL_VFN(rw_cce_lanes)(P, C, zp, zr, zc, &yl, tp, tr, tc, lp, op, orr, oc, et, ld, &fb,
+                             mode, has_w);
+            for (ptrdiff_t j = 0; j < g; j++)
+                srow += ld[j];
+            if (*first_bad < 0)
+                for (ptrdiff_t j = 0; j < g; j++)
+                    if (fb[j] < C) {
+                        *first_bad = (r0 + j) * C + fb[j];
+                        break;
+                    }
+        } else {
+            FL_VFN(rw_lanes)(P, C, zp, zr, zc, &yl, tp, tr, tc, lp, op, orr, oc, et, et + C * FL_LANES,
+                         &tot, g, kind, mode, has_w, smooth);
+        }
+        if (staged) {
             for (ptrdiff_t j = 0; j < g; j++) {
                 if (loss)
                     loss[(r0 + j) * lds] = ll[j];
-                if (out)
+                if (out) {
+                    FL_REAL *oj = out + so[j] * oos + si[j] * ors;
                     for (ptrdiff_t c = 0; c < C; c++)
-                        out[(r0 + j) * ors + c * ocs] = ot[j * C + c];
+                        oj[c * ocs] = ot[j * C + c];
+                }
             }
         } else if (loss && lds != 1) {
             for (ptrdiff_t j = 0; j < FL_LANES; j++)
                 loss[(r0 + j) * lds] = ll[j];
         }
+        i += FL_LANES;
+        while (i >= R && R > 0) {
+            i -= R;
+            o++;
+        }
     }
+    if (kind == 3)
+        return srow;
     double s = 0.0;
     for (int k = 0; k < RW_NH; k++)
         s += fl_hsum_f64(tot.h[k]);
@@ -357,29 +497,38 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
 }
 
 /* the specialised instances: kind, then (mode, weights, smoothing) for CE */
-FL_INLINE double FL_VFN(rw_dispatch)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
-                                 ptrdiff_t zcs, const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t,
-                                 ptrdiff_t trs, ptrdiff_t tcs, FL_REAL *loss, ptrdiff_t lds, FL_REAL *out,
-                                 ptrdiff_t ors, ptrdiff_t ocs, ptrdiff_t nrows, FL_REAL *scratch,
-                                 int kind)
+FL_INLINE double FL_VFN(rw_dispatch3)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
+                                  ptrdiff_t zcs, const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t,
+                                  ptrdiff_t trs, ptrdiff_t tcs, FL_REAL *loss, ptrdiff_t lds, FL_REAL *out,
+                                  ptrdiff_t ors, ptrdiff_t ocs, ptrdiff_t nrows, FL_REAL *scratch,
+                                  ptrdiff_t R, ptrdiff_t i0, ptrdiff_t zos, ptrdiff_t tos, ptrdiff_t oos,
+                                  ptrdiff_t *first_bad, int kind)
 {
 #define RW_CALL(k, md, hw, sm)                                                  \
     return FL_VFN(rw_rows)(P, C, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, ocs, \
-                       nrows, scratch, k, md, hw, sm)
+                       nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm)
 /* the commonest cases with the class count a constant (loops unrolled) */
 #define RW_CALL_K(k, md, hw, sm)                                                \
     switch (C) {                                                               \
     case 2: return FL_VFN(rw_rows)(P, 2, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, k, md, hw, sm);             \
+                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
     case 3: return FL_VFN(rw_rows)(P, 3, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, k, md, hw, sm);             \
+                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
     case 4: return FL_VFN(rw_rows)(P, 4, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, k, md, hw, sm);             \
+                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
     default: RW_CALL(k, md, hw, sm);                                           \
     }
     if (kind == 0) RW_CALL_K(0, 0, 0, 0);
     if (kind == 1) RW_CALL_K(1, 0, 0, 0);
     const int has_w = P->w != NULL, smooth = P->eps != 0.0;
+    if (kind == 3) {
+        if (idx) {
+            if (!has_w) RW_CALL_K(3, SM_IDX, 0, 0);
+            RW_CALL(3, SM_IDX, 1, 0);
+        }
+        if (!has_w) RW_CALL(3, SM_PROB, 0, 0);
+        RW_CALL(3, SM_PROB, 1, 0);
+    }
     if (idx) {
         if (!has_w && !smooth) RW_CALL_K(2, SM_IDX, 0, 0);
         if (!has_w) RW_CALL(2, SM_IDX, 0, 1);
@@ -390,6 +539,42 @@ FL_INLINE double FL_VFN(rw_dispatch)(const fl_ce_params *P, ptrdiff_t C, const F
     RW_CALL(2, SM_PROB, has_w, 1);
 #undef RW_CALL
 #undef RW_CALL_K
+}
+
+/* one slice: the 2-D (rows, C) kernels of fl_softmax_impl.h */
+FL_INLINE double FL_VFN(rw_dispatch)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
+                                 ptrdiff_t zcs, const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t,
+                                 ptrdiff_t trs, ptrdiff_t tcs, FL_REAL *loss, ptrdiff_t lds, FL_REAL *out,
+                                 ptrdiff_t ors, ptrdiff_t ocs, ptrdiff_t nrows, FL_REAL *scratch,
+                                 int kind)
+{
+    return FL_VFN(rw_dispatch3)(P, C, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, ocs,
+                                nrows, scratch, nrows, 0, 0, 0, 0, NULL, kind);
+}
+
+/*
+ * The table's (outer, R, C) entry (fl_softmax.h): rows i0 .. i0 + nrows
+ * of the slices from z on, any strides.  Softmax and log-softmax (P NULL),
+ * cross-entropy on logits, or categorical cross-entropy on probabilities
+ * (*first_bad: row * C + class of the first p outside [0, 1] or NaN, or -1).
+ */
+static double FL_KERNEL(rows3)(const fl_ce_params *P, int kind, const fl_rows3 *d, const FL_REAL *z,
+                               const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t, FL_REAL *loss,
+                               ptrdiff_t lds, FL_REAL *out, ptrdiff_t nrows, FL_REAL *scratch,
+                               ptrdiff_t *first_bad)
+{
+    ptrdiff_t none;
+    if (!first_bad)
+        first_bad = &none;
+    *first_bad = -1;
+    return FL_VFN(rw_dispatch3)(P, d->C, z, d->zrs, d->zcs, idx, ldi, t, d->trs, d->tcs, loss, lds,
+                                out, d->yrs, d->ycs, nrows, scratch, d->R, d->i0, d->zos, d->tos,
+                                d->yos, first_bad, kind);
+}
+
+static void FL_XCAT3(fill_softmax_rows, FL_S, FL_ISA)(fl_softmax_table *tb)
+{
+    tb->FL_XCAT2(rows3, FL_S) = FL_KERNEL(rows3);
 }
 
 #undef RW_NH
