@@ -11,7 +11,7 @@ from fastlogistic import _kernels
 
 LEVELS = _kernels.cpu_simd_levels()
 DTYPES = [np.float64, np.float32]
-CLASSES = [2, 3, 5, 8, 16, 17, 31, 32, 33, 64]
+CLASSES = [2, 3, 5, 8, 15, 16, 17, 31, 32, 33, 64]
 LAYOUTS = ["C", "F", "axis0", "mid", "neg", "zero", "step"]
 LD = np.longdouble
 
@@ -284,12 +284,12 @@ def _nd(z4, view):
 
 
 def _same_bits_as_class_last(dt, C):
-    """Where the class-last C-order array runs the same kernel: up to 32
+    """Where the class-last C-order array runs the same kernel: up to 15
     classes (row per lane on both) and above 256 (the row kernel on both).
     In between C order takes the row kernel and a strided class axis the row
     per lane one, whose FMA contractions may differ in the last bit (float64;
     float32 with probability targets)."""
-    return not 32 < C <= 256
+    return not 15 < C <= 256
 
 
 def _nd_data(C, dt, rng, shape=(3, 5, 7)):

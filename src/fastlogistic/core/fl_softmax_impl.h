@@ -22,8 +22,11 @@
 #ifndef FL_SM_ONCE
 #define FL_SM_ONCE
 #define FL_SM_GROUP_MAX 8
+/* C-order rows of up to SM_SMALL_MAXC classes go row per lane
+   (fl_softmax_rows.h), longer ones one row at a time here: the faster of
+   the two on each side (measured: docs/multiclass.md) */
 #ifndef SM_SMALL_MAXC
-#define SM_SMALL_MAXC 32
+#define SM_SMALL_MAXC 15
 #endif
 enum { SM_IDX = 0, SM_PROB = 1 };
 #endif /* FL_SM_ONCE */
