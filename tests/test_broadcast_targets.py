@@ -11,9 +11,11 @@ by chunk (_kernels.pyx); either way each result must be
 * the same bits on 1 and 2 threads (sizes above the threading threshold),
 * within a few ULP of a float64 NumPy/SciPy reference.
 """
+import os
+import sys
+
 import numpy as np
 import pytest
-import scipy.special as sc
 
 import fastlogistic as fl
 from fastlogistic import _kernels
@@ -25,30 +27,14 @@ CHUNK = _kernels.CHUNK_SIZE
 
 # --- float64 references -------------------------------------------------------
 
-def ref_bcel(x, t, w, pw):
-    """(loss, grad, hess, scale of the grad's cancelling terms) in float64."""
-    x, t = np.asarray(x, np.float64), np.asarray(t, np.float64)
-    w = 1.0 if w is None else np.asarray(w, np.float64)
-    pw = 1.0 if pw is None else np.asarray(pw, np.float64)
-    s, sm = sc.expit(x), sc.expit(-x)
-    loss = w * (pw * t * np.logaddexp(0, -x) + (1 - t) * np.logaddexp(0, x))
-    grad = w * ((1 - t) * s - pw * t * sm)
-    hess = w * (pw * t + 1 - t) * s * sm
-    gscale = np.abs(w) * np.maximum((1 - t) * s, pw * t * sm)
-    b = lambda v: np.broadcast_to(v, x.shape)  # noqa: E731
-    return b(loss), b(grad), b(hess), b(gscale)
-
-
-def ref_bce(p, t, w):
-    p, t = np.asarray(p, np.float64), np.asarray(t, np.float64)
-    w = 1.0 if w is None else np.asarray(w, np.float64)
-    with np.errstate(divide="ignore"):
-        loss = -w * (t * np.maximum(np.log(p), -100) + (1 - t) * np.maximum(np.log1p(-p), -100))
-    den = np.maximum(p * (1 - p), float(np.float32(1e-12)))
-    grad = w * (p - t) / den
-    gscale = np.abs(w) * (p + t) / den
-    b = lambda v: np.broadcast_to(v, p.shape)  # noqa: E731
-    return b(loss), b(grad), b(gscale)
+# ref_bcel(x, t, w, pw) -> (loss, grad, hess, scale of the grad's cancelling
+# terms) and ref_bce(p, t, w) -> (loss, grad, scale), float64, broadcast to
+# the input's shape: the API fuzzer's references, one copy for both
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+try:
+    from fuzz_api_worker import ref_bce, ref_bcel  # noqa: E402
+finally:
+    sys.path.pop(0)
 
 
 def assert_close(got, want, dt, scale=None):

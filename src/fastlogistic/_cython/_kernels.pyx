@@ -886,6 +886,40 @@ cdef double _sum_partials(const double *p, Py_ssize_t k) noexcept nogil:
     return s
 
 
+cdef Py_ssize_t _run_summed(Job *job, int nth, Py_ssize_t n, double *total) except -2:
+    """Run `job` over its n elements on nth threads with a partial sum per
+    chunk (and, for the BCE on probabilities, the first bad lane per chunk):
+    one chunk (every small call) keeps them on the stack, more allocate.
+    *total = the partial sums added in chunk order; returns the index of the
+    first probability outside [0, 1], or -1."""
+    cdef Py_ssize_t nchunks = (n + CHUNK - 1) // CHUNK
+    cdef double part1 = 0.0
+    cdef Py_ssize_t bad1 = -1, i, first = -1
+    job.partial = &part1 if nchunks <= 1 else <double *>malloc(nchunks * sizeof(double))
+    job.bad = NULL
+    if job.kind == JOB_BCE:
+        job.bad = &bad1 if nchunks <= 1 else <Py_ssize_t *>malloc(nchunks * sizeof(Py_ssize_t))
+    try:
+        if job.partial == NULL or (job.kind == JOB_BCE and job.bad == NULL):
+            raise MemoryError()
+        with nogil:
+            _run(job, nth)
+            total[0] = _sum_partials(job.partial, nchunks)
+            if job.bad != NULL:
+                for i in range(nchunks):
+                    if job.bad[i] >= 0:
+                        first = i * CHUNK + job.bad[i]
+                        break
+    finally:
+        if job.partial != &part1:
+            free(job.partial)
+        if job.bad != &bad1:
+            free(job.bad)
+        job.partial = NULL
+        job.bad = NULL
+    return first
+
+
 def binary_loss(int kind, Py_ssize_t n, bint is_f64, tuple inputs, tuple periods,
                 loss, grad, hess, double gscale, num_threads=None, bint want_sum=True):
     """Run a fused binary-cross-entropy kernel over n elements.
@@ -910,26 +944,7 @@ def binary_loss(int kind, Py_ssize_t n, bint is_f64, tuple inputs, tuple periods
     _set_arg(&job.o[2], hess, 0, &need_buf, itemsize)
     job.need_buf = need_buf
     cdef int nth = _threads_for(num_threads, n)
-    cdef Py_ssize_t nchunks = (n + CHUNK - 1) // CHUNK
-    job.partial = <double *>malloc(max(nchunks, 1) * sizeof(double))
-    if kind == JOB_BCE:
-        job.bad = <Py_ssize_t *>malloc(max(nchunks, 1) * sizeof(Py_ssize_t))
-    if job.partial == NULL or (kind == JOB_BCE and job.bad == NULL):
-        free(job.partial)
-        free(job.bad)
-        raise MemoryError()
-    try:
-        with nogil:
-            _run(&job, nth)
-            total = _sum_partials(job.partial, nchunks)
-            if job.bad != NULL:
-                for i in range(nchunks):
-                    if job.bad[i] >= 0:
-                        first = i * CHUNK + job.bad[i]
-                        break
-    finally:
-        free(job.partial)
-        free(job.bad)
+    first = _run_summed(&job, nth, n, &total)
     return total, first
 
 
@@ -1008,10 +1023,9 @@ cdef object _binary_plain(int kind, x, t, weight, pos_weight, reduction, bint wa
     cdef cnp.ndarray a, r
     cdef int typenum, red, k
     cdef Job job
-    cdef double part1 = 0.0, total
-    cdef Py_ssize_t bad1 = -1
+    cdef double total
     cdef double slots[3]
-    cdef Py_ssize_t n, nchunks
+    cdef Py_ssize_t n
     cdef int nth
     if type(x) is not cnp.ndarray or type(reduction) is not str:
         return None
@@ -1061,33 +1075,8 @@ cdef object _binary_plain(int kind, x, t, weight, pos_weight, reduction, bint wa
             job.o[k].stride = job.a[0].stride
             job.o[k].period = 0
     nth = _threads_for(num_threads, n)
-    nchunks = (n + CHUNK - 1) // CHUNK
-    # one chunk (every small call): its sum on the stack, no allocation
-    job.partial = &part1 if nchunks <= 1 else <double *>malloc(nchunks * sizeof(double))
-    if kind == JOB_BCE:
-        job.bad = &bad1 if nchunks <= 1 else <Py_ssize_t *>malloc(nchunks * sizeof(Py_ssize_t))
-    if job.partial == NULL or (kind == JOB_BCE and job.bad == NULL):
-        if job.partial != &part1:
-            free(job.partial)
-        if job.bad != &bad1:
-            free(job.bad)
-        raise MemoryError()
-    try:
-        with nogil:
-            _run(&job, nth)
-            total = _sum_partials(job.partial, nchunks)
-            if job.bad != NULL:
-                for k in range(nchunks):
-                    if job.bad[k] >= 0:
-                        nchunks = -1        # a probability outside [0, 1]
-                        break
-    finally:
-        if job.partial != &part1:
-            free(job.partial)
-        if job.bad != &bad1:
-            free(job.bad)
-    if nchunks < 0:
-        return None     # the general path runs it again and names the value
+    if _run_summed(&job, nth, n, &total) >= 0:
+        return None     # a probability outside [0, 1]: the general path runs it again and names the value
     if red == 2:
         loss = outs[0]
     else:

@@ -116,33 +116,22 @@ FL_INLINE void FL_VFN(sm_log1p_group)(const double *s1, double *lse, ptrdiff_t g
 #define SM_TREE 0
 #endif
 
-FL_INLINE FL_REAL FL_VFN(sm_tmax)(FL_VEC v) /* no NaN lanes */
+/* the largest (mx) or smallest lane of v, which has no NaN lanes */
+FL_INLINE FL_REAL FL_VFN(sm_tred)(FL_VEC v, const int mx)
 {
 #if SM_TREE && FL_T == 64
-    return _mm512_reduce_max_pd((__m512d)v);
+    return mx ? _mm512_reduce_max_pd((__m512d)v) : _mm512_reduce_min_pd((__m512d)v);
 #elif SM_TREE
-    return _mm512_reduce_max_ps((__m512)v);
+    return mx ? _mm512_reduce_max_ps((__m512)v) : _mm512_reduce_min_ps((__m512)v);
 #else
     FL_REAL m = v[0];
     for (ptrdiff_t j = 1; j < FL_LANES; j++)
-        m = v[j] > m ? v[j] : m;
+        m = (mx ? v[j] > m : v[j] < m) ? v[j] : m;
     return m;
 #endif
 }
-
-FL_INLINE FL_REAL FL_VFN(sm_tmin)(FL_VEC v) /* no NaN lanes */
-{
-#if SM_TREE && FL_T == 64
-    return _mm512_reduce_min_pd((__m512d)v);
-#elif SM_TREE
-    return _mm512_reduce_min_ps((__m512)v);
-#else
-    FL_REAL m = v[0];
-    for (ptrdiff_t j = 1; j < FL_LANES; j++)
-        m = v[j] < m ? v[j] : m;
-    return m;
-#endif
-}
+FL_INLINE FL_REAL FL_VFN(sm_tmax)(FL_VEC v) { return FL_VFN(sm_tred)(v, 1); }
+FL_INLINE FL_REAL FL_VFN(sm_tmin)(FL_VEC v) { return FL_VFN(sm_tred)(v, 0); }
 
 /* number of lanes set in a count of masks (each lane holds minus its count) */
 FL_INLINE double FL_VFN(sm_tcount)(FL_IVEC c)
@@ -332,6 +321,22 @@ FL_INLINE double FL_VFN(sm_row_exp)(const FL_REAL *zr, ptrdiff_t C, FL_REAL m, F
     return FL_VFN(sm_tsum)((a0 + a1) + (b0 + b1)) + (k - 1.0);
 }
 
+/* exp(x - m) on a row's lanes i .. i + n - 1, the general way (any values):
+   *eq = the lanes at the max, *d = x - m; lanes from n on give e = 0 and
+   are not at the max */
+FL_INLINE FL_VEC FL_VFN(sm_chunk_slow)(const FL_REAL *zr, ptrdiff_t i, ptrdiff_t n, FL_REAL m,
+                                       FL_VEC mv, FL_IVEC *eq, FL_VEC *d)
+{
+    FL_VEC x = n == FL_LANES ? FL_VFN(fl_load)(zr + i) : FL_VFN(fl_load_part)(zr + i, n, m); /* fill m: no exp underflow (slow) */
+    FL_VEC e = FL_VFN(sm_expdiff)(x, mv, eq, d);
+    if (n < FL_LANES) {
+        FL_IVEC in = FL_VFN(fl_lanes_below)(n);
+        *eq &= in;
+        e = FL_VFN(fl_sel)(in, e, FL_VFN(fl_splat)((FL_REAL)0));
+    }
+    return e;
+}
+
 /* the general row (any values): e stored at er unless NULL; returns S1 */
 FL_INLINE double FL_VFN(sm_row_slow)(const FL_REAL *zr, ptrdiff_t C, FL_REAL *er, FL_REAL *mout)
 {
@@ -341,22 +346,13 @@ FL_INLINE double FL_VFN(sm_row_slow)(const FL_REAL *zr, ptrdiff_t C, FL_REAL *er
     FL_IVEC cnt = (FL_IVEC){0};
     for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
         ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
-        FL_VEC x = n == FL_LANES ? FL_VFN(fl_load)(zr + i) : FL_VFN(fl_load_part)(zr + i, n, m); /* fill m: no exp underflow (slow) */
         FL_IVEC eq;
         FL_VEC d;
-        FL_VEC e = FL_VFN(sm_expdiff)(x, mv, &eq, &d);
-        if (n < FL_LANES) {
-            FL_IVEC in = FL_VFN(fl_lanes_below)(n);
-            eq &= in;
-            e = FL_VFN(fl_sel)(in, e, FL_VFN(fl_splat)((FL_REAL)0));
-        }
+        FL_VEC e = FL_VFN(sm_chunk_slow)(zr, i, n, m, mv, &eq, &d);
         acc = FL_VFN(fl_acc)(acc, FL_VFN(fl_sel)(eq, FL_VFN(fl_splat)((FL_REAL)0), e));
         cnt += eq;
         if (er) {
-            if (n == FL_LANES)
-                FL_VFN(fl_store)(er + i, e);
-            else
-                FL_VFN(fl_store_part)(er + i, e, n);
+            FL_VFN(fl_store_n)(er + i, e, n);
         }
     }
     double k = FL_VFN(sm_hcount)(cnt);
@@ -417,10 +413,7 @@ static void FL_KERNEL(softmax)(const FL_REAL *z, ptrdiff_t ldz, FL_REAL *y, ptrd
                     ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
                     FL_VEC x = n == FL_LANES ? FL_VFN(fl_load)(zr + i) : FL_VFN(fl_load_part)(zr + i, n, (FL_REAL)0);
                     FL_VEC d = FL_VFN(fl_sel)(x == mv, FL_VFN(fl_splat)((FL_REAL)0), x - mv) - lv;
-                    if (n == FL_LANES)
-                        FL_VFN(fl_store)(yr + i, d);
-                    else
-                        FL_VFN(fl_store_part)(yr + i, d, n);
+                    FL_VFN(fl_store_n)(yr + i, d, n);
                 }
             } else {
                 /* e / S as e (1 / S), 1 / S rounded once from float64 */
@@ -436,6 +429,26 @@ static void FL_KERNEL(softmax)(const FL_REAL *z, ptrdiff_t ldz, FL_REAL *y, ptrd
 
 /* --------------------------- cross-entropy ---------------------------- */
 
+
+/* the classes' target weights on lanes i .. i + n - 1 of a row (n <= lanes;
+   lanes from n on read 0 from t and w): the (smoothed) probability target
+   times the class weight, or for class-index targets the class weight (1
+   without weights); t and w are the row's target and the weights, each
+   read only where used */
+FL_INLINE FL_VEC FL_VFN(sm_coef)(const int mode, const int smooth, const int has_w,
+                                 const FL_REAL *t, const FL_REAL *w, ptrdiff_t i, ptrdiff_t n,
+                                 double eps, double epc)
+{
+    FL_VEC wv = FL_VFN(fl_splat)((FL_REAL)1);
+    if (has_w)
+        wv = n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0);
+    if (mode != SM_PROB)
+        return wv;
+    FL_VEC tv = n == FL_LANES ? FL_VFN(fl_load)(t + i) : FL_VFN(fl_load_part)(t + i, n, (FL_REAL)0);
+    if (smooth)
+        tv = tv * (FL_REAL)(1.0 - eps) + (FL_REAL)epc;
+    return has_w ? tv * wv : tv;
+}
 
 /*
  * Index targets y: loss = (1 - eps) w_y (-log p_y) + (eps / C) sum_c w_c (-log p_c),
@@ -485,16 +498,7 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
                     for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
                         ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
                         FL_VEC x = n == FL_LANES ? FL_VFN(fl_load)(zr + i) : FL_VFN(fl_load_part)(zr + i, n, mrow[j]);
-                        FL_VEC coef;
-                        if (mode == SM_PROB) {
-                            FL_VEC tv = n == FL_LANES ? FL_VFN(fl_load)(tr + i) : FL_VFN(fl_load_part)(tr + i, n, (FL_REAL)0);
-                            if (smooth)
-                                tv = tv * (FL_REAL)(1.0 - eps) + (FL_REAL)epc;
-                            coef = has_w ? tv * (n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0)) : tv;
-                        } else {
-                            coef = has_w ? (n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0))
-                                         : FL_VFN(fl_splat)((FL_REAL)1);
-                        }
+                        FL_VEC coef = FL_VFN(sm_coef)(mode, smooth, has_w, tr, w, i, n, eps, epc);
                         if (n < FL_LANES)
                             coef = FL_VFN(fl_sel)(FL_VFN(fl_lanes_below)(n), coef, zero);
                         accd = FL_VFN(fl_acc)(accd, FL_VFN(fl_mulnz)(coef, x - mv));
@@ -516,38 +520,21 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
             FL_IVEC cnt = (FL_IVEC){0};
             for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
                 ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
-                FL_VEC x = n == FL_LANES ? FL_VFN(fl_load)(zr + i) : FL_VFN(fl_load_part)(zr + i, n, m); /* fill m: no exp underflow (slow) */
                 FL_IVEC eq;
                 FL_VEC d;
-                FL_VEC e = FL_VFN(sm_expdiff)(x, mv, &eq, &d);
+                FL_VEC e = FL_VFN(sm_chunk_slow)(zr, i, n, m, mv, &eq, &d);
                 FL_IVEC in = FL_VFN(fl_lanes_below)(n);
-                if (n < FL_LANES) {
-                    eq &= in;
-                    e = FL_VFN(fl_sel)(in, e, zero);
-                }
                 acc = FL_VFN(fl_acc)(acc, FL_VFN(fl_sel)(eq, zero, e));
                 cnt += eq;
                 if (mode == SM_PROB || smooth) {
-                    FL_VEC coef;
-                    if (mode == SM_PROB) {
-                        FL_VEC tv = n == FL_LANES ? FL_VFN(fl_load)(tr + i) : FL_VFN(fl_load_part)(tr + i, n, (FL_REAL)0);
-                        if (smooth)
-                            tv = tv * (FL_REAL)(1.0 - eps) + (FL_REAL)epc;
-                        coef = has_w ? tv * (n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0)) : tv;
-                    } else {
-                        coef = has_w ? (n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0))
-                                     : FL_VFN(fl_splat)((FL_REAL)1);
-                    }
+                    FL_VEC coef = FL_VFN(sm_coef)(mode, smooth, has_w, tr, w, i, n, eps, epc);
                     coef = FL_VFN(fl_sel)(in, coef, zero);
                     accd = FL_VFN(fl_acc)(accd, FL_VFN(fl_mulnz)(coef, d));
                     if (mode == SM_PROB)
                         acca = FL_VFN(fl_acc)(acca, coef);
                 }
                 if (gr) {
-                    if (n == FL_LANES)
-                        FL_VFN(fl_store)(gr + i, e);
-                    else
-                        FL_VFN(fl_store_part)(gr + i, e, n);
+                    FL_VFN(fl_store_n)(gr + i, e, n);
                 }
             }
             double k = FL_VFN(sm_hcount)(cnt);
@@ -576,10 +563,7 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
                     if (gr) {
                         for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
                             ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
-                            if (n == FL_LANES)
-                                FL_VFN(fl_store)(gr + i, zero);
-                            else
-                                FL_VFN(fl_store_part)(gr + i, zero, n);
+                            FL_VFN(fl_store_n)(gr + i, zero, n);
                         }
                     }
                     continue;
@@ -604,22 +588,10 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
                 ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
                 FL_VEC e = n == FL_LANES ? FL_VFN(fl_load)(gr + i) : FL_VFN(fl_load_part)(gr + i, n, (FL_REAL)0);
                 FL_VEC gv = e * fv;
-                if (mode == SM_PROB) {
-                    FL_VEC tv = n == FL_LANES ? FL_VFN(fl_load)(tr + i) : FL_VFN(fl_load_part)(tr + i, n, (FL_REAL)0);
-                    if (smooth)
-                        tv = tv * (FL_REAL)(1.0 - eps) + (FL_REAL)epc;
-                    if (has_w)
-                        tv = tv * (n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0));
-                    gv = gv - tv * cs;
-                } else if (smooth) {
-                    FL_VEC wv = has_w ? (n == FL_LANES ? FL_VFN(fl_load)(w + i) : FL_VFN(fl_load_part)(w + i, n, (FL_REAL)0))
-                                 : FL_VFN(fl_splat)((FL_REAL)1);
-                    gv = gv - wv * cs;
+                if (mode == SM_PROB || smooth) {
+                    gv = gv - FL_VFN(sm_coef)(mode, smooth, has_w, tr, w, i, n, eps, epc) * cs;
                 }
-                if (n == FL_LANES)
-                    FL_VFN(fl_store)(gr + i, gv);
-                else
-                    FL_VFN(fl_store_part)(gr + i, gv, n);
+                FL_VFN(fl_store_n)(gr + i, gv, n);
             }
             if (mode == SM_IDX) {
                 /* g_y = gs ((eps/C)(wall - w_y) - a (1 - p_y)), 1 - p_y without cancellation */
@@ -691,10 +663,7 @@ static double FL_KERNEL(cce)(const fl_ce_params *P, const FL_REAL *p, ptrdiff_t 
             }
             if (idx) {
                 if (gr) {
-                    if (n == FL_LANES)
-                        FL_VFN(fl_store)(gr + i, zero);
-                    else
-                        FL_VFN(fl_store_part)(gr + i, zero, n);
+                    FL_VFN(fl_store_n)(gr + i, zero, n);
                 }
                 continue;
             }
@@ -709,10 +678,7 @@ static double FL_KERNEL(cce)(const fl_ce_params *P, const FL_REAL *p, ptrdiff_t 
             acc = FL_VFN(fl_acc)(acc, l);
             if (gr) {
                 FL_VEC gv = -(tv / FL_VFN(fl_sel)(x > tiny, x, tiny)) * gs;
-                if (n == FL_LANES)
-                    FL_VFN(fl_store)(gr + i, gv);
-                else
-                    FL_VFN(fl_store_part)(gr + i, gv, n);
+                FL_VFN(fl_store_n)(gr + i, gv, n);
             }
         }
         double l;

@@ -172,6 +172,14 @@ FL_INLINE void FL_VFN(fl_put)(FL_REAL *p, FL_VEC v, int st)
     else
         FL_VFN(fl_store)(p, v);
 }
+/* the first n lanes of v (0 < n <= lanes): a whole store when n is all */
+FL_INLINE void FL_VFN(fl_store_n)(FL_REAL *p, FL_VEC v, ptrdiff_t n)
+{
+    if (n == FL_LANES)
+        FL_VFN(fl_store)(p, v);
+    else
+        FL_VFN(fl_store_part)(p, v, n);
+}
 /* mask of lanes with index < n */
 FL_INLINE FL_IVEC FL_VFN(fl_lanes_below)(ptrdiff_t n)
 {
