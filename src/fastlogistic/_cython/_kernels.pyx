@@ -15,6 +15,8 @@ chunk's partial sum is stored in its own slot and added in chunk order, so
 every result is bitwise the same for any number of threads.
 """
 cimport numpy as cnp
+import math as _math
+
 import numpy as np
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport malloc, free
@@ -1081,8 +1083,10 @@ cdef object _binary_plain(int kind, x, t, weight, pos_weight, reduction, bint wa
         loss = outs[0]
     else:
         rtype = _F64_TYPE if typenum == cnp.NPY_DOUBLE else _F32_TYPE
-        # as _api._reduce: the sum, or the mean (NaN for no element)
-        loss = rtype(total if red == 1 else (total / n if n else float("nan")))
+        # as _api._reduce: the sum, or the mean (NaN for no element: math.nan,
+        # whose sign bit is clear; Cython turns float("nan") into Py_NAN,
+        # which before CPython 3.11 is inf * 0, the negative NaN on x86)
+        loss = rtype(total if red == 1 else (total / n if n else _math.nan))
     return loss, outs[1], outs[2]
 
 
