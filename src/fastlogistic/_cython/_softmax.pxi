@@ -177,7 +177,7 @@ cdef int _sm_run(SMJob *job, int nthreads) except -1 nogil:
     cdef char *buf = NULL
     cdef char *tb = NULL
     # row by row: 3 C elements; any-strides kernel: 5 C rows of 16 lanes
-    cdef size_t bufsize = (80 * job.C * sizeof(double) + 64) if job.need_buf else 0
+    cdef size_t bufsize = (112 * job.C * sizeof(double) + 64) if job.need_buf else 0
     if job.nblocks <= 1:
         nthreads = 1
     if bufsize:

@@ -62,7 +62,7 @@ typedef double (*fl_cce_f32_fn)(const fl_ce_params *p, const float *z, ptrdiff_t
 /*
  * The same with any strides: element (row r, class c) of z at
  * z[r * zrs + c * zcs] (and so for t and y/grad), one row per vector lane.
- * scratch: room for 5 * C * 16 elements.  NULL in a table that lacks them
+ * scratch: room for 7 * C * 16 elements.  NULL in a table that lacks them
  * (the caller then goes row by row through a buffer).
  */
 typedef void (*fl_softmax_s_f64_fn)(const double *z, ptrdiff_t zrs, ptrdiff_t zcs, double *y,
@@ -93,7 +93,7 @@ typedef double (*fl_ce_s_f32_fn)(const fl_ce_params *p, const float *z, ptrdiff_
  * indexed by r), 3 categorical cross-entropy on probabilities z (as fl_cce_*;
  * *first_bad, which may be NULL for the other kinds, as there).  Returns the
  * loss sum, in the same order for the same rows whatever the slicing.
- * scratch: room for 5 * C * 16 elements.  NULL in a table that lacks it.
+ * scratch: room for 7 * C * 16 elements.  NULL in a table that lacks it.
  */
 typedef struct {
     ptrdiff_t C, R, i0;

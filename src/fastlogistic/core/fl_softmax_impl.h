@@ -372,7 +372,7 @@ static void FL_KERNEL(softmax)(const FL_REAL *z, ptrdiff_t ldz, FL_REAL *y, ptrd
                         ptrdiff_t C, int log_)
 {
     if (C <= SM_SMALL_MAXC) {
-        FL_REAL scratch[5 * SM_SMALL_MAXC * FL_LANES];
+        FL_REAL scratch[7 * SM_SMALL_MAXC * FL_LANES];
         FL_VFN(rw_dispatch)(NULL, C, z, ldz, 1, NULL, 0, NULL, 0, 0, NULL, 0, y, ldy, 1, nrows,
                         scratch, log_ ? 1 : 0);
         return;
@@ -611,7 +611,7 @@ static double FL_KERNEL(ce)(const fl_ce_params *P, const FL_REAL *z, ptrdiff_t l
 {
     const int has_w = P->w != NULL, smooth = P->eps != 0.0;
     if (P->C <= SM_SMALL_MAXC) {
-        FL_REAL scratch[5 * SM_SMALL_MAXC * FL_LANES];
+        FL_REAL scratch[7 * SM_SMALL_MAXC * FL_LANES];
         return FL_VFN(rw_dispatch)(P, P->C, z, ldz, 1, idx, ldi, t, ldt, 1, loss, lds, grad, ldg, 1,
                                nrows, scratch, 2);
     }

@@ -19,8 +19,9 @@
  * operation for operation.  The last, partial block of rows is staged
  * through `scratch` with zero rows as padding.
  *
- * scratch: room for 5 * C * FL_LANES elements (the exponentials of a block, its
- * staged logits, and the staged operands of the last block).
+ * scratch: room for 7 * C * FL_LANES elements (the exponentials of a block, its
+ * staged logits, the staged operands of the last block, and the targets' and
+ * results' stages of the in-register transposition).
  */
 
 #if FL_T == 64
@@ -115,6 +116,126 @@ FL_INLINE FL_IVEC FL_VFN(rw_targets)(const int64_t *idx, ptrdiff_t ldi, int64_t 
     }
     return r;
 }
+
+/*
+ * In-register transposition of a block of FL_LANES C-order rows (C
+ * contiguous vectors, row j's class c at j * C + c) to and from the
+ * class-major stage that the kernels below read (class c at c * FL_LANES),
+ * at AVX-512: for each class vector (or, going back, each row-major vector),
+ * one two-source permute (vpermt2ps/pd) per pair of source vectors that holds
+ * any of its lanes, merged by a masked blend.  About C / 2 permutes per
+ * vector of results where the element-by-element copy took one load and one
+ * store per element (float32, 2 to 8 classes: a quarter to a sixteenth of
+ * the operations).  The indices and lane masks depend on C only: rw_tp_init
+ * fills them once per call.  Elsewhere (AVX2, baseline, NEON) rw_lanes
+ * copies element by element, as before.
+ */
+#if FL_X86_LEVEL >= 3 && FL_NV == 1
+#define RW_TP 1
+/* the class counts that take it: on AMD Zen 4 (avx512-split) faster than
+   the element-by-element copy up to 8 classes in float32 (softmax 1.13x at
+   8 classes to 1.78x at 2) and 6 in float64 (1.12x to 1.94x); from there
+   the permutes (on the ports the arithmetic needs) cost more than the copy's
+   loads and stores (float64, 10 classes: 0.84x).  docs/multiclass.md. */
+#if FL_T == 64
+#define RW_TMAX 6
+#else
+#define RW_TMAX 8
+#endif
+typedef struct {
+    FL_IVEC iix[RW_TMAX];         /* to class-major: class c's permute indices */
+    FL_IVEC oix[RW_TMAX];         /* back: row-major vector v's indices */
+    uint32_t im[RW_TMAX][(RW_TMAX + 1) / 2];   /* class c: lanes taken from source pair s */
+    uint32_t om[RW_TMAX][(RW_TMAX + 1) / 2];   /* vector v: lanes taken from class pair s */
+} FL_VFN(rw_tp);
+
+#if FL_T == 64
+FL_INLINE FL_VEC FL_VFN(rw_perm2)(const FL_REAL *a, FL_IVEC ix, const FL_REAL *b)
+{
+    return (FL_VEC)_mm512_permutex2var_pd(_mm512_loadu_pd(a), (__m512i)ix, _mm512_loadu_pd(b));
+}
+FL_INLINE FL_VEC FL_VFN(rw_blend)(uint32_t m, FL_VEC r, FL_VEC x)
+{
+    return (FL_VEC)_mm512_mask_blend_pd((__mmask8)m, (__m512d)r, (__m512d)x);
+}
+#else
+FL_INLINE FL_VEC FL_VFN(rw_perm2)(const FL_REAL *a, FL_IVEC ix, const FL_REAL *b)
+{
+    return (FL_VEC)_mm512_permutex2var_ps(_mm512_loadu_ps(a), (__m512i)ix, _mm512_loadu_ps(b));
+}
+FL_INLINE FL_VEC FL_VFN(rw_blend)(uint32_t m, FL_VEC r, FL_VEC x)
+{
+    return (FL_VEC)_mm512_mask_blend_ps((__mmask16)m, (__m512)r, (__m512)x);
+}
+#endif
+
+static void FL_VFN(rw_tp_init)(FL_VFN(rw_tp) *tp, ptrdiff_t C)
+{
+    const int L = FL_LANES;
+    memset(tp->im, 0, sizeof tp->im);
+    memset(tp->om, 0, sizeof tp->om);
+    for (int c = 0; c < C; c++)
+        for (int j = 0; j < L; j++) {
+            const int p = j * (int)C + c;       /* source element of class c, row j */
+            tp->iix[c][j] = p & (2 * L - 1);
+            tp->im[c][p / (2 * L)] |= 1u << j;
+        }
+    int j = 0, c = 0;                           /* row and class of element v * L + l */
+    for (int v = 0; v < C; v++)
+        for (int l = 0; l < L; l++) {
+            tp->oix[v][l] = (c & 1) * L + j;
+            tp->om[v][c >> 1] |= 1u << l;
+            if (++c == C) {
+                c = 0;
+                j++;
+            }
+        }
+}
+
+/* one vector of the result from the pairs of the C source vectors at src
+   (an odd C's last pair is its last vector twice: no lane maps past it) */
+FL_INLINE FL_VEC FL_VFN(rw_gather)(const FL_REAL *src, ptrdiff_t C, FL_IVEC ix, const uint32_t *m)
+{
+    FL_VEC r = FL_VFN(fl_splat)((FL_REAL)0);
+    for (ptrdiff_t s = 0; 2 * s < C; s++) {     /* (C <= FL_LANES: every pair holds lanes) */
+        const FL_REAL *a = src + 2 * s * FL_LANES;
+        r = FL_VFN(rw_blend)(m[s], r, FL_VFN(rw_perm2)(a, ix, 2 * s + 1 < C ? a + FL_LANES : a));
+    }
+    return r;
+}
+
+/* out = 0: dst[c * FL_LANES + j] = src[j * C + c]; out = 1: dst[j * C + c] =
+   src[c * FL_LANES + j] */
+FL_INLINE void FL_VFN(rw_tk)(const FL_VFN(rw_tp) *tp, const FL_REAL *src, ptrdiff_t C, FL_REAL *dst,
+                         const int out)
+{
+    for (ptrdiff_t v = 0; v < C; v++)
+        FL_VFN(fl_store)(dst + v * FL_LANES,
+                         FL_VFN(rw_gather)(src, C, out ? tp->oix[v] : tp->iix[v], out ? tp->om[v] : tp->im[v]));
+}
+/* the same with C a constant (loops unrolled, no test of the masks) */
+FL_INLINE void FL_VFN(rw_t)(const FL_VFN(rw_tp) *tp, const FL_REAL *src, ptrdiff_t C, FL_REAL *dst,
+                        const int out)
+{
+    switch (C) {
+#define RW_TC(K) case K: FL_VFN(rw_tk)(tp, src, K, dst, out); return;
+    RW_TC(2) RW_TC(3) RW_TC(4) RW_TC(5) RW_TC(6) RW_TC(7) RW_TC(8)
+#undef RW_TC
+    default: FL_VFN(rw_tk)(tp, src, C, dst, out);
+    }
+}
+static void FL_VFN(rw_tin)(const FL_VFN(rw_tp) *tp, const FL_REAL *src, ptrdiff_t C, FL_REAL *dst)
+{
+    FL_VFN(rw_t)(tp, src, C, dst, 0);
+}
+static void FL_VFN(rw_tout)(const FL_VFN(rw_tp) *tp, const FL_REAL *src, ptrdiff_t C, FL_REAL *dst)
+{
+    FL_VFN(rw_t)(tp, src, C, dst, 1);
+}
+#else
+#define RW_TP 0
+typedef struct { char unused; } FL_VFN(rw_tp);
+#endif
 
 /* kind: 0 softmax, 1 log_softmax, 2 cross-entropy (mode SM_IDX / SM_PROB).
    One block of exactly FL_LANES rows; yl: the target of each lane (-1: ignored);
@@ -375,6 +496,74 @@ FL_INLINE void FL_VFN(rw_cce_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL
 }
 
 /*
+ * rw_lanes and rw_cce_lanes with their C-order operands (rows C apart,
+ * classes contiguous: the blocks of a C-order array, and rw_rows' staged
+ * blocks) moved to and from the class-major stage by rw_tin / rw_tout; tp
+ * NULL (or below AVX-512): the kernels' own element-by-element staging.
+ * ts, os: room for C * FL_LANES elements each (the targets' and the
+ * results' stages).
+ */
+#if RW_TP
+#define RW_T_IN(X, XRS, XCS, STAGE)                                            \
+    if (tp && (X) && (XCS) == 1 && (XRS) == C) {                               \
+        FL_VFN(rw_tin)(tp, X, C, STAGE);                                       \
+        X = STAGE;                                                             \
+        XRS = 1;                                                               \
+        XCS = FL_LANES;                                                        \
+    }
+#define RW_T_OUT_BEGIN                                                         \
+    FL_REAL *o_ = NULL;                                                        \
+    if (tp && out && ocs == 1 && ors == C) {                                   \
+        o_ = out;                                                              \
+        out = os;                                                              \
+        ors = 1;                                                               \
+        ocs = FL_LANES;                                                        \
+    }
+#define RW_T_OUT_END                                                           \
+    if (o_)                                                                    \
+        FL_VFN(rw_tout)(tp, os, C, o_);
+#else
+#define RW_T_IN(X, XRS, XCS, STAGE)
+#define RW_T_OUT_BEGIN
+#define RW_T_OUT_END
+#endif
+
+FL_INLINE void FL_VFN(rw_lanes_t)(const FL_VFN(rw_tp) *tp, FL_REAL *ts, FL_REAL *os,
+                              const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
+                              ptrdiff_t zcs, const FL_IVEC *yl, const FL_REAL *t, ptrdiff_t trs,
+                              ptrdiff_t tcs, FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors, ptrdiff_t ocs,
+                              FL_REAL *et, FL_REAL *zs, FL_VFN(rwd) *tot, ptrdiff_t nlive, const int kind,
+                              const int mode, const int has_w, const int smooth)
+{
+    (void)tp, (void)ts, (void)os;
+    RW_T_IN(z, zrs, zcs, zs)
+    RW_T_IN(t, trs, tcs, ts)
+    RW_T_OUT_BEGIN
+    FL_VFN(rw_lanes)(P, C, z, zrs, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, zs, tot, nlive,
+                     kind, mode, has_w, smooth);
+    RW_T_OUT_END
+}
+
+FL_INLINE void FL_VFN(rw_cce_lanes_t)(const FL_VFN(rw_tp) *tp, FL_REAL *ts, FL_REAL *os,
+                                  const fl_ce_params *P, ptrdiff_t C, const FL_REAL *p, ptrdiff_t prs,
+                                  ptrdiff_t pcs, const FL_IVEC *yl, const FL_REAL *t, ptrdiff_t trs,
+                                  ptrdiff_t tcs, FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors,
+                                  ptrdiff_t ocs, FL_REAL *zs, double *ld, FL_IVEC *fb, const int mode,
+                                  const int has_w)
+{
+    (void)tp, (void)ts, (void)os;
+    RW_T_IN(p, prs, pcs, zs)
+    RW_T_IN(t, trs, tcs, ts)
+    RW_T_OUT_BEGIN
+    FL_VFN(rw_cce_lanes)(P, C, p, prs, pcs, yl, t, trs, tcs, lossl, out, ors, ocs, zs, ld, fb, mode,
+                         has_w);
+    RW_T_OUT_END
+}
+#undef RW_T_IN
+#undef RW_T_OUT_BEGIN
+#undef RW_T_OUT_END
+
+/*
  * Rows [0, nrows) of any strides through rw_lanes.  The rows may lie in
  * several outer slices of R rows each (an (outer, R, C) operand, e.g. the
  * (N, C, d) array of a class axis in the middle): row r is row i0 + r of
@@ -408,12 +597,27 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
        so that each row gets the same instructions (the same contractions
        into FMA) wherever its block starts. */
     FL_REAL *zt = scratch + 2 * C * FL_LANES, *tt = zt + C * FL_LANES, *ot = tt + C * FL_LANES;
+    /* the transposition's stages for the targets and the results, and its
+       tables (filled when C-order blocks can occur: a C-order operand, or
+       a staged block) */
+    FL_REAL *ts = ot + C * FL_LANES, *os = ts + C * FL_LANES;
+    FL_VFN(rw_tp) tpt, *tp = NULL;
+#if RW_TP
+    if (C <= RW_TMAX && C > 1
+        && ((zcs == 1 && zrs == C) || (prob && tcs == 1 && trs == C) || (out && ocs == 1 && ors == C)
+            || nrows % FL_LANES || R != nrows)) {
+        FL_VFN(rw_tp_init)(&tpt, C);
+        tp = &tpt;
+    }
+#else
+    (void)tpt;
+#endif
     ptrdiff_t so[FL_LANES], si[FL_LANES];     /* slice and row of each staged row */
     ptrdiff_t o = 0, i = i0;                  /* the block's first row */
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += FL_LANES) {
         const ptrdiff_t g = nrows - r0 < FL_LANES ? nrows - r0 : FL_LANES;
         const int staged = g < FL_LANES || i + FL_LANES > R;
-        const FL_REAL *zp = z + o * zos + i * zrs, *tp = prob ? t + o * tos + i * trs : NULL;
+        const FL_REAL *zp = z + o * zos + i * zrs, *tpp = prob ? t + o * tos + i * trs : NULL;
         FL_REAL *op = out ? out + o * oos + i * ors : NULL;
         FL_REAL *lp = loss ? (lds == 1 ? loss + r0 : ll) : NULL;
         ptrdiff_t zr = zrs, zc = zcs, tr = trs, tc = tcs, orr = ors, oc = ocs;
@@ -437,7 +641,7 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
                 }
             }
             zp = zt;
-            tp = prob ? tt : NULL;
+            tpp = prob ? tt : NULL;
             op = out ? ot : NULL;
             lp = ll;
             zr = tr = orr = C;
@@ -454,8 +658,8 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
             }
         }
         if (kind == 3) {
-            FL_VFN(rw_cce_lanes)(P, C, zp, zr, zc, &yl, tp, tr, tc, lp, op, orr, oc, et, ld, &fb,
-                             mode, has_w);
+            FL_VFN(rw_cce_lanes_t)(tp, ts, os, P, C, zp, zr, zc, &yl, tpp, tr, tc, lp, op, orr, oc, et,
+                               ld, &fb, mode, has_w);
             for (ptrdiff_t j = 0; j < g; j++)
                 srow += ld[j];
             if (*first_bad < 0)
@@ -465,8 +669,8 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
                         break;
                     }
         } else {
-            FL_VFN(rw_lanes)(P, C, zp, zr, zc, &yl, tp, tr, tc, lp, op, orr, oc, et, et + C * FL_LANES,
-                         &tot, g, kind, mode, has_w, smooth);
+            FL_VFN(rw_lanes_t)(tp, ts, os, P, C, zp, zr, zc, &yl, tpp, tr, tc, lp, op, orr, oc, et,
+                           et + C * FL_LANES, &tot, g, kind, mode, has_w, smooth);
         }
         if (staged) {
             for (ptrdiff_t j = 0; j < g; j++) {
@@ -578,3 +782,7 @@ static void FL_XCAT3(fill_softmax_rows, FL_S, FL_ISA)(fl_softmax_table *tb)
 }
 
 #undef RW_NH
+#undef RW_TP
+#ifdef RW_TMAX
+#undef RW_TMAX
+#endif
