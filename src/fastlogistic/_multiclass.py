@@ -279,6 +279,10 @@ def softmax(x, axis=None, out=None, *, num_threads=None):
     gives NaN, as does any NaN in it.  dtype follows the input; `out` may be
     `x` itself.  For a class axis, PyTorch's ``softmax(z, dim=-1)``, pass
     ``axis=-1``."""
+    if out is None:
+        res = _k.softmax_plain(_SOFTMAX, x, axis, num_threads)    # the common case, compiled
+        if res is not None:
+            return res
     return _softmax_scipy(_SOFTMAX, "softmax", x, axis, out, num_threads)
 
 
@@ -287,6 +291,10 @@ def log_softmax(x, axis=None, out=None, *, num_threads=None):
     semantics: ``axis=None`` by default, an int or a tuple of ints),
     accurate to a few ULP of the largest magnitude in the slice.  Limits as
     for :func:`softmax` (-inf where the probability is 0)."""
+    if out is None:
+        res = _k.softmax_plain(_LOG_SOFTMAX, x, axis, num_threads)
+        if res is not None:
+            return res
     return _softmax_scipy(_LOG_SOFTMAX, "log_softmax", x, axis, out, num_threads)
 
 
@@ -424,6 +432,13 @@ def _loss_masked(fname, kind, z, target, axis, weight, ignore_index, label_smoot
 
 def _loss(fname, kind, z, target, axis, weight, ignore_index, label_smoothing, reduction,
           num_threads, want_loss, want_grad):
+    if kind == _CE:
+        # the common case (C-order float logits, int64 indices in range, no
+        # weight or smoothing) in one compiled call; None where it is not
+        res = _k.ce_plain(z, target, axis, weight, ignore_index, label_smoothing, reduction,
+                          want_loss, want_grad, num_threads)
+        if res is not None:
+            return res
     if _is_masked(z) or _is_masked(target) or _is_masked(weight):
         _check_reduction(reduction, fname)
         return _loss_masked(fname, kind, z, target, axis, weight, ignore_index,

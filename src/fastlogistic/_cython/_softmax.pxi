@@ -250,8 +250,6 @@ def multiclass(int kind, z, t, idx, y, loss, w, double wall, long long ignore_in
     cdef bint need_buf = False
     cdef cnp.ndarray zv = <cnp.ndarray>z
     cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(zv)
-    cdef Py_ssize_t b, first = -1
-    cdef double total = 0.0
     job.kind = kind
     job.is_f64 = isz == 8
     cdef int nd = cnp.PyArray_NDIM(zv)
@@ -292,6 +290,13 @@ def multiclass(int kind, z, t, idx, y, loss, w, double wall, long long ignore_in
     job.P.gscale = gscale
     job.need_buf = need_buf
     job.lanes_cce = job.idx != NULL or not want_sum
+    return _mc_exec(&job, num_threads)
+
+
+cdef object _mc_exec(SMJob *job, num_threads):
+    """Run a filled job: (sum of the row losses, first bad flat index or -1)."""
+    cdef Py_ssize_t b, first = -1
+    cdef double total = 0.0
     if job.nblocks == 0:
         return 0.0, -1
     cdef int nth = _threads_for(num_threads, job.N * job.C)
@@ -303,7 +308,7 @@ def multiclass(int kind, z, t, idx, y, loss, w, double wall, long long ignore_in
         raise MemoryError()
     try:
         with nogil:
-            _sm_run(&job, nth)
+            _sm_run(job, nth)
             total = _sum_partials(job.partial, job.nblocks)
             for b in range(job.nblocks):
                 if job.bad[b] >= 0:
@@ -313,6 +318,125 @@ def multiclass(int kind, z, t, idx, y, loss, w, double wall, long long ignore_in
         free(job.partial)
         free(job.bad)
     return total, first
+
+
+cdef int _mc_plain_z(z, axis, num_threads) noexcept:
+    """The type number of z where z is the multi-class common case, else 0:
+    an ndarray (not a subclass) of float32 or float64, 2-D with at least one
+    row and one class, C-contiguous, aligned, native; axis the Python int -1
+    or 1; num_threads None or an int >= 1."""
+    cdef cnp.ndarray a
+    cdef int typenum
+    if type(z) is not cnp.ndarray or type(axis) is not int or (axis != -1 and axis != 1):
+        return 0
+    if num_threads is not None and (type(num_threads) is not int or num_threads < 1):
+        return 0
+    a = <cnp.ndarray>z
+    typenum = cnp.PyArray_TYPE(a)
+    if (typenum != cnp.NPY_DOUBLE and typenum != cnp.NPY_FLOAT) or cnp.PyArray_NDIM(a) != 2 \
+            or cnp.PyArray_DIMS(a)[0] == 0 or cnp.PyArray_DIMS(a)[1] == 0 or not _plain(a, typenum):
+        return 0
+    return typenum
+
+
+cdef void _mc_plain_job(SMJob *job, int kind, cnp.ndarray a, cnp.ndarray y) noexcept:
+    """A job over the rows of C-order 2-D a (output y of a's shape, or NULL),
+    with no targets yet; as multiclass() fills it for these operands."""
+    cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(a)
+    memset(job, 0, sizeof(SMJob))
+    job.kind = kind
+    job.is_f64 = isz == 8
+    job.R = job.N = cnp.PyArray_DIMS(a)[0]
+    job.C = cnp.PyArray_DIMS(a)[1]
+    job.rpb = _rows_per_block(job.C)
+    job.nblocks = (job.N + job.rpb - 1) // job.rpb
+    job.z = <char *>cnp.PyArray_DATA(a)
+    job.zr = job.C * isz
+    job.zc = isz
+    job.tc = isz
+    if y is not None:
+        job.y = <char *>cnp.PyArray_DATA(y)
+        job.yr = job.C * isz
+    job.yc = isz
+    job.P.C = job.C
+
+
+def softmax_plain(int kind, z, axis, num_threads=None):
+    """softmax (kind 0) or log_softmax (1) over the last axis of the common
+    case (_mc_plain_z) in one call, with no Python-level work: the result
+    the general path (_multiclass._softmax) gives, or None where the call is
+    not that case (the general path then runs it, and names any error)."""
+    cdef int typenum = _mc_plain_z(z, axis, num_threads)
+    cdef SMJob job
+    if typenum == 0:
+        return None
+    cdef cnp.ndarray a = <cnp.ndarray>z
+    cdef cnp.ndarray y = _new_out(2, cnp.PyArray_DIMS(a), typenum, cnp.PyArray_NBYTES(a),
+                                  ALIGNED_MIN)
+    _mc_plain_job(&job, kind, a, y)
+    _mc_exec(&job, num_threads)
+    return y
+
+
+def ce_plain(z, target, axis, weight, ignore_index, label_smoothing, reduction,
+             bint want_loss, bint want_grad, num_threads=None):
+    """cross_entropy (and its gradient) of the common case in one call: z as
+    _mc_plain_z takes it, target an int64 ndarray (not a subclass) of shape
+    (N,), C-contiguous, aligned, native, every index in [0, C) or
+    ignore_index; no weight, label_smoothing 0, ignore_index a Python int in
+    int64's range, reduction the str "mean", "sum" or "none".  Returns
+    (loss, grad) as _multiclass._loss does, or None where the call is not
+    that case (the general path then runs it, and names any error)."""
+    cdef int typenum = _mc_plain_z(z, axis, num_threads)
+    cdef SMJob job
+    cdef cnp.ndarray a, t, y = None, loss = None
+    cdef int red
+    if typenum == 0 or weight is not None or type(ignore_index) is not int \
+            or type(target) is not cnp.ndarray or type(reduction) is not str:
+        return None
+    if not ((type(label_smoothing) is float or type(label_smoothing) is int)
+            and label_smoothing == 0):
+        return None
+    if not -(1 << 63) <= ignore_index < (1 << 63):
+        return None
+    if reduction == "mean":
+        red = 0
+    elif reduction == "sum":
+        red = 1
+    elif reduction == "none":
+        red = 2
+    else:
+        return None
+    a = <cnp.ndarray>z
+    t = <cnp.ndarray>target
+    if cnp.PyArray_NDIM(t) != 1 or cnp.PyArray_DIMS(t)[0] != cnp.PyArray_DIMS(a)[0] \
+            or not _plain(t, cnp.NPY_INT64):
+        return None
+    denom, bad = class_targets(t, cnp.PyArray_DIMS(a)[1], ignore_index, None)
+    if bad >= 0:
+        return None
+    if want_grad:
+        y = _new_out(2, cnp.PyArray_DIMS(a), typenum, cnp.PyArray_NBYTES(a), ALIGNED_MIN)
+    if want_loss and red == 2:
+        loss = _new_out(1, cnp.PyArray_DIMS(a), typenum, cnp.PyArray_DIMS(a)[0] * cnp.PyArray_ITEMSIZE(a),
+                        ALIGNED_MIN)
+    _mc_plain_job(&job, SM_CE, a, y)
+    job.idx = <char *>cnp.PyArray_DATA(t)
+    job.ir = 8                       # byte strides, as multiclass() sets them
+    if loss is not None:
+        job.loss = <char *>cnp.PyArray_DATA(loss)
+        job.lr = cnp.PyArray_ITEMSIZE(a)
+    job.P.ignore_index = ignore_index
+    job.P.wall = <double>job.C
+    job.P.gscale = (1.0 / denom if denom != 0 else _math.nan) if red == 0 else 1.0
+    job.lanes_cce = 1
+    total = _mc_exec(&job, num_threads)[0]
+    if not want_loss:
+        return None, y
+    if red == 2:
+        return loss, y
+    rtype = _F64_TYPE if typenum == cnp.NPY_DOUBLE else _F32_TYPE
+    return rtype(total if red == 1 else (total / denom if denom != 0 else _math.nan)), y
 
 
 def class_targets(idx, Py_ssize_t C, long long ignore_index, w):
