@@ -123,17 +123,13 @@ class _RowsOut:
         return self.arr
 
 
-# the kernels' row-per-lane limit on a class axis that is not contiguous
-# (_softmax.pxi); above it rows go one at a time and write C order best
-_LANES_MAXC = 256
-
-
 def _empty_like(z, cdt, ax):
     """A new array for a result of z's shape: Fortran order where z is and
-    its rows go through the row-per-lane kernel (which then writes it as it
-    reads z, one plain store per class)."""
+    the kernels take its rows as they lie (row per lane, or C-order tiles:
+    _kernels.fortran_rows), writing the result as they read z; C order
+    where they go one row at a time (which writes C order best)."""
     if (z.ndim > 1 and z.flags.f_contiguous and not z.flags.c_contiguous
-            and z.shape[ax] <= _LANES_MAXC):
+            and _k.fortran_rows(z.shape[ax])):
         return _k.empty(z.shape[::-1], cdt).T
     return _k.empty(z.shape, cdt)
 

@@ -41,7 +41,11 @@ ctypedef struct SMJob:
 
 
 cdef inline Py_ssize_t _rows_per_block(Py_ssize_t C) noexcept nogil:
-    return max(<Py_ssize_t>1, <Py_ssize_t>CHUNK // C)
+    # about CHUNK elements, in whole groups of 16 rows (a float32 vector's
+    # lanes, two float64 ones): no block ends in a partial group of the
+    # row-per-lane kernels or of the tiles (fl_softmax_tiles.h), which go
+    # element by element
+    return max(<Py_ssize_t>16, (<Py_ssize_t>CHUNK // C) & ~(<Py_ssize_t>15))
 
 
 cdef inline double _sm_call(SMJob *job, real *z, Py_ssize_t ldz, real *t, Py_ssize_t ldt,
@@ -73,8 +77,13 @@ DEF SM_LANES_MAXC = 256
 
 cdef inline bint _sm_strided_ok(SMJob *job) noexcept nogil:
     # the level has the any-strides kernels (the cython level does not)
+    cdef Py_ssize_t isz = 8 if job.is_f64 else 4
     if job.C > SM_LANES_MAXC:
-        return False
+        # except rows one element apart at a level with C-order tiles
+        # (fl_softmax_tiles.h), which rows3 then runs on the row kernel
+        if not (TABLE.softmax.tiles_minc > 0 and job.zr == isz
+                and (job.t == NULL or job.tr == isz) and (job.y == NULL or job.yr == isz)):
+            return False
     if job.is_f64:
         return TABLE.softmax.rows3_f64 != NULL
     return TABLE.softmax.rows3_f32 != NULL
@@ -318,6 +327,14 @@ cdef object _mc_exec(SMJob *job, num_threads):
         free(job.partial)
         free(job.bad)
     return total, first
+
+
+def fortran_rows(Py_ssize_t C):
+    """True where the kernels run rows one element apart (a Fortran-order
+    (N, C) operand) without going row by row: up to SM_LANES_MAXC classes
+    (row per lane), or at a level with tiles (any count).  The Python layer
+    then gives such an input a Fortran-order result, written as it is read."""
+    return C <= SM_LANES_MAXC or TABLE.softmax.tiles_minc > 0
 
 
 cdef int _mc_plain_z(z, axis, num_threads) noexcept:

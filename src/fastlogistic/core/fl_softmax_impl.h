@@ -462,7 +462,7 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
                               const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t,
                               ptrdiff_t ldt, FL_REAL *loss, ptrdiff_t lds, FL_REAL *grad,
                               ptrdiff_t ldg, ptrdiff_t nrows, const int mode,
-                              const int has_w, const int smooth)
+                              const int has_w, const int smooth, double total)
 {
     const ptrdiff_t C = P->C;
     const FL_REAL *w = (const FL_REAL *)P->w;
@@ -473,7 +473,6 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
     FL_REAL mrow[FL_SM_GROUP_MAX];
     double s1[FL_SM_GROUP_MAX], lse[FL_SM_GROUP_MAX], sd[FL_SM_GROUP_MAX],
         sa[FL_SM_GROUP_MAX], ey[FL_SM_GROUP_MAX];
-    double total = 0.0;
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += G) {
         ptrdiff_t g = nrows - r0 < G ? nrows - r0 : G;
         /* the group's maxima first (fast-path rows) */
@@ -605,20 +604,23 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
     return total;
 }
 
-static double FL_KERNEL(ce)(const fl_ce_params *P, const FL_REAL *z, ptrdiff_t ldz, const int64_t *idx,
-                     ptrdiff_t ldi, const FL_REAL *t, ptrdiff_t ldt, FL_REAL *loss, ptrdiff_t lds,
-                     FL_REAL *grad, ptrdiff_t ldg, ptrdiff_t nrows)
+/* the rows' losses added to `total` one by one, in row order (so that rows
+   taken in several calls sum as in one: fl_softmax_tiles.h) */
+FL_INLINE double FL_VFN(ce_acc)(const fl_ce_params *P, const FL_REAL *z, ptrdiff_t ldz,
+                            const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t, ptrdiff_t ldt,
+                            FL_REAL *loss, ptrdiff_t lds, FL_REAL *grad, ptrdiff_t ldg,
+                            ptrdiff_t nrows, double total)
 {
     const int has_w = P->w != NULL, smooth = P->eps != 0.0;
     if (P->C <= SM_SMALL_MAXC) {
         FL_REAL scratch[7 * SM_SMALL_MAXC * FL_LANES];
-        return FL_VFN(rw_dispatch)(P, P->C, z, ldz, 1, idx, ldi, t, ldt, 1, loss, lds, grad, ldg, 1,
-                               nrows, scratch, 2);
+        return total + FL_VFN(rw_dispatch)(P, P->C, z, ldz, 1, idx, ldi, t, ldt, 1, loss, lds, grad,
+                                       ldg, 1, nrows, scratch, 2);
     }
     if (idx) {
 #define FL_SM_CE_IDX(hw, sm)                                                   \
         return FL_VFN(ce_block)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows, \
-                            SM_IDX, hw, sm)
+                            SM_IDX, hw, sm, total)
         if (!has_w && !smooth) FL_SM_CE_IDX(0, 0);
         if (!has_w) FL_SM_CE_IDX(0, 1);
         if (!smooth) FL_SM_CE_IDX(1, 0);
@@ -627,22 +629,30 @@ static double FL_KERNEL(ce)(const fl_ce_params *P, const FL_REAL *z, ptrdiff_t l
     }
     if (!has_w && !smooth)
         return FL_VFN(ce_block)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows,
-                            SM_PROB, 0, 0);
+                            SM_PROB, 0, 0, total);
     return FL_VFN(ce_block)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows,
-                        SM_PROB, has_w, 1);
+                        SM_PROB, has_w, 1, total);
+}
+
+static double FL_KERNEL(ce)(const fl_ce_params *P, const FL_REAL *z, ptrdiff_t ldz, const int64_t *idx,
+                     ptrdiff_t ldi, const FL_REAL *t, ptrdiff_t ldt, FL_REAL *loss, ptrdiff_t lds,
+                     FL_REAL *grad, ptrdiff_t ldg, ptrdiff_t nrows)
+{
+    return FL_VFN(ce_acc)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows, 0.0);
 }
 
 /* ------------------ categorical cross-entropy on p -------------------- */
 
-static double FL_KERNEL(cce)(const fl_ce_params *P, const FL_REAL *p, ptrdiff_t ldp, const int64_t *idx,
-                      ptrdiff_t ldi, const FL_REAL *t, ptrdiff_t ldt, FL_REAL *loss, ptrdiff_t lds,
-                      FL_REAL *grad, ptrdiff_t ldg, ptrdiff_t nrows, ptrdiff_t *first_bad)
+/* as ce_acc: the losses added to `total` in row order */
+FL_INLINE double FL_VFN(cce_acc)(const fl_ce_params *P, const FL_REAL *p, ptrdiff_t ldp,
+                             const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t, ptrdiff_t ldt,
+                             FL_REAL *loss, ptrdiff_t lds, FL_REAL *grad, ptrdiff_t ldg,
+                             ptrdiff_t nrows, ptrdiff_t *first_bad, double total)
 {
     const ptrdiff_t C = P->C;
     const FL_REAL *w = (const FL_REAL *)P->w;
     const FL_REAL gs = (FL_REAL)P->gscale;
     const FL_VEC lo = FL_VFN(fl_splat)((FL_REAL)-100), tiny = FL_VFN(fl_splat)((FL_REAL)1e-12), zero = FL_VFN(fl_splat)((FL_REAL)0);
-    double total = 0.0;
     *first_bad = -1;
     for (ptrdiff_t r = 0; r < nrows; r++) {
         const FL_REAL *pr = p + r * ldp;
@@ -702,6 +712,13 @@ static double FL_KERNEL(cce)(const fl_ce_params *P, const FL_REAL *p, ptrdiff_t 
     return total;
 }
 
+static double FL_KERNEL(cce)(const fl_ce_params *P, const FL_REAL *p, ptrdiff_t ldp, const int64_t *idx,
+                      ptrdiff_t ldi, const FL_REAL *t, ptrdiff_t ldt, FL_REAL *loss, ptrdiff_t lds,
+                      FL_REAL *grad, ptrdiff_t ldg, ptrdiff_t nrows, ptrdiff_t *first_bad)
+{
+    return FL_VFN(cce_acc)(P, p, ldp, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows, first_bad, 0.0);
+}
+
 /* ---------------- any strides (class axis not contiguous) ---------------- */
 
 static void FL_KERNEL(softmax_s)(const FL_REAL *z, ptrdiff_t zrs, ptrdiff_t zcs, FL_REAL *y, ptrdiff_t yrs,
@@ -719,6 +736,8 @@ static double FL_KERNEL(ce_s)(const fl_ce_params *P, const FL_REAL *z, ptrdiff_t
     return FL_VFN(rw_dispatch)(P, P->C, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, grad, grs,
                            gcs, nrows, scratch, 2);
 }
+
+#include "fl_softmax_tiles.h"
 
 static void FL_XCAT3(fill_softmax, FL_S, FL_ISA)(fl_softmax_table *tb)
 {
