@@ -199,6 +199,27 @@ FL_INLINE void FL_VFN(rw_kacc)(FL_VFN(rwd) *acc, FL_IVEC *cnt, FL_VEC x, FL_VEC 
 #endif
 }
 
+/* log1p(y) and r = 1 / (1 + y) for y >= 0 or NaN (a block's S1): fl_log1p's
+   arithmetic, with its correction term c / (1 + y) taken as c r (c is a
+   rounding error of 1 + y, so its own rounding does not reach the result's
+   last bit but for a rare tie) so that the division serves both, and without
+   the selects for y <= -1 and +inf, which S1 never is */
+FL_INLINE vf64 FL_VFN(rw_log1p)(vf64 y, vf64 *r)
+{
+    vf64 u = 1.0 + y;
+    vf64 ru = 1.0 / u;
+    vf64 f;
+    vi64 k = fl_split_f64(u, &f);
+    vf64 c = fl_sel_f64(fl_ge_i64(k, (vi64){0} + 2), 1.0 - (u - y), y - (u - 1.0)) * ru;
+    c = fl_sel_f64(fl_lt_i64(k, (vi64){0} + FL_LOG1P_KEXACT_f64), c, fl_splat_f64(0));
+    vi64 k0 = fl_eq_i64(k, (vi64){0});
+    f = fl_sel_f64(k0, y, f);
+    c = fl_sel_f64(k0, fl_splat_f64(0), c);
+    vf64 l = fl_logcore_f64(f, fl_i2f_f64(k), c);
+    *r = ru;
+    return fl_sel_f64(y != y, y, l);
+}
+
 /* The work of rw_lanes once the block's logits are in place (rows one
    element apart, class c at z + c * zcs).  lean: every logit finite and
    every row's range finite, mv its maxima (else computed here, NaN
@@ -290,15 +311,17 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
             S1.h[k] = fl_sel_f64(nan_, fl_splat_f64(__builtin_nan("")), s);
         }
     }
-    if (kind != 0)
-        for (int k = 0; k < RW_NH; k++)
-            LSE.h[k] = fl_log1p_f64(S1.h[k]);
+    /* Rd = 1 / S = 1 / (1 + S1) */
+    FL_VFN(rwd) Rd;
+    for (int k = 0; k < RW_NH; k++) {
+        if (kind != 0)
+            LSE.h[k] = FL_VFN(rw_log1p)(S1.h[k], &Rd.h[k]);
+        else
+            Rd.h[k] = 1.0 / (1.0 + S1.h[k]);
+    }
     if (kind == 0) {
         /* e / S as e (1 / S), 1 / S rounded once from float64 (as the row
            kernel): one division per float64 vector, not one per class */
-        FL_VFN(rwd) Rd;
-        for (int k = 0; k < RW_NH; k++)
-            Rd.h[k] = 1.0 / (1.0 + S1.h[k]);
         FL_VEC rv = FL_VFN(rw_narrow)(Rd);
         for (ptrdiff_t c = 0; c < C; c++)
             FL_VFN(rw_st)(out + c * ocs, ors, FL_VFN(fl_load)(et + c * FL_LANES) * rv);
@@ -331,7 +354,7 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
                 l = has_w ? WY.h[k] * nll : nll;
                 a = WY.h[k];
             }
-            vf64 R = 1.0 / (1.0 + S1.h[k]);
+            vf64 R = Rd.h[k];
             vf64 q = fl_sel_f64(top, S1.h[k], 1.0 + (S1.h[k] - EY.h[k])) * R;
             vf64 gy = smooth ? epc * (P->wall - WY.h[k]) - a * q : -a * q;
             vi64 kp = KP.h[k] != 0.0;
@@ -342,7 +365,7 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
     } else {
         for (int k = 0; k < RW_NH; k++) {
             Ld.h[k] = acca.h[k] * LSE.h[k] - accd.h[k];
-            Fd.h[k] = acca.h[k] * gs * (1.0 / (1.0 + S1.h[k]));
+            Fd.h[k] = acca.h[k] * gs * Rd.h[k];
         }
     }
     for (int k = 0; k < RW_NH; k++) {
