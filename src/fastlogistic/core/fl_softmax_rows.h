@@ -199,6 +199,22 @@ FL_INLINE void FL_VFN(rw_kacc)(FL_VFN(rwd) *acc, FL_IVEC *cnt, FL_VEC x, FL_VEC 
 #endif
 }
 
+/* yv == c ? a : b lane by lane (yv: the targets).  At AVX-512 one compare
+   into a mask register and one blend: through fl_sel GCC turns the mask into
+   a vector and back, two more instructions per class and use */
+FL_INLINE FL_VEC FL_VFN(rw_ysel)(FL_IVEC yv, ptrdiff_t c, FL_VEC a, FL_VEC b)
+{
+#if FL_X86_LEVEL >= 3 && FL_NV == 1 && FL_T == 64
+    return (FL_VEC)_mm512_mask_blend_pd(_mm512_cmpeq_epi64_mask((__m512i)yv, _mm512_set1_epi64((long long)c)),
+                                        (__m512d)b, (__m512d)a);
+#elif FL_X86_LEVEL >= 3 && FL_NV == 1
+    return (FL_VEC)_mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask((__m512i)yv, _mm512_set1_epi32((int)c)),
+                                        (__m512)b, (__m512)a);
+#else
+    return FL_VFN(fl_sel)(yv == ((FL_IVEC){0} + (int)(c)), a, b);
+#endif
+}
+
 /* log1p(y) and r = 1 / (1 + y) for y >= 0 or NaN (a block's S1): fl_log1p's
    arithmetic, with its correction term c / (1 + y) taken as c r (c is a
    rounding error of 1 + y, so its own rounding does not reach the result's
@@ -267,11 +283,10 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
         if (kind != 1)
             FL_VFN(fl_store)(et + c * FL_LANES, e);
         if (idxm) {
-            FL_IVEC is = yv == ((FL_IVEC){0} + (int)(c));
-            zy = FL_VFN(fl_sel)(is, x, zy);
-            ey = FL_VFN(fl_sel)(is, e, ey);
+            zy = FL_VFN(rw_ysel)(yv, c, x, zy);
+            ey = FL_VFN(rw_ysel)(yv, c, e, ey);
             if (has_w)
-                wy = FL_VFN(fl_sel)(is, FL_VFN(fl_splat)(w[c]), wy);
+                wy = FL_VFN(rw_ysel)(yv, c, FL_VFN(fl_splat)(w[c]), wy);
         }
         if (extra) {
             FL_VEC coef;
@@ -389,7 +404,7 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
         const FL_VEC gyk = FL_VFN(fl_sel)(keep, gyv, zero);
         for (ptrdiff_t c = 0; c < C; c++) {
             FL_VEC gv = FL_VFN(fl_load)(et + c * FL_LANES) * fv;
-            gv = FL_VFN(fl_sel)(yv == ((FL_IVEC){0} + (int)(c)), gyk, gv);
+            gv = FL_VFN(rw_ysel)(yv, c, gyk, gv);
             FL_VFN(rw_st)(out + c * ocs, ors, gv);
         }
         return;
@@ -407,7 +422,7 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
             gv = gv - (has_w ? w[c] : (FL_REAL)1) * cs;
         }
         if (idxm)
-            gv = FL_VFN(fl_sel)(keep, FL_VFN(fl_sel)(yv == ((FL_IVEC){0} + (int)(c)), gyv, gv), zero);
+            gv = FL_VFN(fl_sel)(keep, FL_VFN(rw_ysel)(yv, c, gyv, gv), zero);
         FL_VFN(rw_st)(out + c * ocs, ors, gv);
     }
 }
