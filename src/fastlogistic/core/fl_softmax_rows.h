@@ -215,25 +215,62 @@ FL_INLINE FL_VEC FL_VFN(rw_ysel)(FL_IVEC yv, ptrdiff_t c, FL_VEC a, FL_VEC b)
 #endif
 }
 
+/* fl_logcore_f64 with its s = f / (2 + f) by fl_div_f64 (at AVX-512 a
+   reciprocal and two Newton steps, ~1 ULP, as fl_log1p_unit's s): s only
+   scales the small terms (hfsq + R <= ~0.1 |f|), so the result keeps its
+   bound, and the block's log1p loses the longer of its two divisions */
+FL_INLINE vf64 FL_VFN(rw_logcore)(vf64 f, vf64 dk, vf64 c)
+{
+    vf64 hfsq = 0.5 * f * f;
+    vf64 s = fl_div_f64(f, 2.0 + f);
+    vf64 z = s * s;
+    vf64 w = z * z;
+    vf64 t1 = w * (3.999999999940941908e-01 +
+                   w * (2.222219843214978396e-01 + w * 1.531383769920937332e-01));
+    vf64 t2 = z * (6.666666666666735130e-01 +
+                   w * (2.857142874366239149e-01 +
+                        w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
+    vf64 R = t2 + t1;
+    return s * (hfsq + R) + (dk * 1.90821492927058770002e-10 + c) - hfsq + f +
+           dk * 6.93147180369123816490e-01;
+}
+
 /* log1p(y) and r = 1 / (1 + y) for y >= 0 or NaN (a block's S1): fl_log1p's
    arithmetic, with its correction term c / (1 + y) taken as c r (c is a
    rounding error of 1 + y, so its own rounding does not reach the result's
-   last bit but for a rare tie) so that the division serves both, and without
-   the selects for y <= -1 and +inf, which S1 never is */
+   last bit but for a rare tie) so that the division serves both, without
+   the selects for y <= -1 and +inf, which S1 never is, and (AVX-512) with
+   its selects on mask registers */
 FL_INLINE vf64 FL_VFN(rw_log1p)(vf64 y, vf64 *r)
 {
     vf64 u = 1.0 + y;
     vf64 ru = 1.0 / u;
     vf64 f;
     vi64 k = fl_split_f64(u, &f);
-    vf64 c = fl_sel_f64(fl_ge_i64(k, (vi64){0} + 2), 1.0 - (u - y), y - (u - 1.0)) * ru;
+    vf64 c0 = 1.0 - (u - y), c1 = y - (u - 1.0);
+#if FL_X86_LEVEL >= 3 && FL_NV == 1
+    const __m512i ki = (__m512i)k;
+    const __mmask8 kge2 = _mm512_cmpge_epi64_mask(ki, _mm512_set1_epi64(2));
+    const __mmask8 kex = _mm512_cmplt_epi64_mask(ki, _mm512_set1_epi64(FL_LOG1P_KEXACT_f64));
+    const __mmask8 k0 = _mm512_cmpeq_epi64_mask(ki, _mm512_setzero_si512());
+    /* c = sel(k >= 2, c0, c1) r, +0 where k >= KEXACT or k == 0 */
+    vf64 c = (vf64)_mm512_maskz_mul_pd((__mmask8)(kex & ~k0), _mm512_mask_blend_pd(kge2, (__m512d)c1, (__m512d)c0),
+                                       (__m512d)ru);
+    f = (vf64)_mm512_mask_blend_pd(k0, (__m512d)f, (__m512d)y);
+    vf64 l = FL_VFN(rw_logcore)(f, fl_i2f_f64(k), c);
+    l = (vf64)_mm512_mask_blend_pd(_mm512_cmp_pd_mask((__m512d)y, (__m512d)y, _CMP_UNORD_Q), (__m512d)l,
+                                   (__m512d)y);
+#else
+    vf64 c = fl_sel_f64(fl_ge_i64(k, (vi64){0} + 2), c0, c1) * ru;
     c = fl_sel_f64(fl_lt_i64(k, (vi64){0} + FL_LOG1P_KEXACT_f64), c, fl_splat_f64(0));
     vi64 k0 = fl_eq_i64(k, (vi64){0});
     f = fl_sel_f64(k0, y, f);
     c = fl_sel_f64(k0, fl_splat_f64(0), c);
-    vf64 l = fl_logcore_f64(f, fl_i2f_f64(k), c);
+    vf64 l = FL_VFN(rw_logcore)(f, fl_i2f_f64(k), c);
+    l = fl_sel_f64(y != y, y, l);
+#endif
     *r = ru;
-    return fl_sel_f64(y != y, y, l);
+    return l;
 }
 
 /* The work of rw_lanes once the block's logits are in place (rows one
