@@ -563,6 +563,8 @@ def test_rows_do_not_depend_on_their_neighbours(level, dt, layout):
         z[5, 0] = far                                   # clamped in a lean block
         z[6, :] = 1.5                                   # all at the maximum
         z[7, 1 % C] = z[7, 0] = 9.0                     # two maxima
+        z[8, :] = -1.0
+        z[8, 0], z[8, 1] = -0.0, 0.0                    # maxima -0 and +0
         idx = rng.integers(0, C, N)
         idx[9] = -100
         t = rng.dirichlet(np.ones(C), N).astype(dt)

@@ -307,8 +307,10 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
         if (lean) {
             e = FL_VFN(rw_expfast)(x, mv, nmv, clamp);
             FL_VFN(rw_kacc)(&acc, &cnt, x, mv, e);
+            /* x - m: +0 at the maximum but where the row holds both -0
+               and +0 there (-0 - +0): a -0 adds as +0 to accd, never -0 */
             if (extra)
-                d = FL_VFN(fl_sel)(x == mv, zero, x - mv);
+                d = x - mv;
         } else {
             FL_IVEC eq;
             e = FL_VFN(sm_expdiff)(x, mv, &eq, &d);
@@ -383,7 +385,11 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
         FL_VEC lv = FL_VFN(rw_narrow)(LSE);
         for (ptrdiff_t c = 0; c < C; c++) {
             FL_VEC x = FL_VFN(fl_load)(z + c * zcs);
-            FL_VFN(rw_st)(out + c * ocs, ors, FL_VFN(fl_sel)(x == mv, zero, x - mv) - lv);
+            /* lean: x - m is finite, +0 at the maximum (or -0 where the
+               row's maximum is both -0 and +0, whose lv >= log 2 is not 0:
+               the same difference) */
+            FL_VEC dv = lean ? x - mv : FL_VFN(fl_sel)(x == mv, zero, x - mv);
+            FL_VFN(rw_st)(out + c * ocs, ors, dv - lv);
         }
         return;
     }
