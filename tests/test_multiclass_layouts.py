@@ -287,8 +287,9 @@ def _same_bits_as_class_last(dt, C):
     """Where the class-last C-order array runs the same kernel: up to 15
     classes (row per lane on both) and above 256 (the row kernel on both).
     In between C order takes the row kernel and a strided class axis the row
-    per lane one, whose FMA contractions may differ in the last bit (float64;
-    float32 with probability targets)."""
+    per lane one, whose results may differ in the last bits (FMA
+    contractions; the row per lane kernel's 1 / S multiplies and its log1p
+    shares that reciprocal)."""
     return not 15 < C <= 256
 
 

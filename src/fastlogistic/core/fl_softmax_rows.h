@@ -15,9 +15,15 @@
  *   - otherwise (a C-order array with few classes): the block's logits are
  *     copied once into a stage, class-major, and results are stored lane
  *     by lane.
- * The arithmetic of a row is that of the row kernels in fl_softmax_impl.h,
- * operation for operation.  The last, partial block of rows is staged
- * through `scratch` with zero rows as padding.
+ * The arithmetic of a row is that of the row kernels in fl_softmax_impl.h
+ * (exp(x - m) from TwoSum's hi + lo, S1 and its float64 sums, log1p(S1)),
+ * with three differences in the last bits: 1 / S is rounded once and
+ * multiplies (softmax, the gradient factor, the target's gradient), log1p's
+ * correction term is c (1 / S) and its s = f / (2 + f) a ~1 ULP quotient
+ * (rw_log1p).  A block of finite rows takes a lean path (rw_core) that
+ * leaves out the selects that are identities on such rows: a row gives the
+ * same bits whichever path its block takes.  The last, partial block of
+ * rows is staged through `scratch` with zero rows as padding.
  *
  * scratch: room for 5 * C * FL_LANES elements (the exponentials of a block, its
  * staged logits, and the staged operands of the last block).
