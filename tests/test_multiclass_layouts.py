@@ -287,8 +287,9 @@ def _same_bits_as_class_last(dt, C):
     """Where the class-last C-order array runs the same kernel: up to 15
     classes (row per lane on both) and above 256 (the row kernel on both).
     In between C order takes the row kernel and a strided class axis the row
-    per lane one, whose FMA contractions may differ in the last bit (float64;
-    float32 with probability targets)."""
+    per lane one, whose results may differ in the last bits (FMA
+    contractions; the row per lane kernel's 1 / S multiplies and its log1p
+    shares that reciprocal)."""
     return not 15 < C <= 256
 
 
@@ -544,3 +545,46 @@ def test_class_last_rows_cut(level, dt):
             np.testing.assert_array_equal(loss, l2)
             np.testing.assert_array_equal(g, g2)
             assert (fl.cross_entropy(a, y).tobytes() == fl.cross_entropy(ac, y).tobytes())
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_rows_do_not_depend_on_their_neighbours(level, dt, layout):
+    """The row-per-lane kernel picks a lean path for a block of rows that are
+    all finite (with or without exp's lower clamp, by the block's widest
+    range) and the general one otherwise: a row gives the same bits whatever
+    the other rows of its block hold (a NaN, an inf, a range wide enough for
+    exp's clamp, or none of these)."""
+    rng = np.random.default_rng(37)
+    far = -150.0 if dt == np.float32 else -900.0       # beyond exp's range
+    poisons = [np.nan, np.inf, -np.inf, far, 1e30 if dt == np.float32 else 1e300]
+    for C in (2, 3, 5, 8, 15, 40):
+        N = 70
+        z = (rng.standard_normal((N, C)) * 4).astype(dt)
+        z[5, 0] = far                                   # clamped in a lean block
+        z[6, :] = 1.5                                   # all at the maximum
+        z[7, 1 % C] = z[7, 0] = 9.0                     # two maxima
+        z[8, :] = -1.0
+        z[8, 0], z[8, 1] = -0.0, 0.0                    # maxima -0 and +0
+        idx = rng.integers(0, C, N)
+        idx[9] = -100
+        t = rng.dirichlet(np.ones(C), N).astype(dt)
+        w = rng.uniform(0.5, 2.0, C).astype(dt)
+
+        def run(a):
+            a = np.asfortranarray(a) if layout == "F" else np.ascontiguousarray(a)
+            r = [fl.softmax(a, axis=-1), fl.log_softmax(a, axis=-1)]
+            for tgt in (idx, t):
+                for kw in ({}, {"weight": w, "label_smoothing": 0.1}):
+                    r.extend(fl.cross_entropy_loss_and_grad(a, tgt, reduction="none", **kw))
+            return r
+
+        base = run(z)
+        for p in poisons:
+            for r in (0, 3, 17, 33, 64):
+                zp = z.copy()
+                zp[r, C // 2] = p
+                got = run(zp)
+                keep = np.arange(N) != r
+                for a, b in zip(base, got):
+                    np.testing.assert_array_equal(a[keep], b[keep], err_msg=f"{C} {p} {r}")

@@ -15,9 +15,15 @@
  *   - otherwise (a C-order array with few classes): the block's logits are
  *     copied once into a stage, class-major, and results are stored lane
  *     by lane.
- * The arithmetic of a row is that of the row kernels in fl_softmax_impl.h,
- * operation for operation.  The last, partial block of rows is staged
- * through `scratch` with zero rows as padding.
+ * The arithmetic of a row is that of the row kernels in fl_softmax_impl.h
+ * (exp(x - m) from TwoSum's hi + lo, S1 and its float64 sums, log1p(S1)),
+ * with three differences in the last bits: 1 / S is rounded once and
+ * multiplies (softmax, the gradient factor, the target's gradient), log1p's
+ * correction term is c (1 / S) and its s = f / (2 + f) a ~1 ULP quotient
+ * (rw_log1p).  A block of finite rows takes a lean path (rw_core) that
+ * leaves out the selects that are identities on such rows: a row gives the
+ * same bits whichever path its block takes.  The last, partial block of
+ * rows is staged through `scratch` with zero rows as padding.
  *
  * scratch: room for 7 * C * FL_LANES elements (the exponentials of a block, its
  * staged logits, the staged operands of the last block, and the targets' and
@@ -38,6 +44,12 @@ FL_INLINE FL_VFN(rwd) FL_VFN(rw_wide)(FL_VEC v)
     FL_VFN(rwd) r;
 #if FL_T == 64
     r.h[0] = v;
+#elif FL_X86_LEVEL >= 3 && FL_NV == 1
+    /* two whole-register conversions (through fl_widen_f32's halves GCC
+       converts 128 bits at a time) */
+    __m512 u = (__m512)v;
+    r.h[0] = (vf64)_mm512_cvtps_pd(_mm512_castps512_ps256(u));
+    r.h[1] = (vf64)_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(u), 1)));
 #else
     fl_widen_f32(v, &r.h[0], &r.h[1]);
 #endif
@@ -48,6 +60,15 @@ FL_INLINE FL_VEC FL_VFN(rw_narrow)(FL_VFN(rwd) d)
 {
 #if FL_T == 64
     return d.h[0];
+#elif FL_X86_LEVEL >= 3 && FL_NV == 1
+    /* in registers: through memory the two half stores and the whole load
+       stall store forwarding */
+    __m256 l = _mm512_cvtpd_ps((__m512d)d.h[0]), h = _mm512_cvtpd_ps((__m512d)d.h[1]);
+    return (vf32)_mm512_castpd_ps(
+        _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(l)), _mm256_castps_pd(h), 1));
+#elif FL_X86_LEVEL == 2 && FL_NV == 1
+    __m128 l = _mm256_cvtpd_ps((__m256d)d.h[0]), h = _mm256_cvtpd_ps((__m256d)d.h[1]);
+    return (vf32)_mm256_insertf128_ps(_mm256_castps128_ps256(l), h, 1);
 #else
     vf32h l = __builtin_convertvector(d.h[0], vf32h);
     vf32h h = __builtin_convertvector(d.h[1], vf32h);
@@ -237,15 +258,158 @@ static void FL_VFN(rw_tout)(const FL_VFN(rw_tp) *tp, const FL_REAL *src, ptrdiff
 typedef struct { char unused; } FL_VFN(rw_tp);
 #endif
 
-/* kind: 0 softmax, 1 log_softmax, 2 cross-entropy (mode SM_IDX / SM_PROB).
-   One block of exactly FL_LANES rows; yl: the target of each lane (-1: ignored);
-   lossl: FL_LANES per-row losses (contiguous) or NULL; et: C * FL_LANES scratch.
-   Adds the rows' losses to *tot (lane-wise). */
-FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
-                            ptrdiff_t zcs, const FL_IVEC *yl, const FL_REAL *t, ptrdiff_t trs,
-                            ptrdiff_t tcs, FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors, ptrdiff_t ocs,
-                            FL_REAL *et, FL_REAL *zs, FL_VFN(rwd) *tot, ptrdiff_t nlive, const int kind, const int mode,
-                            const int has_w, const int smooth)
+/* ---- the lean path of a block whose logits are all finite ----
+ * A block of rows whose logits are all finite, with every row's range
+ * max - min finite, takes the lean path of rw_core: there x - m is finite,
+ * so TwoSum's lo needs no NaN select and exp no upper clamp (nor the lower
+ * one where every range is at most RW_NOCLAMP), the lanes at the maximum
+ * give hi = lo = 0 and e = 1 exactly with no select, and the float64 sums
+ * add under a mask.  These are the general path's operations with the
+ * selects that are identities on such rows left out: a row gives the same
+ * bits whichever path its block takes (blocks of other rows decide it). */
+#if FL_T == 64
+#define RW_REAL_MAX __DBL_MAX__
+#else
+#define RW_REAL_MAX __FLT_MAX__
+#endif
+#if FL_X86_LEVEL >= 3
+#define RW_LEAN 1
+#define RW_NOCLAMP (-(FL_REAL)FL_TC(FL_EXP_LO) - 8)
+#elif FL_X86_LEVEL == 2
+#define RW_LEAN 1
+#define RW_NOCLAMP 0 /* fl_exp picks its own form below AVX-512 */
+#else
+#define RW_LEAN 0
+#define RW_NOCLAMP 0
+#endif
+
+/* exp(x - m) from the exact difference, x and m finite (hi <= 0; clamp: hi
+   may be below exp's range): sm_expdiff's arithmetic without its selects */
+FL_INLINE FL_VEC FL_VFN(rw_expfast)(FL_VEC x, FL_VEC mv, FL_VEC nmv, const int clamp)
+{
+    FL_VEC hi = x - mv;
+    FL_VEC bb = hi - x;
+    FL_VEC lo = (x - (hi - bb)) + (nmv - bb);
+#if FL_X86_LEVEL >= 3
+    FL_VEC e = FL_VFN(fl_exp_inrange)(clamp ? FL_VFN(fl_maxv)(FL_VFN(fl_splat)(FL_TC(FL_EXP_LO)), hi) : hi);
+#else
+    (void)clamp;
+    FL_VEC e = FL_VFN(fl_exp)(hi);
+#endif
+    return e + e * lo;
+}
+
+/* acc += v (widened to float64) on the lanes where x != mv, cnt -= 1 where
+   x == mv: the general path's acc += wide(sel(eq, 0, v)), cnt += eq (acc
+   is never -0, so adding nothing and adding +0 are the same bits) */
+FL_INLINE void FL_VFN(rw_kacc)(FL_VFN(rwd) *acc, FL_IVEC *cnt, FL_VEC x, FL_VEC mv, FL_VEC v)
+{
+#if FL_X86_LEVEL >= 3 && FL_NV == 1 && FL_T == 64
+    __mmask8 k = _mm512_cmp_pd_mask((__m512d)x, (__m512d)mv, _CMP_EQ_OQ);
+    acc->h[0] = (vf64)_mm512_mask_add_pd((__m512d)acc->h[0], (__mmask8)~k, (__m512d)acc->h[0], (__m512d)v);
+    *cnt = (FL_IVEC)_mm512_mask_add_epi64((__m512i)*cnt, k, (__m512i)*cnt, _mm512_set1_epi64(-1));
+#elif FL_X86_LEVEL >= 3 && FL_NV == 1
+    __mmask16 k = _mm512_cmp_ps_mask((__m512)x, (__m512)mv, _CMP_EQ_OQ), nk = (__mmask16)~k;
+    __m512 u = (__m512)v;
+    acc->h[0] = (vf64)_mm512_mask_add_pd((__m512d)acc->h[0], (__mmask8)nk, (__m512d)acc->h[0],
+                                         _mm512_cvtps_pd(_mm512_castps512_ps256(u)));
+    acc->h[1] = (vf64)_mm512_mask_add_pd(
+        (__m512d)acc->h[1], (__mmask8)(nk >> 8), (__m512d)acc->h[1],
+        _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(u), 1))));
+    *cnt = (FL_IVEC)_mm512_mask_add_epi32((__m512i)*cnt, k, (__m512i)*cnt, _mm512_set1_epi32(-1));
+#else
+    FL_IVEC eq = x == mv;
+    FL_VFN(rwd) ew = FL_VFN(rw_wide)(FL_VFN(fl_sel)(eq, FL_VFN(fl_splat)((FL_REAL)0), v));
+    for (int k = 0; k < RW_NH; k++)
+        acc->h[k] += ew.h[k];
+    *cnt += eq;
+#endif
+}
+
+/* yv == c ? a : b lane by lane (yv: the targets).  At AVX-512 one compare
+   into a mask register and one blend: through fl_sel GCC turns the mask into
+   a vector and back, two more instructions per class and use */
+FL_INLINE FL_VEC FL_VFN(rw_ysel)(FL_IVEC yv, ptrdiff_t c, FL_VEC a, FL_VEC b)
+{
+#if FL_X86_LEVEL >= 3 && FL_NV == 1 && FL_T == 64
+    return (FL_VEC)_mm512_mask_blend_pd(_mm512_cmpeq_epi64_mask((__m512i)yv, _mm512_set1_epi64((long long)c)),
+                                        (__m512d)b, (__m512d)a);
+#elif FL_X86_LEVEL >= 3 && FL_NV == 1
+    return (FL_VEC)_mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask((__m512i)yv, _mm512_set1_epi32((int)c)),
+                                        (__m512)b, (__m512)a);
+#else
+    return FL_VFN(fl_sel)(yv == ((FL_IVEC){0} + (int)(c)), a, b);
+#endif
+}
+
+/* fl_logcore_f64 with its s = f / (2 + f) by fl_div_f64 (at AVX-512 a
+   reciprocal and two Newton steps, ~1 ULP, as fl_log1p_unit's s): s only
+   scales the small terms (hfsq + R <= ~0.1 |f|), so the result keeps its
+   bound, and the block's log1p loses the longer of its two divisions */
+FL_INLINE vf64 FL_VFN(rw_logcore)(vf64 f, vf64 dk, vf64 c)
+{
+    vf64 hfsq = 0.5 * f * f;
+    vf64 s = fl_div_f64(f, 2.0 + f);
+    vf64 z = s * s;
+    vf64 w = z * z;
+    vf64 t1 = w * (3.999999999940941908e-01 +
+                   w * (2.222219843214978396e-01 + w * 1.531383769920937332e-01));
+    vf64 t2 = z * (6.666666666666735130e-01 +
+                   w * (2.857142874366239149e-01 +
+                        w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
+    vf64 R = t2 + t1;
+    return s * (hfsq + R) + (dk * 1.90821492927058770002e-10 + c) - hfsq + f +
+           dk * 6.93147180369123816490e-01;
+}
+
+/* log1p(y) and r = 1 / (1 + y) for y >= 0 or NaN (a block's S1): fl_log1p's
+   arithmetic, with its correction term c / (1 + y) taken as c r (c is a
+   rounding error of 1 + y, so its own rounding does not reach the result's
+   last bit but for a rare tie) so that the division serves both, without
+   the selects for y <= -1 and +inf, which S1 never is, and (AVX-512) with
+   its selects on mask registers */
+FL_INLINE vf64 FL_VFN(rw_log1p)(vf64 y, vf64 *r)
+{
+    vf64 u = 1.0 + y;
+    vf64 ru = 1.0 / u;
+    vf64 f;
+    vi64 k = fl_split_f64(u, &f);
+    vf64 c0 = 1.0 - (u - y), c1 = y - (u - 1.0);
+#if FL_X86_LEVEL >= 3 && FL_NV == 1
+    const __m512i ki = (__m512i)k;
+    const __mmask8 kge2 = _mm512_cmpge_epi64_mask(ki, _mm512_set1_epi64(2));
+    const __mmask8 kex = _mm512_cmplt_epi64_mask(ki, _mm512_set1_epi64(FL_LOG1P_KEXACT_f64));
+    const __mmask8 k0 = _mm512_cmpeq_epi64_mask(ki, _mm512_setzero_si512());
+    /* c = sel(k >= 2, c0, c1) r, +0 where k >= KEXACT or k == 0 */
+    vf64 c = (vf64)_mm512_maskz_mul_pd((__mmask8)(kex & ~k0), _mm512_mask_blend_pd(kge2, (__m512d)c1, (__m512d)c0),
+                                       (__m512d)ru);
+    f = (vf64)_mm512_mask_blend_pd(k0, (__m512d)f, (__m512d)y);
+    vf64 l = FL_VFN(rw_logcore)(f, fl_i2f_f64(k), c);
+    l = (vf64)_mm512_mask_blend_pd(_mm512_cmp_pd_mask((__m512d)y, (__m512d)y, _CMP_UNORD_Q), (__m512d)l,
+                                   (__m512d)y);
+#else
+    vf64 c = fl_sel_f64(fl_ge_i64(k, (vi64){0} + 2), c0, c1) * ru;
+    c = fl_sel_f64(fl_lt_i64(k, (vi64){0} + FL_LOG1P_KEXACT_f64), c, fl_splat_f64(0));
+    vi64 k0 = fl_eq_i64(k, (vi64){0});
+    f = fl_sel_f64(k0, y, f);
+    c = fl_sel_f64(k0, fl_splat_f64(0), c);
+    vf64 l = FL_VFN(rw_logcore)(f, fl_i2f_f64(k), c);
+    l = fl_sel_f64(y != y, y, l);
+#endif
+    *r = ru;
+    return l;
+}
+
+/* The work of rw_lanes once the block's logits are in place (rows one
+   element apart, class c at z + c * zcs).  lean: every logit finite and
+   every row's range finite, mv its maxima (else computed here, NaN
+   propagating); clamp: some row's range above RW_NOCLAMP. */
+FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zcs,
+                               const FL_IVEC *yl, const FL_REAL *t, ptrdiff_t trs, ptrdiff_t tcs,
+                               FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors, ptrdiff_t ocs, FL_REAL *et,
+                               FL_VFN(rwd) *tot, ptrdiff_t nlive, FL_VEC mv, const int kind,
+                               const int mode, const int has_w, const int smooth, const int lean,
+                               const int clamp)
 {
     const FL_VEC zero = FL_VFN(fl_splat)((FL_REAL)0);
     const FL_REAL *w = kind == 2 && has_w ? (const FL_REAL *)P->w : NULL;
@@ -254,40 +418,41 @@ FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REA
     const int extra = ce && (prob || smooth);
     const FL_IVEC yv = idxm ? *yl : (FL_IVEC){0};
 
-    if (zrs != 1) {
-        /* rows not one element apart: copied once into the stage (class c
-           at zs + c * FL_LANES; element by element, which on AMD Zen 4 beat the
-           level's gather), then every pass loads plain vectors */
-        for (ptrdiff_t j = 0; j < FL_LANES; j++)
-            for (ptrdiff_t c = 0; c < C; c++)
-                zs[c * FL_LANES + j] = z[j * zrs + c * zcs];
-        z = zs;
-        zrs = 1;
-        zcs = FL_LANES;
+    if (!lean) {
+        mv = FL_VFN(fl_load)(z);
+        for (ptrdiff_t c = 1; c < C; c++)
+            mv = FL_VFN(sm_vmax)(mv, FL_VFN(fl_load)(z + c * zcs));
     }
-    FL_VEC mv = FL_VFN(fl_load)(z);
-    for (ptrdiff_t c = 1; c < C; c++)
-        mv = FL_VFN(sm_vmax)(mv, FL_VFN(fl_load)(z + c * zcs));
+    const FL_VEC nmv = -mv;
 
     FL_VFN(rwd) acc = FL_VFN(rw_dsplat)(0.0), accd = acc, acca = acc;
     FL_IVEC cnt = (FL_IVEC){0};
     FL_VEC zy = zero, ey = zero, wy = FL_VFN(fl_splat)((FL_REAL)1);
     for (ptrdiff_t c = 0; c < C; c++) {
-        FL_VEC x = FL_VFN(rw_ld)(z + c * zcs, zrs);
-        FL_IVEC eq;
-        FL_VEC d;
-        FL_VEC e = FL_VFN(sm_expdiff)(x, mv, &eq, &d);
-        FL_VFN(rwd) ew = FL_VFN(rw_wide)(FL_VFN(fl_sel)(eq, zero, e));
-        for (int k = 0; k < RW_NH; k++)
-            acc.h[k] += ew.h[k];
-        cnt += eq;
-        FL_VFN(fl_store)(et + c * FL_LANES, e);
+        FL_VEC x = FL_VFN(fl_load)(z + c * zcs);
+        FL_VEC d = zero, e;
+        if (lean) {
+            e = FL_VFN(rw_expfast)(x, mv, nmv, clamp);
+            FL_VFN(rw_kacc)(&acc, &cnt, x, mv, e);
+            /* x - m: +0 at the maximum but where the row holds both -0
+               and +0 there (-0 - +0): a -0 adds as +0 to accd, never -0 */
+            if (extra)
+                d = x - mv;
+        } else {
+            FL_IVEC eq;
+            e = FL_VFN(sm_expdiff)(x, mv, &eq, &d);
+            FL_VFN(rwd) ew = FL_VFN(rw_wide)(FL_VFN(fl_sel)(eq, zero, e));
+            for (int k = 0; k < RW_NH; k++)
+                acc.h[k] += ew.h[k];
+            cnt += eq;
+        }
+        if (kind != 1)
+            FL_VFN(fl_store)(et + c * FL_LANES, e);
         if (idxm) {
-            FL_IVEC is = yv == ((FL_IVEC){0} + (int)(c));
-            zy = FL_VFN(fl_sel)(is, x, zy);
-            ey = FL_VFN(fl_sel)(is, e, ey);
+            zy = FL_VFN(rw_ysel)(yv, c, x, zy);
+            ey = FL_VFN(rw_ysel)(yv, c, e, ey);
             if (has_w)
-                wy = FL_VFN(fl_sel)(is, FL_VFN(fl_splat)(w[c]), wy);
+                wy = FL_VFN(rw_ysel)(yv, c, FL_VFN(fl_splat)(w[c]), wy);
         }
         if (extra) {
             FL_VEC coef;
@@ -310,38 +475,53 @@ FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REA
             }
         }
     }
-    /* S1 = sum of the non-maximal e + (k - 1); NaN for indeterminate rows */
-    const FL_VEC inf = FL_VFN(fl_splat)((FL_REAL)__builtin_inf());
+    /* S1 = sum of the non-maximal e + (k - 1); NaN for indeterminate rows
+       (max -inf, or +inf more than once: none on the lean path) */
     FL_VFN(rwd) K = FL_VFN(rw_wide)(FL_VFN(fl_i2f)(-cnt));
-    FL_VFN(rwd) bad = FL_VFN(rw_wide)(FL_VFN(fl_sel)((mv == -inf) | (mv == inf), FL_VFN(fl_splat)((FL_REAL)1), zero));
-    FL_VFN(rwd) pinf = FL_VFN(rw_wide)(FL_VFN(fl_sel)(mv == inf, FL_VFN(fl_splat)((FL_REAL)1), zero));
     FL_VFN(rwd) S1, LSE;
+    if (lean) {
+        for (int k = 0; k < RW_NH; k++)
+            S1.h[k] = acc.h[k] + (K.h[k] - 1.0);
+    } else {
+        const FL_VEC inf = FL_VFN(fl_splat)((FL_REAL)__builtin_inf());
+        FL_VFN(rwd) bad = FL_VFN(rw_wide)(FL_VFN(fl_sel)((mv == -inf) | (mv == inf), FL_VFN(fl_splat)((FL_REAL)1), zero));
+        FL_VFN(rwd) pinf = FL_VFN(rw_wide)(FL_VFN(fl_sel)(mv == inf, FL_VFN(fl_splat)((FL_REAL)1), zero));
+        for (int k = 0; k < RW_NH; k++) {
+            vf64 s = acc.h[k] + (K.h[k] - 1.0);
+            vi64 nan_ = (bad.h[k] != 0.0) & ((pinf.h[k] == 0.0) | (K.h[k] > 1.0));
+            S1.h[k] = fl_sel_f64(nan_, fl_splat_f64(__builtin_nan("")), s);
+        }
+    }
+    /* Rd = 1 / S = 1 / (1 + S1) */
+    FL_VFN(rwd) Rd;
     for (int k = 0; k < RW_NH; k++) {
-        vf64 s = acc.h[k] + (K.h[k] - 1.0);
-        /* max -inf, or +inf more than once */
-        vi64 nan_ = (bad.h[k] != 0.0) & ((pinf.h[k] == 0.0) | (K.h[k] > 1.0));
-        S1.h[k] = fl_sel_f64(nan_, fl_splat_f64(__builtin_nan("")), s);
         if (kind != 0)
-            LSE.h[k] = fl_log1p_f64(S1.h[k]);
+            LSE.h[k] = FL_VFN(rw_log1p)(S1.h[k], &Rd.h[k]);
+        else
+            Rd.h[k] = 1.0 / (1.0 + S1.h[k]);
     }
     if (kind == 0) {
-        FL_VFN(rwd) Sd;
-        for (int k = 0; k < RW_NH; k++)
-            Sd.h[k] = 1.0 + S1.h[k];
-        FL_VEC sv = FL_VFN(rw_narrow)(Sd);
+        /* e / S as e (1 / S), 1 / S rounded once from float64 (as the row
+           kernel): one division per float64 vector, not one per class */
+        FL_VEC rv = FL_VFN(rw_narrow)(Rd);
         for (ptrdiff_t c = 0; c < C; c++)
-            FL_VFN(rw_st)(out + c * ocs, ors, FL_VFN(fl_load)(et + c * FL_LANES) / sv);
+            FL_VFN(rw_st)(out + c * ocs, ors, FL_VFN(fl_load)(et + c * FL_LANES) * rv);
         return;
     }
     if (kind == 1) {
         FL_VEC lv = FL_VFN(rw_narrow)(LSE);
         for (ptrdiff_t c = 0; c < C; c++) {
-            FL_VEC x = FL_VFN(rw_ld)(z + c * zcs, zrs);
-            FL_VFN(rw_st)(out + c * ocs, ors, FL_VFN(fl_sel)(x == mv, zero, x - mv) - lv);
+            FL_VEC x = FL_VFN(fl_load)(z + c * zcs);
+            /* lean: x - m is finite, +0 at the maximum (or -0 where the
+               row's maximum is both -0 and +0, whose lv >= log 2 is not 0:
+               the same difference) */
+            FL_VEC dv = lean ? x - mv : FL_VFN(fl_sel)(x == mv, zero, x - mv);
+            FL_VFN(rw_st)(out + c * ocs, ors, dv - lv);
         }
         return;
     }
-    /* cross-entropy: per-row loss l and gradient factor a gs / S */
+    /* cross-entropy: per-row loss l and gradient factor a gs / S (1 / S
+       rounded once, one division per float64 vector) */
     const double gs = P->gscale;
     FL_VFN(rwd) Ld, Fd, GYd;
     FL_IVEC keep = idxm ? yv >= 0 : (FL_IVEC){0} - 1;
@@ -359,18 +539,18 @@ FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REA
                 l = has_w ? WY.h[k] * nll : nll;
                 a = WY.h[k];
             }
-            vf64 S = 1.0 + S1.h[k];
-            vf64 q = fl_sel_f64(top, S1.h[k], 1.0 + (S1.h[k] - EY.h[k])) / S;
+            vf64 R = Rd.h[k];
+            vf64 q = fl_sel_f64(top, S1.h[k], 1.0 + (S1.h[k] - EY.h[k])) * R;
             vf64 gy = smooth ? epc * (P->wall - WY.h[k]) - a * q : -a * q;
             vi64 kp = KP.h[k] != 0.0;
             Ld.h[k] = fl_sel_f64(kp, l, fl_splat_f64(0.0));
-            Fd.h[k] = fl_sel_f64(kp, a * gs / S, fl_splat_f64(0.0));
+            Fd.h[k] = fl_sel_f64(kp, a * gs * R, fl_splat_f64(0.0));
             GYd.h[k] = gs * gy;
         }
     } else {
         for (int k = 0; k < RW_NH; k++) {
             Ld.h[k] = acca.h[k] * LSE.h[k] - accd.h[k];
-            Fd.h[k] = acca.h[k] * gs / (1.0 + S1.h[k]);
+            Fd.h[k] = acca.h[k] * gs * Rd.h[k];
         }
     }
     for (int k = 0; k < RW_NH; k++) {
@@ -389,6 +569,16 @@ FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REA
     FL_VEC fv = FL_VFN(rw_narrow)(Fd);
     FL_VEC gyv = idxm ? FL_VFN(rw_narrow)(GYd) : zero;
     const FL_REAL cs = (FL_REAL)(prob ? gs : epc * gs);
+    if (lean && idxm && !smooth) {
+        /* e finite: e fv is already +0 on the ignored rows (fv = +0 there) */
+        const FL_VEC gyk = FL_VFN(fl_sel)(keep, gyv, zero);
+        for (ptrdiff_t c = 0; c < C; c++) {
+            FL_VEC gv = FL_VFN(fl_load)(et + c * FL_LANES) * fv;
+            gv = FL_VFN(rw_ysel)(yv, c, gyk, gv);
+            FL_VFN(rw_st)(out + c * ocs, ors, gv);
+        }
+        return;
+    }
     for (ptrdiff_t c = 0; c < C; c++) {
         FL_VEC gv = FL_VFN(fl_load)(et + c * FL_LANES) * fv;
         if (prob) {
@@ -402,9 +592,56 @@ FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REA
             gv = gv - (has_w ? w[c] : (FL_REAL)1) * cs;
         }
         if (idxm)
-            gv = FL_VFN(fl_sel)(keep, FL_VFN(fl_sel)(yv == ((FL_IVEC){0} + (int)(c)), gyv, gv), zero);
+            gv = FL_VFN(fl_sel)(keep, FL_VFN(rw_ysel)(yv, c, gyv, gv), zero);
         FL_VFN(rw_st)(out + c * ocs, ors, gv);
     }
+}
+
+/* kind: 0 softmax, 1 log_softmax, 2 cross-entropy (mode SM_IDX / SM_PROB).
+   One block of exactly FL_LANES rows; yl: the target of each lane (-1: ignored);
+   lossl: FL_LANES per-row losses (contiguous) or NULL; et: C * FL_LANES scratch.
+   Adds the rows' losses to *tot (lane-wise). */
+FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
+                            ptrdiff_t zcs, const FL_IVEC *yl, const FL_REAL *t, ptrdiff_t trs,
+                            ptrdiff_t tcs, FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors, ptrdiff_t ocs,
+                            FL_REAL *et, FL_REAL *zs, FL_VFN(rwd) *tot, ptrdiff_t nlive, const int kind, const int mode,
+                            const int has_w, const int smooth)
+{
+    if (zrs != 1) {
+        /* rows not one element apart: copied once into the stage (class c
+           at zs + c * FL_LANES; element by element, which on AMD Zen 4 beat the
+           level's gather), then every pass loads plain vectors */
+        for (ptrdiff_t j = 0; j < FL_LANES; j++)
+            for (ptrdiff_t c = 0; c < C; c++)
+                zs[c * FL_LANES + j] = z[j * zrs + c * zcs];
+        z = zs;
+        zrs = 1;
+        zcs = FL_LANES;
+    }
+#if RW_LEAN
+    /* the maxima (fl_maxv: the same as sm_vmax's where there is no NaN),
+       the minima, and ck: NaN where some logit is +-inf or NaN */
+    FL_VEC mx = FL_VFN(fl_load)(z), mn = mx, ck = mx * (FL_REAL)0;
+    for (ptrdiff_t c = 1; c < C; c++) {
+        FL_VEC x = FL_VFN(fl_load)(z + c * zcs);
+        mx = FL_VFN(fl_maxv)(mx, x);
+        mn = FL_VFN(fl_minv)(mn, x);
+        ck = ck + x * (FL_REAL)0;
+    }
+    const FL_VEC rg = (mx - mn) + ck;
+    if (RW_NOCLAMP > 0 && !FL_VFN(fl_above)(rg, RW_NOCLAMP)) {
+        FL_VFN(rw_core)(P, C, z, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, tot, nlive, mx, kind,
+                        mode, has_w, smooth, 1, 0);
+        return;
+    }
+    if (!FL_VFN(fl_above)(rg, RW_REAL_MAX)) {
+        FL_VFN(rw_core)(P, C, z, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, tot, nlive, mx, kind,
+                        mode, has_w, smooth, 1, 1);
+        return;
+    }
+#endif
+    FL_VFN(rw_core)(P, C, z, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, tot, nlive, FL_VFN(fl_splat)((FL_REAL)0), kind,
+                    mode, has_w, smooth, 0, 0);
 }
 
 /*
@@ -786,3 +1023,6 @@ static void FL_XCAT3(fill_softmax_rows, FL_S, FL_ISA)(fl_softmax_table *tb)
 #ifdef RW_TMAX
 #undef RW_TMAX
 #endif
+#undef RW_LEAN
+#undef RW_NOCLAMP
+#undef RW_REAL_MAX
