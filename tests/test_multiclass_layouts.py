@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import fastlogistic as fl
+from fastlogistic import _kernels as _k
 from fastlogistic import _kernels
 
 LEVELS = _kernels.cpu_simd_levels()
@@ -284,13 +285,15 @@ def _nd(z4, view):
 
 
 def _same_bits_as_class_last(dt, C):
-    """Where the class-last C-order array runs the same kernel: up to 15
-    classes (row per lane on both) and above 256 (the row kernel on both).
-    In between C order takes the row kernel and a strided class axis the row
-    per lane one, whose results may differ in the last bits (FMA
-    contractions; the row per lane kernel's 1 / S multiplies and its log1p
-    shares that reciprocal)."""
-    return not 15 < C <= 256
+    """Where the class-last C-order array runs the same kernel as a strided
+    class axis: up to the level's row-per-lane limit for C order
+    (_kernels.lanes_maxc: 15 classes, float32 at AVX-512 24), row per lane
+    on both.  Above it C order takes the row kernel and the strided axis
+    the row per lane one (any class count where the rows are one element
+    apart), whose results may differ in the last bits (FMA contractions;
+    the row per lane kernel's 1 / S multiplies and its log1p shares that
+    reciprocal)."""
+    return C <= _k.lanes_maxc(np.dtype(dt) == np.float64)
 
 
 def _nd_data(C, dt, rng, shape=(3, 5, 7)):

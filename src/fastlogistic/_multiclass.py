@@ -125,11 +125,11 @@ class _RowsOut:
 
 def _empty_like(z, cdt, ax):
     """A new array for a result of z's shape: Fortran order where z is and
-    the kernels take its rows as they lie (row per lane, or C-order tiles:
-    _kernels.fortran_rows), writing the result as they read z; C order
-    where they go one row at a time (which writes C order best)."""
+    the level runs its rows row per lane (_kernels.fortran_rows), which
+    then writes it as it reads z, one plain store per class; C order where
+    rows go one at a time (which writes C order best)."""
     if (z.ndim > 1 and z.flags.f_contiguous and not z.flags.c_contiguous
-            and _k.fortran_rows(z.shape[ax])):
+            and _k.fortran_rows(cdt == np.float64)):
         return _k.empty(z.shape[::-1], cdt).T
     return _k.empty(z.shape, cdt)
 

@@ -82,4 +82,5 @@ cdef extern from "core/fl_softmax.h" nogil:
         fl_ce_s_f32_fn ce_s_f32
         fl_rows3_f64_fn rows3_f64
         fl_rows3_f32_fn rows3_f32
-        Py_ssize_t tiles_minc
+        Py_ssize_t lanes_maxc_f64
+        Py_ssize_t lanes_maxc_f32

@@ -36,8 +36,6 @@ void FL_XCAT2(fl_fill_mc, FL_ISA)(fl_softmax_table *tb)
     FL_XCAT3(fill_softmax, f32, FL_ISA)(tb);
     FL_XCAT3(fill_softmax_rows, f64, FL_ISA)(tb);
     FL_XCAT3(fill_softmax_rows, f32, FL_ISA)(tb);
-    FL_XCAT3(fill_softmax_tiles, f64, FL_ISA)(tb);     /* after rows: may take over rows3 */
-    FL_XCAT3(fill_softmax_tiles, f32, FL_ISA)(tb);
 }
 #else
 void FL_XCAT2(fl_fill, FL_ISA)(fl_table *tb)

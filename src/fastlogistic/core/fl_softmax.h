@@ -123,9 +123,10 @@ typedef struct {
     fl_ce_s_f32_fn ce_s_f32;
     fl_rows3_f64_fn rows3_f64;
     fl_rows3_f32_fn rows3_f32;
-    /* rows3 takes rows one element apart with at least this many classes
-       (any count, also above 256) through C-order tiles (fl_softmax_tiles.h);
-       0: the level has no tiles */
-    ptrdiff_t tiles_minc;
+    /* C-order rows of up to this many classes go row per lane (the same
+       kernel, and so the same bits, as rows3 on any layout); longer ones
+       one row at a time */
+    ptrdiff_t lanes_maxc_f64;
+    ptrdiff_t lanes_maxc_f32;
 } fl_softmax_table;
 #endif

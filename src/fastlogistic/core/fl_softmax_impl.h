@@ -22,14 +22,28 @@
 #ifndef FL_SM_ONCE
 #define FL_SM_ONCE
 #define FL_SM_GROUP_MAX 8
-/* C-order rows of up to SM_SMALL_MAXC classes go row per lane
+/* C-order rows of up to SM_SMALL_MAXC_<type> classes go row per lane
    (fl_softmax_rows.h), longer ones one row at a time here: the faster of
-   the two on each side (measured: docs/multiclass.md) */
-#ifndef SM_SMALL_MAXC
-#define SM_SMALL_MAXC 15
+   the two on each side (measured: docs/multiclass.md).  At AVX-512, since
+   the row-per-lane kernel's lean path, float32 rows of 16 to 24 classes are
+   faster as lanes too (AMD Zen 4: cross-entropy loss+grad 10-34% faster;
+   at 16 classes softmax 20% slower, a row being one vector there); at 28
+   to 31 the two tie, from 32 the row kernel wins; float64 keeps 15. */
+#ifndef SM_SMALL_MAXC_f64
+#define SM_SMALL_MAXC_f64 15
 #endif
+#ifndef SM_SMALL_MAXC_f32
+#if FL_X86_LEVEL >= 3 && FL_NV == 1
+#define SM_SMALL_MAXC_f32 24
+#else
+#define SM_SMALL_MAXC_f32 15
+#endif
+#endif
+/* the larger of the two: the row-per-lane scratch on the stack */
+#define SM_SMALL_SCRATCH (SM_SMALL_MAXC_f32 > SM_SMALL_MAXC_f64 ? SM_SMALL_MAXC_f32 : SM_SMALL_MAXC_f64)
 enum { SM_IDX = 0, SM_PROB = 1 };
 #endif /* FL_SM_ONCE */
+#define SM_SMALL_MAXC FL_TC(SM_SMALL_MAXC)
 
 
 /* NaN-propagating max */
@@ -372,7 +386,7 @@ static void FL_KERNEL(softmax)(const FL_REAL *z, ptrdiff_t ldz, FL_REAL *y, ptrd
                         ptrdiff_t C, int log_)
 {
     if (C <= SM_SMALL_MAXC) {
-        FL_REAL scratch[7 * SM_SMALL_MAXC * FL_LANES];
+        FL_REAL scratch[7 * SM_SMALL_SCRATCH * FL_LANES];
         FL_VFN(rw_dispatch)(NULL, C, z, ldz, 1, NULL, 0, NULL, 0, 0, NULL, 0, y, ldy, 1, nrows,
                         scratch, log_ ? 1 : 0);
         return;
@@ -462,7 +476,7 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
                               const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t,
                               ptrdiff_t ldt, FL_REAL *loss, ptrdiff_t lds, FL_REAL *grad,
                               ptrdiff_t ldg, ptrdiff_t nrows, const int mode,
-                              const int has_w, const int smooth, double total)
+                              const int has_w, const int smooth)
 {
     const ptrdiff_t C = P->C;
     const FL_REAL *w = (const FL_REAL *)P->w;
@@ -473,6 +487,7 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
     FL_REAL mrow[FL_SM_GROUP_MAX];
     double s1[FL_SM_GROUP_MAX], lse[FL_SM_GROUP_MAX], sd[FL_SM_GROUP_MAX],
         sa[FL_SM_GROUP_MAX], ey[FL_SM_GROUP_MAX];
+    double total = 0.0;
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += G) {
         ptrdiff_t g = nrows - r0 < G ? nrows - r0 : G;
         /* the group's maxima first (fast-path rows) */
@@ -604,23 +619,20 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
     return total;
 }
 
-/* the rows' losses added to `total` one by one, in row order (so that rows
-   taken in several calls sum as in one: fl_softmax_tiles.h) */
-FL_INLINE double FL_VFN(ce_acc)(const fl_ce_params *P, const FL_REAL *z, ptrdiff_t ldz,
-                            const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t, ptrdiff_t ldt,
-                            FL_REAL *loss, ptrdiff_t lds, FL_REAL *grad, ptrdiff_t ldg,
-                            ptrdiff_t nrows, double total)
+static double FL_KERNEL(ce)(const fl_ce_params *P, const FL_REAL *z, ptrdiff_t ldz, const int64_t *idx,
+                     ptrdiff_t ldi, const FL_REAL *t, ptrdiff_t ldt, FL_REAL *loss, ptrdiff_t lds,
+                     FL_REAL *grad, ptrdiff_t ldg, ptrdiff_t nrows)
 {
     const int has_w = P->w != NULL, smooth = P->eps != 0.0;
     if (P->C <= SM_SMALL_MAXC) {
-        FL_REAL scratch[7 * SM_SMALL_MAXC * FL_LANES];
-        return total + FL_VFN(rw_dispatch)(P, P->C, z, ldz, 1, idx, ldi, t, ldt, 1, loss, lds, grad,
-                                       ldg, 1, nrows, scratch, 2);
+        FL_REAL scratch[7 * SM_SMALL_SCRATCH * FL_LANES];
+        return FL_VFN(rw_dispatch)(P, P->C, z, ldz, 1, idx, ldi, t, ldt, 1, loss, lds, grad, ldg, 1,
+                               nrows, scratch, 2);
     }
     if (idx) {
 #define FL_SM_CE_IDX(hw, sm)                                                   \
         return FL_VFN(ce_block)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows, \
-                            SM_IDX, hw, sm, total)
+                            SM_IDX, hw, sm)
         if (!has_w && !smooth) FL_SM_CE_IDX(0, 0);
         if (!has_w) FL_SM_CE_IDX(0, 1);
         if (!smooth) FL_SM_CE_IDX(1, 0);
@@ -629,30 +641,22 @@ FL_INLINE double FL_VFN(ce_acc)(const fl_ce_params *P, const FL_REAL *z, ptrdiff
     }
     if (!has_w && !smooth)
         return FL_VFN(ce_block)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows,
-                            SM_PROB, 0, 0, total);
+                            SM_PROB, 0, 0);
     return FL_VFN(ce_block)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows,
-                        SM_PROB, has_w, 1, total);
-}
-
-static double FL_KERNEL(ce)(const fl_ce_params *P, const FL_REAL *z, ptrdiff_t ldz, const int64_t *idx,
-                     ptrdiff_t ldi, const FL_REAL *t, ptrdiff_t ldt, FL_REAL *loss, ptrdiff_t lds,
-                     FL_REAL *grad, ptrdiff_t ldg, ptrdiff_t nrows)
-{
-    return FL_VFN(ce_acc)(P, z, ldz, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows, 0.0);
+                        SM_PROB, has_w, 1);
 }
 
 /* ------------------ categorical cross-entropy on p -------------------- */
 
-/* as ce_acc: the losses added to `total` in row order */
-FL_INLINE double FL_VFN(cce_acc)(const fl_ce_params *P, const FL_REAL *p, ptrdiff_t ldp,
-                             const int64_t *idx, ptrdiff_t ldi, const FL_REAL *t, ptrdiff_t ldt,
-                             FL_REAL *loss, ptrdiff_t lds, FL_REAL *grad, ptrdiff_t ldg,
-                             ptrdiff_t nrows, ptrdiff_t *first_bad, double total)
+static double FL_KERNEL(cce)(const fl_ce_params *P, const FL_REAL *p, ptrdiff_t ldp, const int64_t *idx,
+                      ptrdiff_t ldi, const FL_REAL *t, ptrdiff_t ldt, FL_REAL *loss, ptrdiff_t lds,
+                      FL_REAL *grad, ptrdiff_t ldg, ptrdiff_t nrows, ptrdiff_t *first_bad)
 {
     const ptrdiff_t C = P->C;
     const FL_REAL *w = (const FL_REAL *)P->w;
     const FL_REAL gs = (FL_REAL)P->gscale;
     const FL_VEC lo = FL_VFN(fl_splat)((FL_REAL)-100), tiny = FL_VFN(fl_splat)((FL_REAL)1e-12), zero = FL_VFN(fl_splat)((FL_REAL)0);
+    double total = 0.0;
     *first_bad = -1;
     for (ptrdiff_t r = 0; r < nrows; r++) {
         const FL_REAL *pr = p + r * ldp;
@@ -712,13 +716,6 @@ FL_INLINE double FL_VFN(cce_acc)(const fl_ce_params *P, const FL_REAL *p, ptrdif
     return total;
 }
 
-static double FL_KERNEL(cce)(const fl_ce_params *P, const FL_REAL *p, ptrdiff_t ldp, const int64_t *idx,
-                      ptrdiff_t ldi, const FL_REAL *t, ptrdiff_t ldt, FL_REAL *loss, ptrdiff_t lds,
-                      FL_REAL *grad, ptrdiff_t ldg, ptrdiff_t nrows, ptrdiff_t *first_bad)
-{
-    return FL_VFN(cce_acc)(P, p, ldp, idx, ldi, t, ldt, loss, lds, grad, ldg, nrows, first_bad, 0.0);
-}
-
 /* ---------------- any strides (class axis not contiguous) ---------------- */
 
 static void FL_KERNEL(softmax_s)(const FL_REAL *z, ptrdiff_t zrs, ptrdiff_t zcs, FL_REAL *y, ptrdiff_t yrs,
@@ -737,10 +734,9 @@ static double FL_KERNEL(ce_s)(const fl_ce_params *P, const FL_REAL *z, ptrdiff_t
                            gcs, nrows, scratch, 2);
 }
 
-#include "fl_softmax_tiles.h"
-
 static void FL_XCAT3(fill_softmax, FL_S, FL_ISA)(fl_softmax_table *tb)
 {
+    tb->FL_XCAT2(lanes_maxc, FL_S) = SM_SMALL_MAXC;
     tb->FL_XCAT2(softmax_s, FL_S) = FL_KERNEL(softmax_s);
     tb->FL_XCAT2(ce_s, FL_S) = FL_KERNEL(ce_s);
     tb->FL_XCAT2(softmax, FL_S) = FL_KERNEL(softmax);

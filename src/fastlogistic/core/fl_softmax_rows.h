@@ -158,11 +158,13 @@ FL_INLINE FL_IVEC FL_VFN(rw_targets)(const int64_t *idx, ptrdiff_t ldi, int64_t 
    8 classes to 1.78x at 2) and 6 in float64 (1.12x to 1.94x); from there
    the permutes (on the ports the arithmetic needs) cost more than the copy's
    loads and stores (float64, 10 classes: 0.84x).  docs/multiclass.md. */
-#if FL_T == 64
-#define RW_TMAX 6
-#else
-#define RW_TMAX 8
+#ifndef RW_TMAX_f64
+#define RW_TMAX_f64 6
 #endif
+#ifndef RW_TMAX_f32
+#define RW_TMAX_f32 8
+#endif
+#define RW_TMAX FL_TC(RW_TMAX)
 typedef struct {
     FL_IVEC iix[RW_TMAX];         /* to class-major: class c's permute indices */
     FL_IVEC oix[RW_TMAX];         /* back: row-major vector v's indices */
@@ -240,7 +242,13 @@ FL_INLINE void FL_VFN(rw_t)(const FL_VFN(rw_tp) *tp, const FL_REAL *src, ptrdiff
 {
     switch (C) {
 #define RW_TC(K) case K: FL_VFN(rw_tk)(tp, src, K, dst, out); return;
-    RW_TC(2) RW_TC(3) RW_TC(4) RW_TC(5) RW_TC(6) RW_TC(7) RW_TC(8)
+    RW_TC(2) RW_TC(3) RW_TC(4) RW_TC(5) RW_TC(6)
+#if RW_TMAX > 6
+    RW_TC(7) RW_TC(8)
+#endif
+#if RW_TMAX > 8
+    RW_TC(9) RW_TC(10) RW_TC(11) RW_TC(12) RW_TC(13) RW_TC(14) RW_TC(15) RW_TC(16)
+#endif
 #undef RW_TC
     default: FL_VFN(rw_tk)(tp, src, C, dst, out);
     }
