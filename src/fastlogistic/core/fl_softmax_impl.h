@@ -24,20 +24,23 @@
 #define FL_SM_GROUP_MAX 8
 /* C-order rows of up to SM_SMALL_MAXC_<type> classes go row per lane
    (fl_softmax_rows.h), longer ones one row at a time here: the faster of
-   the two on each side (measured: docs/multiclass.md).  At AVX-512, since
-   the row-per-lane kernel's lean path, float32 rows of 16 to 24 classes are
-   faster as lanes too (AMD Zen 4: cross-entropy loss+grad 10-34% faster;
-   at 16 classes softmax 20% slower, a row being one vector there); at 28
-   to 31 the two tie, from 32 the row kernel wins; float64 keeps 15. */
+   the two on each side (measured: docs/multiclass.md).  At AVX-512, where
+   the row-per-lane kernel moves C-order blocks in registers (its lean path
+   and transposes), that is up to 63 float32 / 31 float64 classes (AMD
+   Zen 4; at 64 float32 classes the two tie, from 128 / 32 the row kernel
+   is faster); elsewhere 15. */
+#if FL_X86_LEVEL >= 3 && FL_NV == 1
+#define SM_SMALL_MAXC_DEF_f64 31
+#define SM_SMALL_MAXC_DEF_f32 63
+#else
+#define SM_SMALL_MAXC_DEF_f64 15
+#define SM_SMALL_MAXC_DEF_f32 15
+#endif
 #ifndef SM_SMALL_MAXC_f64
-#define SM_SMALL_MAXC_f64 15
+#define SM_SMALL_MAXC_f64 SM_SMALL_MAXC_DEF_f64
 #endif
 #ifndef SM_SMALL_MAXC_f32
-#if FL_X86_LEVEL >= 3 && FL_NV == 1
-#define SM_SMALL_MAXC_f32 24
-#else
-#define SM_SMALL_MAXC_f32 15
-#endif
+#define SM_SMALL_MAXC_f32 SM_SMALL_MAXC_DEF_f32
 #endif
 /* the larger of the two: the row-per-lane scratch on the stack */
 #define SM_SMALL_SCRATCH (SM_SMALL_MAXC_f32 > SM_SMALL_MAXC_f64 ? SM_SMALL_MAXC_f32 : SM_SMALL_MAXC_f64)

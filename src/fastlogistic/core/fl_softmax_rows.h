@@ -741,32 +741,120 @@ FL_INLINE void FL_VFN(rw_cce_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL
 }
 
 /*
- * rw_lanes and rw_cce_lanes with their C-order operands (rows C apart,
- * classes contiguous: the blocks of a C-order array, and rw_rows' staged
- * blocks) moved to and from the class-major stage by rw_tin / rw_tout; tp
- * NULL (or below AVX-512): the kernels' own element-by-element staging.
- * ts, os: room for C * FL_LANES elements each (the targets' and the
- * results' stages).
+ * From FL_LANES classes up, a C-order block (FL_LANES rows, C apart) is an
+ * FL_LANES x C matrix: it goes to and from the class-major stage by
+ * FL_LANES x FL_LANES register transposes (unpacks and 128-bit lane
+ * shuffles: 64 instructions per 256 float32, 24 per 64 float64, where the
+ * element-by-element copy takes a load and a store per element), the last
+ * C % FL_LANES classes element by element.
  */
 #if RW_TP
+#if FL_T == 32
+/* an L x L block: d[j * dld + i] = s[i * sld + j] */
+FL_INLINE void rw_block_f32(const float *s, ptrdiff_t sld, float *d, ptrdiff_t dld)
+{
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++)
+        r[i] = _mm512_loadu_ps(s + i * sld);
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    }
+    for (int h = 0; h < 16; h += 8)
+        for (int i = 0; i < 4; i++) {
+            t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+            t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
+        }
+    for (int i = 0; i < 8; i++) {
+        _mm512_storeu_ps(d + i * dld, _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88));
+        _mm512_storeu_ps(d + (i + 8) * dld, _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd));
+    }
+}
+#else
+FL_INLINE void rw_block_f64(const double *s, ptrdiff_t sld, double *d, ptrdiff_t dld)
+{
+    __m512d r[8], t[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm512_loadu_pd(s + i * sld);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);
+    }
+    for (int h = 0; h < 8; h += 4) {
+        r[h] = _mm512_shuffle_f64x2(t[h], t[h + 2], 0x88);
+        r[h + 1] = _mm512_shuffle_f64x2(t[h + 1], t[h + 3], 0x88);
+        r[h + 2] = _mm512_shuffle_f64x2(t[h], t[h + 2], 0xdd);
+        r[h + 3] = _mm512_shuffle_f64x2(t[h + 1], t[h + 3], 0xdd);
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm512_storeu_pd(d + i * dld, _mm512_shuffle_f64x2(r[i], r[i + 4], 0x88));
+        _mm512_storeu_pd(d + (i + 4) * dld, _mm512_shuffle_f64x2(r[i], r[i + 4], 0xdd));
+    }
+}
+#endif
+
+/* into: stage[c * L + j] = x[j * C + c]; else x[j * C + c] = stage[c * L + j] */
+FL_INLINE void FL_VFN(rw_tblocks)(FL_REAL *x, ptrdiff_t C, FL_REAL *stage, const int into)
+{
+    ptrdiff_t c0 = 0;
+    for (; c0 + FL_LANES <= C; c0 += FL_LANES) {
+        if (into)
+            FL_XCAT2(rw_block, FL_S)(x + c0, C, stage + c0 * FL_LANES, FL_LANES);
+        else
+            FL_XCAT2(rw_block, FL_S)(stage + c0 * FL_LANES, FL_LANES, x + c0, C);
+    }
+    for (; c0 < C; c0++)
+        for (ptrdiff_t j = 0; j < FL_LANES; j++) {
+            if (into)
+                stage[c0 * FL_LANES + j] = x[j * C + c0];
+            else
+                x[j * C + c0] = stage[c0 * FL_LANES + j];
+        }
+}
+#endif
+
+/*
+ * rw_lanes and rw_cce_lanes with their C-order operands (rows C apart,
+ * classes contiguous: the blocks of a C-order array, and rw_rows' staged
+ * blocks) moved to and from the class-major stage in registers: by
+ * rw_tin / rw_tout up to RW_TMAX classes (tp set), by rw_tblocks from
+ * FL_LANES classes up; otherwise (and below AVX-512) the kernels' own
+ * element-by-element staging.  ts, os: room for C * FL_LANES elements each
+ * (the targets' and the results' stages).
+ */
+#if RW_TP
+#define RW_T_OK (tp || C >= FL_LANES)
 #define RW_T_IN(X, XRS, XCS, STAGE)                                            \
-    if (tp && (X) && (XCS) == 1 && (XRS) == C) {                               \
-        FL_VFN(rw_tin)(tp, X, C, STAGE);                                       \
+    if (RW_T_OK && (X) && (XCS) == 1 && (XRS) == C) {                          \
+        if (tp)                                                                \
+            FL_VFN(rw_tin)(tp, X, C, STAGE);                                   \
+        else                                                                   \
+            FL_VFN(rw_tblocks)((FL_REAL *)(X), C, STAGE, 1);                   \
         X = STAGE;                                                             \
         XRS = 1;                                                               \
         XCS = FL_LANES;                                                        \
     }
 #define RW_T_OUT_BEGIN                                                         \
     FL_REAL *o_ = NULL;                                                        \
-    if (tp && out && ocs == 1 && ors == C) {                                   \
+    if (RW_T_OK && out && ocs == 1 && ors == C) {                              \
         o_ = out;                                                              \
         out = os;                                                              \
         ors = 1;                                                               \
         ocs = FL_LANES;                                                        \
     }
 #define RW_T_OUT_END                                                           \
-    if (o_)                                                                    \
-        FL_VFN(rw_tout)(tp, os, C, o_);
+    if (o_) {                                                                  \
+        if (tp)                                                                \
+            FL_VFN(rw_tout)(tp, os, C, o_);                                    \
+        else                                                                   \
+            FL_VFN(rw_tblocks)(o_, C, os, 0);                                  \
+    }
 #else
 #define RW_T_IN(X, XRS, XCS, STAGE)
 #define RW_T_OUT_BEGIN
@@ -805,6 +893,9 @@ FL_INLINE void FL_VFN(rw_cce_lanes_t)(const FL_VFN(rw_tp) *tp, FL_REAL *ts, FL_R
     RW_T_OUT_END
 }
 #undef RW_T_IN
+#ifdef RW_T_OK
+#undef RW_T_OK
+#endif
 #undef RW_T_OUT_BEGIN
 #undef RW_T_OUT_END
 
