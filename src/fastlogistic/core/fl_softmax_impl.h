@@ -116,7 +116,6 @@ FL_INLINE void FL_VFN(sm_log1p_group)(const double *s1, double *lse, ptrdiff_t g
         lse[j] = buf[j];
 }
 
-#include "fl_softmax_rows.h"
 
 /* ------------------- the per-row fast path (finite rows) ------------------
  * A row whose maximum m and minimum are finite and m - min does not overflow
@@ -382,6 +381,9 @@ FL_INLINE ptrdiff_t FL_VFN(sm_group)(ptrdiff_t C)
     return C <= 512 ? (FL_L64 < FL_SM_GROUP_MAX ? FL_L64 : FL_SM_GROUP_MAX) : 1;
 }
 
+
+/* the row-per-lane kernels (after the helpers above, which they share) */
+#include "fl_softmax_rows.h"
 
 /* ------------------------- softmax / log_softmax ------------------------- */
 

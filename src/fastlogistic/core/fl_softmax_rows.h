@@ -280,32 +280,10 @@ typedef struct { char unused; } FL_VFN(rw_tp);
 #else
 #define RW_REAL_MAX __FLT_MAX__
 #endif
-#if FL_X86_LEVEL >= 3
-#define RW_LEAN 1
-#define RW_NOCLAMP (-(FL_REAL)FL_TC(FL_EXP_LO) - 8)
-#elif FL_X86_LEVEL == 2
-#define RW_LEAN 1
-#define RW_NOCLAMP 0 /* fl_exp picks its own form below AVX-512 */
-#else
-#define RW_LEAN 0
-#define RW_NOCLAMP 0
-#endif
-
-/* exp(x - m) from the exact difference, x and m finite (hi <= 0; clamp: hi
-   may be below exp's range): sm_expdiff's arithmetic without its selects */
-FL_INLINE FL_VEC FL_VFN(rw_expfast)(FL_VEC x, FL_VEC mv, FL_VEC nmv, const int clamp)
-{
-    FL_VEC hi = x - mv;
-    FL_VEC bb = hi - x;
-    FL_VEC lo = (x - (hi - bb)) + (nmv - bb);
-#if FL_X86_LEVEL >= 3
-    FL_VEC e = FL_VFN(fl_exp_inrange)(clamp ? FL_VFN(fl_maxv)(FL_VFN(fl_splat)(FL_TC(FL_EXP_LO)), hi) : hi);
-#else
-    (void)clamp;
-    FL_VEC e = FL_VFN(fl_exp)(hi);
-#endif
-    return e + e * lo;
-}
+/* the lean path from AVX2 up; its clamp test that of the row kernel's fast
+   path (SM_NOCLAMP: below AVX-512 0, fl_exp picks its own form) */
+#define RW_LEAN (FL_X86_LEVEL >= 2)
+#define RW_NOCLAMP SM_NOCLAMP
 
 /* acc += v (widened to float64) on the lanes where x != mv, cnt -= 1 where
    x == mv: the general path's acc += wide(sel(eq, 0, v)), cnt += eq (acc
@@ -356,18 +334,7 @@ FL_INLINE FL_VEC FL_VFN(rw_ysel)(FL_IVEC yv, ptrdiff_t c, FL_VEC a, FL_VEC b)
    bound, and the block's log1p loses the longer of its two divisions */
 FL_INLINE vf64 FL_VFN(rw_logcore)(vf64 f, vf64 dk, vf64 c)
 {
-    vf64 hfsq = 0.5 * f * f;
-    vf64 s = fl_div_f64(f, 2.0 + f);
-    vf64 z = s * s;
-    vf64 w = z * z;
-    vf64 t1 = w * (3.999999999940941908e-01 +
-                   w * (2.222219843214978396e-01 + w * 1.531383769920937332e-01));
-    vf64 t2 = z * (6.666666666666735130e-01 +
-                   w * (2.857142874366239149e-01 +
-                        w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
-    vf64 R = t2 + t1;
-    return s * (hfsq + R) + (dk * 1.90821492927058770002e-10 + c) - hfsq + f +
-           dk * 6.93147180369123816490e-01;
+    return fl_logcore_s_f64(f, fl_div_f64(f, 2.0 + f), dk, c);
 }
 
 /* log1p(y) and r = 1 / (1 + y) for y >= 0 or NaN (a block's S1): fl_log1p's
@@ -440,7 +407,7 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
         FL_VEC x = FL_VFN(fl_load)(z + c * zcs);
         FL_VEC d = zero, e;
         if (lean) {
-            e = FL_VFN(rw_expfast)(x, mv, nmv, clamp);
+            e = FL_VFN(sm_expfast)(x, mv, nmv, clamp);   /* the row kernel's fast path's */
             FL_VFN(rw_kacc)(&acc, &cnt, x, mv, e);
             /* x - m: +0 at the maximum but where the row holds both -0
                and +0 there (-0 - +0): a -0 adds as +0 to accd, never -0 */

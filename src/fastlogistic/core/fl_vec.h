@@ -658,13 +658,12 @@ FL_INLINE vf32 fl_exp_scaled_f32(vf32 xc, int one_step)
 
 /*
  * Shared tail: log(2^k (1 + f)) + c, with f in [sqrt(2)/2 - 1, sqrt(2) - 1],
- * c a small correction, dk = k as a float.  s = f / (2 + f),
- * log(1 + f) = f - hfsq + s (hfsq + R(s^2)).
+ * c a small correction, dk = k as a float.  s = f / (2 + f) (given to
+ * fl_logcore_s_f64), log(1 + f) = f - hfsq + s (hfsq + R(s^2)).
  */
-FL_INLINE vf64 fl_logcore_f64(vf64 f, vf64 dk, vf64 c)
+FL_INLINE vf64 fl_logcore_s_f64(vf64 f, vf64 s, vf64 dk, vf64 c)
 {
     vf64 hfsq = 0.5 * f * f;
-    vf64 s = f / (2.0 + f);
     vf64 z = s * s;
     vf64 w = z * z;
     vf64 t1 = w * (3.999999999940941908e-01 +
@@ -675,6 +674,11 @@ FL_INLINE vf64 fl_logcore_f64(vf64 f, vf64 dk, vf64 c)
     vf64 R = t2 + t1;
     return s * (hfsq + R) + (dk * 1.90821492927058770002e-10 + c) - hfsq + f +
            dk * 6.93147180369123816490e-01;
+}
+/* the same with s computed here (callers may take it another way) */
+FL_INLINE vf64 fl_logcore_f64(vf64 f, vf64 dk, vf64 c)
+{
+    return fl_logcore_s_f64(f, f / (2.0 + f), dk, c);
 }
 
 FL_INLINE vf32 fl_logcore_f32(vf32 f, vf32 dk, vf32 c)
