@@ -37,7 +37,6 @@ def test_multinomial_layouts_match_sklearn(order, with_sw):
                 fl.unpatch()
     for a, b in zip(ref[False], ref[True]):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
-    if order == "C":
-        # scikit-learn's own loop keeps these on C order: the same bits
-        for a, b in zip(ref[False][:4], ref[True][:4]):
-            np.testing.assert_array_equal(a, b)
+        # the outputs scikit-learn was given are the ones written, in its layout
+    for a in ref[True][:4]:
+        assert a.flags.f_contiguous if order == "F" else a.flags.c_contiguous

@@ -255,13 +255,6 @@ def _multinomial_methods(orig):
         weigh_rows(gv, sample_weight)
         return gv if gradient_out is None else _store(gradient_out, gv)
 
-    def ok_two(y_true, raw, sample_weight):
-        # gradient and probabilities (two passes over the rows) gain only
-        # on a class axis that is not contiguous (HistGradientBoosting's
-        # Fortran-order raw predictions); on C order scikit-learn's single
-        # fused loop is as fast or faster, so it keeps the method
-        return ok(y_true, raw, sample_weight) and not raw.flags.c_contiguous
-
     def _grad_proba(y_true, raw_prediction, sample_weight, n_threads):
         nt = _threads(n_threads)
         proba = softmax(raw_prediction, axis=1, num_threads=nt)
@@ -271,7 +264,11 @@ def _multinomial_methods(orig):
 
     def gradient_hessian(self, y_true, raw_prediction, sample_weight=None, gradient_out=None,
                          hessian_out=None, n_threads=1):
-        if not ok_two(y_true, raw_prediction, sample_weight):
+        # two passes over the rows (softmax, then the gradient) where
+        # scikit-learn fuses one loop: still faster on both layouts since the
+        # row-per-lane kernel's lean path (2e5 x 10, one thread, Zen 4: C
+        # order 1.8x, Fortran order 1.8-2.8x; docs/multiclass.md)
+        if not ok(y_true, raw_prediction, sample_weight):
             return orig["gradient_hessian"](self, y_true, raw_prediction,
                                             sample_weight=sample_weight,
                                             gradient_out=gradient_out,
@@ -290,7 +287,7 @@ def _multinomial_methods(orig):
 
     def gradient_proba(self, y_true, raw_prediction, sample_weight=None, gradient_out=None,
                        proba_out=None, n_threads=1):
-        if not ok_two(y_true, raw_prediction, sample_weight):
+        if not ok(y_true, raw_prediction, sample_weight):
             return orig["gradient_proba"](self, y_true, raw_prediction,
                                           sample_weight=sample_weight,
                                           gradient_out=gradient_out, proba_out=proba_out,
