@@ -121,6 +121,10 @@ FL_INLINE FL_IVEC FL_VFN(rw_targets)(const int64_t *idx, ptrdiff_t ldi, int64_t 
         }
 #if FL_T == 64
         return a[0];
+#elif FL_X86_LEVEL >= 3 && FL_NV == 1
+        /* in registers, as rw_narrow */
+        return (FL_IVEC)_mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32((__m512i)a[0])),
+                                           _mm512_cvtepi64_epi32((__m512i)a[1]), 1);
 #else
         typedef int32_t vh __attribute__((vector_size(FL_L64 * 4)));
         vh l = __builtin_convertvector(a[0], vh), h = __builtin_convertvector(a[1], vh);
