@@ -115,3 +115,47 @@ def test_nd_class_axis_threaded(simd_level, dt, view):
     g = np.zeros(p.shape)
     np.put_along_axis(g, y[:, None], -1 / py, axis=1)
     np.testing.assert_allclose(cce[0][1], g, rtol=4 * np.finfo(dt).eps)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("C", [40, 300])
+def test_wide_rows_threaded(dt, C):
+    """Above 1e6 elements on 1 to 3 threads: C-order rows of 40 classes (row
+    per lane at AVX-512, blocks moved by register transposes) and
+    Fortran-order rows of 300 (row per lane at any class count): the same
+    bits for every thread count, into a strided `out` and in place; values
+    against float64; C and Fortran order the same bits where C order runs
+    row per lane too."""
+    from fastlogistic import _kernels
+    n = 1_200_000 // C
+    rng = np.random.default_rng(C)
+    zc = (4 * rng.standard_normal((n, C))).astype(dt)
+    y = rng.integers(0, C, n)
+    ref = _ref_softmax(zc)
+    rtol = 2e-6 if dt == np.float32 else 1e-13
+    got = {}
+    for name, z in (("C", zc), ("F", np.asfortranarray(zc))):
+        first = None
+        for k in (1, 2, 3):
+            p = fl.softmax(z, axis=1, num_threads=k)
+            loss, grad = fl.cross_entropy_loss_and_grad(z, y, num_threads=k)
+            if first is None:
+                first = (p, loss, grad)
+                np.testing.assert_allclose(p, ref, rtol=rtol, atol=1e-30)
+                want = -np.mean(np.log(ref[np.arange(n), y]))
+                np.testing.assert_allclose(float(loss), want, rtol=rtol)
+            else:
+                np.testing.assert_array_equal(p, first[0])
+                assert loss.tobytes() == first[1].tobytes()
+                np.testing.assert_array_equal(grad, first[2])
+        big = np.full((n, 2 * C), np.nan, dt)
+        fl.softmax(z, axis=1, out=big[:, 1::2], num_threads=2)
+        np.testing.assert_array_equal(big[:, 1::2], first[0])
+        assert np.all(np.isnan(big[:, ::2]))
+        b = z.copy(order="K")
+        assert fl.softmax(b, axis=1, out=b, num_threads=2) is b
+        np.testing.assert_array_equal(b, first[0])
+        got[name] = first
+    if C <= _kernels.lanes_maxc(dt == np.float64):
+        for a, b in zip(got["C"], got["F"]):
+            assert a.tobytes() == b.tobytes() if a.ndim == 0 else np.array_equal(a, b)

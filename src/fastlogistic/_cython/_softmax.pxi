@@ -43,8 +43,7 @@ ctypedef struct SMJob:
 cdef inline Py_ssize_t _rows_per_block(Py_ssize_t C) noexcept nogil:
     # about CHUNK elements, in whole groups of 16 rows (a float32 vector's
     # lanes, two float64 ones): no block ends in a partial group of the
-    # row-per-lane kernels or of the tiles (fl_softmax_tiles.h), which go
-    # element by element
+    # row-per-lane kernel, which is staged element by element
     return max(<Py_ssize_t>16, (<Py_ssize_t>CHUNK // C) & ~(<Py_ssize_t>15))
 
 
@@ -80,13 +79,19 @@ DEF SM_LANES_MAXC = 256
 cdef inline bint _sm_strided_ok(SMJob *job) noexcept nogil:
     # the level has the any-strides kernels (the cython level does not)
     cdef Py_ssize_t isz = 8 if job.is_f64 else 4
+    cdef Py_ssize_t lanes_maxc = (TABLE.softmax.lanes_maxc_f64 if job.is_f64
+                                  else TABLE.softmax.lanes_maxc_f32)
+    if job.zc == isz and job.C > lanes_maxc:
+        # a contiguous class axis (here with a strided `out` or targets, or
+        # in slices): where C order runs the row kernel, so do these rows
+        # (row by row through the buffer: the same bits, loss sums included)
+        return False
     if job.C > SM_LANES_MAXC:
         # except logits one row element apart (a Fortran-order (N, C) array,
         # softmax over axis 0, (N, C, d...) with axis=1): there each class
-        # is one plain vector load, and since the kernel's lean path row per
-        # lane beats the row-by-row copy at every class count measured
-        # (float32, 1000 classes: 0.44 against 1.10 ns/el).  On z's layout
-        # alone, so that the results do not depend on where `out` is.
+        # is one plain vector load, and row per lane beat the row-by-row
+        # copy at every class count measured (docs/multiclass.md).  On z's
+        # layout alone, so that the results do not depend on where `out` is.
         if job.zr != isz:
             return False
     if job.is_f64:
@@ -190,7 +195,7 @@ cdef int _sm_run(SMJob *job, int nthreads) except -1 nogil:
     cdef Py_ssize_t b
     cdef char *buf = NULL
     cdef char *tb = NULL
-    # row by row: 3 C elements; any-strides kernel: 5 C rows of 16 lanes
+    # row by row: 3 C elements; any-strides kernel: 7 C rows of 16 lanes
     cdef size_t bufsize = (112 * job.C * sizeof(double) + 64) if job.need_buf else 0
     if job.nblocks <= 1:
         nthreads = 1

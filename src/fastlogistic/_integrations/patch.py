@@ -265,9 +265,8 @@ def _multinomial_methods(orig):
     def gradient_hessian(self, y_true, raw_prediction, sample_weight=None, gradient_out=None,
                          hessian_out=None, n_threads=1):
         # two passes over the rows (softmax, then the gradient) where
-        # scikit-learn fuses one loop: still faster on both layouts since the
-        # row-per-lane kernel's lean path (2e5 x 10, one thread, Zen 4: C
-        # order 1.8x, Fortran order 1.8-2.8x; docs/multiclass.md)
+        # scikit-learn fuses one loop: still the faster on both layouts
+        # (measured: docs/multiclass.md)
         if not ok(y_true, raw_prediction, sample_weight):
             return orig["gradient_hessian"](self, y_true, raw_prediction,
                                             sample_weight=sample_weight,

@@ -152,16 +152,15 @@ FL_INLINE FL_IVEC FL_VFN(rw_targets)(const int64_t *idx, ptrdiff_t ldi, int64_t 
  * vector of results where the element-by-element copy took one load and one
  * store per element (float32, 2 to 8 classes: a quarter to a sixteenth of
  * the operations).  The indices and lane masks depend on C only: rw_tp_init
- * fills them once per call.  Elsewhere (AVX2, baseline, NEON) rw_lanes
- * copies element by element, as before.
+ * fills them once per call.  From FL_LANES classes up rw_tblocks (below)
+ * transposes L x L squares instead; in between, and at the other levels
+ * (AVX2, baseline, NEON), rw_lanes copies element by element.
  */
 #if FL_X86_LEVEL >= 3 && FL_NV == 1
 #define RW_TP 1
-/* the class counts that take it: on AMD Zen 4 (avx512-split) faster than
-   the element-by-element copy up to 8 classes in float32 (softmax 1.13x at
-   8 classes to 1.78x at 2) and 6 in float64 (1.12x to 1.94x); from there
-   the permutes (on the ports the arithmetic needs) cost more than the copy's
-   loads and stores (float64, 10 classes: 0.84x).  docs/multiclass.md. */
+/* the class counts that take it (measured: docs/multiclass.md): above
+   them the permutes, on the ports the arithmetic needs, cost more than the
+   copy's loads and stores */
 #ifndef RW_TMAX_f64
 #define RW_TMAX_f64 6
 #endif
