@@ -487,6 +487,13 @@ def class_targets(idx, Py_ssize_t C, long long ignore_index, w):
     cdef bint has_w = w is not None
     cdef bint f64 = has_w and cnp.PyArray_ITEMSIZE(<cnp.ndarray>w) == 8
     cdef char *wp = <char *>cnp.PyArray_DATA(<cnp.ndarray>w) if has_w else NULL
+    cdef Py_ssize_t cnt
+    if not has_w and s == 8:
+        # no weights: a count, exact in any order (a float64 running sum was
+        # a chain of dependent adds, 11-14% of a 2-class cross-entropy)
+        with nogil:
+            cnt = fl_count_targets(<const int64_t *>p, n, C, ignore_index, &bad)
+        return <double>cnt, bad
     with nogil:
         for i in range(n):
             y = (<int64_t *>(p + i * s))[0]

@@ -10,6 +10,8 @@ cdef extern from "core/fl_softmax.h" nogil:
         double wall
         double eps
         double gscale
+    Py_ssize_t fl_count_targets(const int64_t *y, Py_ssize_t n, int64_t C, int64_t ignore,
+                                Py_ssize_t *bad)
     ctypedef void (*fl_softmax_f64_fn)(const double *z, Py_ssize_t ldz, double *y,
                                        Py_ssize_t ldy, Py_ssize_t nrows, Py_ssize_t C,
                                        int log_) noexcept

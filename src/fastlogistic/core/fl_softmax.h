@@ -22,6 +22,39 @@ typedef struct {
     double gscale;          /* gradient factor (1 / sum of weights for "mean") */
 } fl_ce_params;
 
+/* Class indices y[0..n) (contiguous) against C classes: returns how many
+   are not `ignore`; *bad: the position of the first that is neither ignore
+   nor in [0, C), or -1 (then the count is not meaningful).  Counted in
+   chunks with no branch per element (counting the ignored and the bad
+   together: only a chunk that has some is looked at again). */
+static inline ptrdiff_t fl_count_targets(const int64_t *y, ptrdiff_t n, int64_t C, int64_t ignore,
+                                         ptrdiff_t *bad)
+{
+    ptrdiff_t cnt = 0;
+    *bad = -1;
+    for (ptrdiff_t i = 0; i < n; i += 4096) {
+        const ptrdiff_t m = n - i < 4096 ? n - i : 4096;
+        const int64_t *q = y + i;
+        ptrdiff_t out = 0;
+        for (ptrdiff_t j = 0; j < m; j++)
+            out += ((uint64_t)q[j] >= (uint64_t)C) | (q[j] == ignore);
+        if (!out) {
+            cnt += m;
+            continue;
+        }
+        for (ptrdiff_t j = 0; j < m; j++) {
+            if (q[j] == ignore)
+                continue;
+            if ((uint64_t)q[j] >= (uint64_t)C) {
+                *bad = i + j;
+                return cnt;
+            }
+            cnt++;
+        }
+    }
+    return cnt;
+}
+
 /* y = softmax(z) (log_ = 0) or log_softmax(z) (log_ = 1), row by row.
    y may be z itself (same rows). */
 typedef void (*fl_softmax_f64_fn)(const double *z, ptrdiff_t ldz, double *y,

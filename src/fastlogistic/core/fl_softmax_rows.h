@@ -385,9 +385,9 @@ FL_INLINE vf64 FL_VFN(rw_log1p)(vf64 y, vf64 *r)
 FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zcs,
                                const FL_IVEC *yl, const FL_REAL *t, ptrdiff_t trs, ptrdiff_t tcs,
                                FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors, ptrdiff_t ocs, FL_REAL *et,
-                               FL_VFN(rwd) *tot, ptrdiff_t nlive, FL_VEC mv, const int kind,
-                               const int mode, const int has_w, const int smooth, const int lean,
-                               const int clamp)
+                               FL_VFN(rwd) *tot, FL_VFN(rwd) *qp, ptrdiff_t nlive, FL_VEC mv,
+                               const int kind, const int mode, const int has_w, const int smooth,
+                               const int lean, const int clamp)
 {
     const FL_VEC zero = FL_VFN(fl_splat)((FL_REAL)0);
     const FL_REAL *w = kind == 2 && has_w ? (const FL_REAL *)P->w : NULL;
@@ -470,10 +470,17 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
             S1.h[k] = fl_sel_f64(nan_, fl_splat_f64(__builtin_nan("")), s);
         }
     }
+    /* lz: the summed loss of index targets without weights or smoothing
+       (qp given: no per-row losses wanted) on the lean path.  The sum of
+       the rows' log1p(S1) is log1p(Q) with 1 + Q = prod (1 + S1), Q kept
+       lane by lane in float64 as Q + S1 + Q S1 (the binary kernels' lazy
+       sum, bcel_span), log1p taken once per call of rw_rows: no log1p per
+       row; the gradient is the same bits. */
+    const int lz = qp && lean && idxm && !has_w && !smooth;
     /* Rd = 1 / S = 1 / (1 + S1) */
     FL_VFN(rwd) Rd;
     for (int k = 0; k < RW_NH; k++) {
-        if (kind != 0)
+        if (kind != 0 && !lz)
             LSE.h[k] = FL_VFN(rw_log1p)(S1.h[k], &Rd.h[k]);
         else
             Rd.h[k] = 1.0 / (1.0 + S1.h[k]);
@@ -508,6 +515,18 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
         FL_VFN(rwd) WY = FL_VFN(rw_wide)(wy), KP = FL_VFN(rw_wide)(FL_VFN(fl_sel)(keep, FL_VFN(fl_splat)((FL_REAL)1), zero));
         for (int k = 0; k < RW_NH; k++) {
             vi64 top = ZY.h[k] == M.h[k];
+            vi64 kp = KP.h[k] != 0.0;
+            if (lz) {
+                /* finite: M - ZY is +0 at the top, exact in float64 */
+                vf64 s1 = fl_sel_f64(kp, S1.h[k], fl_splat_f64(0.0));
+                qp->h[k] = (qp->h[k] + s1) + qp->h[k] * s1;
+                vf64 R = Rd.h[k];
+                vf64 q = fl_sel_f64(top, S1.h[k], 1.0 + (S1.h[k] - EY.h[k])) * R;
+                Ld.h[k] = fl_sel_f64(kp, M.h[k] - ZY.h[k], fl_splat_f64(0.0));
+                Fd.h[k] = fl_sel_f64(kp, gs * R, fl_splat_f64(0.0));
+                GYd.h[k] = gs * (-q);
+                continue;
+            }
             vf64 nll = LSE.h[k] + fl_sel_f64(top, fl_splat_f64(0.0), M.h[k] - ZY.h[k]);
             vf64 l, a;
             if (smooth) {
@@ -520,7 +539,6 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
             vf64 R = Rd.h[k];
             vf64 q = fl_sel_f64(top, S1.h[k], 1.0 + (S1.h[k] - EY.h[k])) * R;
             vf64 gy = smooth ? epc * (P->wall - WY.h[k]) - a * q : -a * q;
-            vi64 kp = KP.h[k] != 0.0;
             Ld.h[k] = fl_sel_f64(kp, l, fl_splat_f64(0.0));
             Fd.h[k] = fl_sel_f64(kp, a * gs * R, fl_splat_f64(0.0));
             GYd.h[k] = gs * gy;
@@ -540,7 +558,7 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
         }
         tot->h[k] += Ld.h[k];
     }
-    if (lossl)
+    if (lossl && !lz)
         FL_VFN(fl_store)(lossl, FL_VFN(rw_narrow)(Ld));
     if (!out)
         return;
@@ -582,8 +600,8 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
 FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
                             ptrdiff_t zcs, const FL_IVEC *yl, const FL_REAL *t, ptrdiff_t trs,
                             ptrdiff_t tcs, FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors, ptrdiff_t ocs,
-                            FL_REAL *et, FL_REAL *zs, FL_VFN(rwd) *tot, ptrdiff_t nlive, const int kind, const int mode,
-                            const int has_w, const int smooth)
+                            FL_REAL *et, FL_REAL *zs, FL_VFN(rwd) *tot, FL_VFN(rwd) *qp, ptrdiff_t nlive,
+                            const int kind, const int mode, const int has_w, const int smooth)
 {
     if (zrs != 1) {
         /* rows not one element apart: copied once into the stage (class c
@@ -608,17 +626,17 @@ FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REA
     }
     const FL_VEC rg = (mx - mn) + ck;
     if (RW_NOCLAMP > 0 && !FL_VFN(fl_above)(rg, RW_NOCLAMP)) {
-        FL_VFN(rw_core)(P, C, z, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, tot, nlive, mx, kind,
+        FL_VFN(rw_core)(P, C, z, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, tot, qp, nlive, mx, kind,
                         mode, has_w, smooth, 1, 0);
         return;
     }
     if (!FL_VFN(fl_above)(rg, RW_REAL_MAX)) {
-        FL_VFN(rw_core)(P, C, z, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, tot, nlive, mx, kind,
+        FL_VFN(rw_core)(P, C, z, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, tot, qp, nlive, mx, kind,
                         mode, has_w, smooth, 1, 1);
         return;
     }
 #endif
-    FL_VFN(rw_core)(P, C, z, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, tot, nlive, FL_VFN(fl_splat)((FL_REAL)0), kind,
+    FL_VFN(rw_core)(P, C, z, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, tot, qp, nlive, FL_VFN(fl_splat)((FL_REAL)0), kind,
                     mode, has_w, smooth, 0, 0);
 }
 
@@ -835,14 +853,14 @@ FL_INLINE void FL_VFN(rw_lanes_t)(const FL_VFN(rw_tp) *tp, FL_REAL *ts, FL_REAL 
                               const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
                               ptrdiff_t zcs, const FL_IVEC *yl, const FL_REAL *t, ptrdiff_t trs,
                               ptrdiff_t tcs, FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors, ptrdiff_t ocs,
-                              FL_REAL *et, FL_REAL *zs, FL_VFN(rwd) *tot, ptrdiff_t nlive, const int kind,
-                              const int mode, const int has_w, const int smooth)
+                              FL_REAL *et, FL_REAL *zs, FL_VFN(rwd) *tot, FL_VFN(rwd) *qp, ptrdiff_t nlive,
+                              const int kind, const int mode, const int has_w, const int smooth)
 {
     (void)tp, (void)ts, (void)os;
     RW_T_IN(z, zrs, zcs, zs)
     RW_T_IN(t, trs, tcs, ts)
     RW_T_OUT_BEGIN
-    FL_VFN(rw_lanes)(P, C, z, zrs, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, zs, tot, nlive,
+    FL_VFN(rw_lanes)(P, C, z, zrs, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, zs, tot, qp, nlive,
                      kind, mode, has_w, smooth);
     RW_T_OUT_END
 }
@@ -894,7 +912,15 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
     const int prob = kind >= 2 && mode == SM_PROB, idxm = kind >= 2 && mode == SM_IDX;
     FL_IVEC fb;
     FL_REAL *et = scratch;
-    FL_VFN(rwd) tot = FL_VFN(rw_dsplat)(0.0);
+    FL_VFN(rwd) tot = FL_VFN(rw_dsplat)(0.0), q = tot;
+    /* a sum without per-row losses: rw_core's lazy log1p (q) */
+    FL_VFN(rwd) *qp = kind == 2 && idxm && !has_w && !smooth && !loss ? &q : NULL;
+    /* each row multiplies Q + 1 by 1 + S1 <= C: folded into tot every
+       qflush blocks, before C^qflush could reach 2^900 (a count of blocks
+       from the call's first row: the same sums however many threads) */
+    const ptrdiff_t qflush = 900 / (64 - __builtin_clzll((unsigned long long)C)) > 1
+                                 ? 900 / (64 - __builtin_clzll((unsigned long long)C)) : 1;
+    ptrdiff_t nq = 0;
     double srow = 0.0, ld[FL_LANES];     /* kind 3: the rows' losses in row order */
     FL_REAL ll[FL_LANES] = {0};
     FL_IVEC yl = (FL_IVEC){0};
@@ -976,7 +1002,7 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
                     }
         } else {
             FL_VFN(rw_lanes_t)(tp, ts, os, P, C, zp, zr, zc, &yl, tpp, tr, tc, lp, op, orr, oc, et,
-                           et + C * FL_LANES, &tot, g, kind, mode, has_w, smooth);
+                           et + C * FL_LANES, &tot, qp, g, kind, mode, has_w, smooth);
         }
         if (staged) {
             for (ptrdiff_t j = 0; j < g; j++) {
@@ -992,6 +1018,13 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
             for (ptrdiff_t j = 0; j < FL_LANES; j++)
                 loss[(r0 + j) * lds] = ll[j];
         }
+        if (qp && ++nq == qflush) {
+            for (int k = 0; k < RW_NH; k++) {
+                tot.h[k] += fl_log1p_f64(q.h[k]);
+                q.h[k] = fl_splat_f64(0.0);
+            }
+            nq = 0;
+        }
         i += FL_LANES;
         while (i >= R && R > 0) {
             i -= R;
@@ -1002,7 +1035,7 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
         return srow;
     double s = 0.0;
     for (int k = 0; k < RW_NH; k++)
-        s += fl_hsum_f64(tot.h[k]);
+        s += fl_hsum_f64(qp ? tot.h[k] + fl_log1p_f64(q.h[k]) : tot.h[k]);
     return s;
 }
 

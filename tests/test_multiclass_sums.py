@@ -1,0 +1,104 @@
+"""The summed cross-entropy ("sum"/"mean" of class indices) and its target
+count.  Without weights or smoothing the kernels sum the rows' log-sum-exp
+lazily (log1p of a running product per lane, folded in every few blocks):
+checked here against an independent float64 reference summed with fsum, at
+class counts on both sides of every cut-over, with sizes that cross the
+kernels' blocks and folds, ignored rows, and non-finite rows among finite
+ones.  The count of non-ignored targets (the mean's denominator) is checked
+with ignore_index inside and outside [0, C) and bad indices at chunk
+boundaries."""
+import math
+
+import numpy as np
+import pytest
+
+import fastlogistic as fl
+from fastlogistic import _kernels as _k
+
+pytestmark = pytest.mark.usefixtures("simd_level")
+
+
+def _ref_rows(z, y, ignore):
+    """Per-row -log_softmax at the target in float64 (longdouble exp/log),
+    0 for ignored rows."""
+    zl = z.astype(np.longdouble)
+    m = zl.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(zl - m).sum(axis=1)) + m[:, 0]
+    keep = y != ignore
+    rows = np.zeros(len(y), dtype=np.longdouble)
+    rows[keep] = lse[keep] - zl[keep, y[keep]]
+    return rows.astype(np.float64), keep
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("C", [2, 3, 5, 10, 16, 31, 40, 64, 100, 300])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_summed_loss_against_fsum(C, dtype, order):
+    rng = np.random.default_rng(C)
+    N = 40_000 // C + 37                      # several blocks, a partial one
+    z = (3 * rng.standard_normal((N, C))).astype(dtype)
+    z[::7] *= 20                              # confident rows: tiny S1
+    y = rng.integers(0, C, N)
+    y[5::11] = -100
+    z = np.asarray(z, order=order)
+    ref_rows, keep = _ref_rows(z, y, -100)
+    ref = math.fsum(ref_rows)
+    tol = 1e-13 if dtype == np.float64 else 3e-7
+    for red, want in (("sum", ref), ("mean", ref / keep.sum())):
+        got = fl.cross_entropy(z, y, reduction=red)
+        assert abs(got - want) <= tol * abs(want), (red, got, want)
+        got2, g = fl.cross_entropy_loss_and_grad(z, y, reduction=red)
+        assert got2 == got
+    # the per-row losses add up to the same sum (to rounding)
+    rows = fl.cross_entropy(z, y, reduction="none").astype(np.float64)
+    assert abs(math.fsum(rows) - ref) <= tol * ref
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("C", [2, 7, 40])
+def test_summed_loss_with_nonfinite_rows(C, dtype):
+    """Blocks holding an inf or NaN take the per-row path; the sum over the
+    finite rows still matches, and a NaN row makes it NaN."""
+    rng = np.random.default_rng(3)
+    N = 3000
+    z = rng.standard_normal((N, C)).astype(dtype)
+    y = rng.integers(0, C, N)
+    z[100, 0] = np.inf                       # a one-hot row: loss 0 or inf
+    y[100] = 0
+    z[2000, :] = -np.inf
+    y[2000] = -100                            # ignored: adds nothing
+    ref_rows, _ = _ref_rows(np.where(np.isfinite(z), z, 0), y, -100)
+    ref_rows[100] = 0.0
+    ref_rows[2000] = 0.0
+    ref = math.fsum(ref_rows)
+    tol = 1e-13 if dtype == np.float64 else 3e-7
+    got = fl.cross_entropy(z, y, reduction="sum")
+    assert abs(got - ref) <= tol * ref, (got, ref)
+    z[1500, 1] = np.nan
+    assert np.isnan(fl.cross_entropy(z, y, reduction="sum"))
+
+
+@pytest.mark.parametrize("ignore", [-100, 0, 3, 9])
+def test_target_count(ignore):
+    C = 9
+    rng = np.random.default_rng(ignore + 200)
+    n = 3 * 4096 + 5
+    y = rng.integers(0, C, n)
+    y[rng.random(n) < 0.1] = ignore
+    tot, bad = _k.class_targets(y, C, ignore, None)
+    assert bad == -1 and tot == float(np.count_nonzero(y != ignore))
+    for pos in (0, 4095, 4096, n - 1):
+        yb = y.copy()
+        yb[pos] = C if pos % 2 else -1
+        if yb[pos] == ignore:
+            yb[pos] = -2
+        tot, bad = _k.class_targets(yb, C, ignore, None)
+        assert bad == pos
+        # the error a user sees names the position
+        with pytest.raises(ValueError, match=rf"position \({pos},\)"):
+            fl.cross_entropy(np.zeros((n, C)), yb, ignore_index=ignore)
+    # mean: the denominator is the count of kept rows
+    z = rng.standard_normal((n, C))
+    keep = y != ignore
+    ref = math.fsum(_ref_rows(z, y, ignore)[0]) / keep.sum()
+    assert abs(fl.cross_entropy(z, y, ignore_index=ignore) - ref) <= 1e-13 * ref
