@@ -102,3 +102,72 @@ def test_target_count(ignore):
     keep = y != ignore
     ref = math.fsum(_ref_rows(z, y, ignore)[0]) / keep.sum()
     assert abs(fl.cross_entropy(z, y, ignore_index=ignore) - ref) <= 1e-13 * ref
+
+
+def _ulp(x, dt):
+    return np.spacing(np.abs(np.asarray(x, dtype=dt)).astype(dt)).astype(np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_two_classes_rows_against_longdouble(dtype, order):
+    """Two classes with index targets, no weight or smoothing, run as the
+    binary problem on z_other - z_target: each row's loss and gradient
+    against a longdouble reference, within the multi-class bounds."""
+    rng = np.random.default_rng(11)
+    big = 600.0 if dtype == np.float64 else 80.0
+    rows = [rng.standard_normal((200, 2)) * s for s in (1e-3, 0.3, 3.0, 30.0)]
+    rows.append(np.array([[big, 0.0], [0.0, big], [big, big - 1], [-big, big],
+                          [1e-30, -1e-30], [1.0, 1.0 + 2e-7]]))
+    z = np.asarray(np.concatenate(rows).astype(dtype), order=order)
+    N = len(z)
+    y = rng.integers(0, 2, N)
+    zl = z.astype(np.longdouble)
+    d = zl[np.arange(N), 1 - y] - zl[np.arange(N), y]
+    ref_loss = np.maximum(d, 0) + np.log1p(np.exp(-np.abs(d)))
+    s = np.where(d >= 0, 1 / (1 + np.exp(-d)), np.exp(d) / (1 + np.exp(d)))
+    ref_g = np.empty((N, 2), np.longdouble)
+    ref_g[np.arange(N), 1 - y] = s
+    ref_g[np.arange(N), y] = -s
+    loss = fl.cross_entropy(z, y, reduction="none")
+    assert np.all(np.abs(loss - ref_loss.astype(np.float64)) <= 4 * _ulp(ref_loss, dtype))
+    l_sum, g = fl.cross_entropy_loss_and_grad(z, y, reduction="sum")
+    ref_g64 = ref_g.astype(np.float64)
+    ok = np.abs(g - ref_g64) <= 4 * _ulp(ref_g64, dtype)
+    ok |= np.abs(ref_g64) < np.finfo(dtype).tiny
+    assert np.all(ok), (z[~ok.all(axis=1)], g[~ok.all(axis=1)])
+    assert g.dtype == dtype and g.shape == z.shape
+    assert abs(l_sum - math.fsum(ref_loss.astype(np.float64))) <= 1e-6 * l_sum
+    # mean: the gradient scaled by 1 / N, each element rounded once more
+    _, gm = fl.cross_entropy_loss_and_grad(z, y)
+    np.testing.assert_allclose(gm, ref_g64 / N, rtol=6 * np.finfo(dtype).eps,
+                               atol=np.finfo(dtype).tiny)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_two_classes_limits(dtype):
+    inf, nan = np.inf, np.nan
+    cases = [  # (row, target, loss, gradient)
+        ([inf, 0.0], 0, 0.0, [0.0, 0.0]),
+        ([inf, 0.0], 1, inf, [1.0, -1.0]),
+        ([-inf, 0.0], 0, inf, [-1.0, 1.0]),
+        ([-inf, 0.0], 1, 0.0, [0.0, 0.0]),
+        ([3e38, -3e38], 1, 6e38, [1.0, -1.0]),   # d overflows: its lo is dropped
+        ([nan, 0.0], 0, nan, [nan, nan]),
+        ([inf, inf], 0, nan, [nan, nan]),
+        ([-inf, -inf], 1, nan, [nan, nan]),
+        ([nan, 0.0], -100, 0.0, [0.0, 0.0]),      # ignored: nothing, NaN or not
+    ]
+    z = np.array([c[0] for c in cases] * 3, dtype=dtype)     # 27 rows: a block and a part
+    y = np.array([c[1] for c in cases] * 3)
+    with np.errstate(over="ignore"):
+        want_l = np.array([c[2] for c in cases] * 3, dtype=dtype)
+    want_g = np.array([c[3] for c in cases] * 3, dtype=np.float64)
+    loss = fl.cross_entropy(z, y, reduction="none")
+    np.testing.assert_array_equal(loss, want_l)
+    _, g = fl.cross_entropy_loss_and_grad(z, y, reduction="sum")
+    np.testing.assert_array_equal(g, want_g.astype(dtype))
+    # the same answers where these rows sit among finite ones, in either order
+    zz = np.asarray(np.concatenate([np.ones((5, 2), dtype), z]), order="F")
+    yy = np.concatenate([np.zeros(5, np.int64), y])
+    np.testing.assert_array_equal(fl.cross_entropy(zz, yy, reduction="none")[5:], want_l)

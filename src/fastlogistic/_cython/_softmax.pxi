@@ -492,7 +492,10 @@ def class_targets(idx, Py_ssize_t C, long long ignore_index, w):
         # no weights: a count, exact in any order (a float64 running sum was
         # a chain of dependent adds, 11-14% of a 2-class cross-entropy)
         with nogil:
-            cnt = fl_count_targets(<const int64_t *>p, n, C, ignore_index, &bad)
+            if TABLE.softmax.count_targets != NULL:
+                cnt = TABLE.softmax.count_targets(<const int64_t *>p, n, C, ignore_index, &bad)
+            else:
+                cnt = fl_count_targets(<const int64_t *>p, n, C, ignore_index, &bad)
         return <double>cnt, bad
     with nogil:
         for i in range(n):

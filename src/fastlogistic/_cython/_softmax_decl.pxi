@@ -86,3 +86,5 @@ cdef extern from "core/fl_softmax.h" nogil:
         fl_rows3_f32_fn rows3_f32
         Py_ssize_t lanes_maxc_f64
         Py_ssize_t lanes_maxc_f32
+        Py_ssize_t (*count_targets)(const int64_t *y, Py_ssize_t n, int64_t C, int64_t ignore,
+                                    Py_ssize_t *bad) noexcept nogil

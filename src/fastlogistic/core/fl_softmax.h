@@ -161,5 +161,9 @@ typedef struct {
        one row at a time */
     ptrdiff_t lanes_maxc_f64;
     ptrdiff_t lanes_maxc_f32;
+    /* fl_count_targets compiled for the level (vectorised); NULL: call
+       fl_count_targets */
+    ptrdiff_t (*count_targets)(const int64_t *y, ptrdiff_t n, int64_t C, int64_t ignore,
+                               ptrdiff_t *bad);
 } fl_softmax_table;
 #endif

@@ -739,8 +739,19 @@ static double FL_KERNEL(ce_s)(const fl_ce_params *P, const FL_REAL *z, ptrdiff_t
                            gcs, nrows, scratch, 2);
 }
 
+#if FL_T == 64
+static ptrdiff_t FL_XCAT2(count_targets, FL_ISA)(const int64_t *y, ptrdiff_t n, int64_t C,
+                                                 int64_t ignore, ptrdiff_t *bad)
+{
+    return fl_count_targets(y, n, C, ignore, bad);
+}
+#endif
+
 static void FL_XCAT3(fill_softmax, FL_S, FL_ISA)(fl_softmax_table *tb)
 {
+#if FL_T == 64
+    tb->count_targets = FL_XCAT2(count_targets, FL_ISA);
+#endif
     tb->FL_XCAT2(lanes_maxc, FL_S) = SM_SMALL_MAXC;
     tb->FL_XCAT2(softmax_s, FL_S) = FL_KERNEL(softmax_s);
     tb->FL_XCAT2(ce_s, FL_S) = FL_KERNEL(ce_s);

@@ -385,7 +385,7 @@ FL_INLINE vf64 FL_VFN(rw_log1p)(vf64 y, vf64 *r)
 FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zcs,
                                const FL_IVEC *yl, const FL_REAL *t, ptrdiff_t trs, ptrdiff_t tcs,
                                FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors, ptrdiff_t ocs, FL_REAL *et,
-                               FL_VFN(rwd) *tot, FL_VFN(rwd) *qp, ptrdiff_t nlive, FL_VEC mv,
+                               FL_VFN(rwd) *tot, FL_VFN(rwd) *qp, const int lazy, ptrdiff_t nlive, FL_VEC mv,
                                const int kind, const int mode, const int has_w, const int smooth,
                                const int lean, const int clamp)
 {
@@ -471,12 +471,12 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
         }
     }
     /* lz: the summed loss of index targets without weights or smoothing
-       (qp given: no per-row losses wanted) on the lean path.  The sum of
+       (lazy: no per-row losses wanted) on the lean path.  The sum of
        the rows' log1p(S1) is log1p(Q) with 1 + Q = prod (1 + S1), Q kept
        lane by lane in float64 as Q + S1 + Q S1 (the binary kernels' lazy
        sum, bcel_span), log1p taken once per call of rw_rows: no log1p per
        row; the gradient is the same bits. */
-    const int lz = qp && lean && idxm && !has_w && !smooth;
+    const int lz = lazy && lean && idxm && !has_w && !smooth;
     /* Rd = 1 / S = 1 / (1 + S1) */
     FL_VFN(rwd) Rd;
     for (int k = 0; k < RW_NH; k++) {
@@ -593,6 +593,102 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
     }
 }
 
+/*
+ * Two classes, index targets, no weights or smoothing: the binary problem.
+ * With d = z_other - z_target, the loss is softplus(d) and the gradient
+ * s(d) on the other class, -s(d) on the target (p_target - 1 = -p_other),
+ * so a row costs what the binary kernels' element costs (one exp, one
+ * reciprocal; the sum's log1p lazy, as theirs) where the general path did
+ * the row's max, two exps and the float64 epilogue.  d is exact as d + lo
+ * (TwoSum), and lo enters to first order: softplus(d + lo) = softplus(d) +
+ * s(d) lo, s(d + lo) = s(d) + s(d) s(-d) lo (the second order, lo^2/8, is
+ * below the last bit).  Every block of such rows comes here, finite or not:
+ * an infinite logit gives d = +-inf (loss inf or 0, gradient +-1 or 0, as
+ * the general path), a NaN, or +inf or -inf twice in a row, d = NaN.
+ */
+#if RW_TP
+/* C-order pairs (rows 2 apart) to and from the two class vectors in
+   registers: one two-source permute per vector each way */
+FL_INLINE void FL_VFN(rw_k2_in)(const FL_REAL *z, FL_VEC *z0, FL_VEC *z1)
+{
+    FL_IVEC ev, od;
+    for (int j = 0; j < FL_LANES; j++) {
+        ev[j] = 2 * j;
+        od[j] = 2 * j + 1;
+    }
+    *z0 = FL_VFN(rw_perm2)(z, ev, z + FL_LANES);
+    *z1 = FL_VFN(rw_perm2)(z, od, z + FL_LANES);
+}
+FL_INLINE void FL_VFN(rw_k2_out)(FL_REAL *o, FL_VEC g0, FL_VEC g1)
+{
+    FL_IVEC lo, hi;
+    for (int j = 0; j < FL_LANES; j++) {
+        lo[j] = j / 2 + (j % 2) * FL_LANES;
+        hi[j] = FL_LANES / 2 + j / 2 + (j % 2) * FL_LANES;
+    }
+#if FL_T == 64
+    _mm512_storeu_pd(o, _mm512_permutex2var_pd((__m512d)g0, (__m512i)lo, (__m512d)g1));
+    _mm512_storeu_pd(o + FL_LANES, _mm512_permutex2var_pd((__m512d)g0, (__m512i)hi, (__m512d)g1));
+#else
+    _mm512_storeu_ps(o, _mm512_permutex2var_ps((__m512)g0, (__m512i)lo, (__m512)g1));
+    _mm512_storeu_ps(o + FL_LANES, _mm512_permutex2var_ps((__m512)g0, (__m512i)hi, (__m512)g1));
+#endif
+}
+#endif
+FL_INLINE void FL_VFN(rw_k2)(const fl_ce_params *P, const FL_REAL *z, ptrdiff_t zrs, ptrdiff_t zcs,
+                             const FL_IVEC *yl, FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors,
+                             ptrdiff_t ocs, FL_VFN(rwd) *tot, FL_VFN(rwd) *qp, const int lazy)
+{
+    const FL_VEC zero = FL_VFN(fl_splat)((FL_REAL)0);
+    const FL_IVEC yv = *yl, keep = yv >= 0;        /* -1: ignored, or padding */
+    FL_VEC z0, z1;
+#if RW_TP
+    if (zcs == 1 && zrs == 2)
+        FL_VFN(rw_k2_in)(z, &z0, &z1);
+    else
+#endif
+    {
+        z0 = FL_VFN(rw_ld)(z, zrs);
+        z1 = FL_VFN(rw_ld)(z + zcs, zrs);
+    }
+    const FL_VEC a = FL_VFN(rw_ysel)(yv, 1, z1, z0), b = FL_VFN(rw_ysel)(yv, 1, z0, z1);
+    const FL_VEC d = b - a;
+    const FL_VEC bv = d + a, av = d - bv;           /* TwoSum(b, -a) */
+    FL_VEC lo = (b - bv) - (a + av);
+    lo = FL_VFN(fl_sel)(lo == lo, lo, zero);        /* d = +-inf or NaN: lo NaN */
+    const FL_VEC e = FL_VFN(fl_exp_negabs)(d);
+    const FL_VEC rp = FL_VFN(fl_recip1pe)(e);
+    const FL_VEC sd = FL_VFN(fl_sel_neg)(d, e * rp, rp);
+    const FL_VEC corr = sd * lo;
+    FL_VEC base = FL_VFN(fl_pos)(d) + corr;        /* the loss but log1p(e) */
+    if (lazy) {
+        FL_VEC ek = FL_VFN(fl_sel)(keep, e, zero);
+        FL_VFN(rwd) ew = FL_VFN(rw_wide)(ek);
+        for (int k = 0; k < RW_NH; k++)
+            qp->h[k] = (qp->h[k] + ew.h[k]) + qp->h[k] * ew.h[k];
+    } else {
+        base = base + FL_VFN(fl_log1p_unit)(e);
+    }
+    base = FL_VFN(fl_sel)(keep, base, zero);
+    if (lossl && !lazy)
+        FL_VFN(fl_store)(lossl, base);
+    FL_VFN(rwd) bw = FL_VFN(rw_wide)(base);
+    for (int k = 0; k < RW_NH; k++)
+        tot->h[k] += bw.h[k];
+    if (!out)
+        return;
+    const FL_VEC g = FL_VFN(fl_sel)(keep, (sd + ((e * rp) * rp) * lo) * (FL_REAL)P->gscale, zero);
+    const FL_VEC g0 = FL_VFN(rw_ysel)(yv, 0, -g, g), g1 = FL_VFN(rw_ysel)(yv, 1, -g, g);
+#if RW_TP
+    if (ocs == 1 && ors == 2) {
+        FL_VFN(rw_k2_out)(out, g0, g1);
+        return;
+    }
+#endif
+    FL_VFN(rw_st)(out, ors, g0);
+    FL_VFN(rw_st)(out + ocs, ors, g1);
+}
+
 /* kind: 0 softmax, 1 log_softmax, 2 cross-entropy (mode SM_IDX / SM_PROB).
    One block of exactly FL_LANES rows; yl: the target of each lane (-1: ignored);
    lossl: FL_LANES per-row losses (contiguous) or NULL; et: C * FL_LANES scratch.
@@ -600,7 +696,7 @@ FL_INLINE void FL_VFN(rw_core)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL
 FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
                             ptrdiff_t zcs, const FL_IVEC *yl, const FL_REAL *t, ptrdiff_t trs,
                             ptrdiff_t tcs, FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors, ptrdiff_t ocs,
-                            FL_REAL *et, FL_REAL *zs, FL_VFN(rwd) *tot, FL_VFN(rwd) *qp, ptrdiff_t nlive,
+                            FL_REAL *et, FL_REAL *zs, FL_VFN(rwd) *tot, FL_VFN(rwd) *qp, const int lazy, ptrdiff_t nlive,
                             const int kind, const int mode, const int has_w, const int smooth)
 {
     if (zrs != 1) {
@@ -626,17 +722,17 @@ FL_INLINE void FL_VFN(rw_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL_REA
     }
     const FL_VEC rg = (mx - mn) + ck;
     if (RW_NOCLAMP > 0 && !FL_VFN(fl_above)(rg, RW_NOCLAMP)) {
-        FL_VFN(rw_core)(P, C, z, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, tot, qp, nlive, mx, kind,
+        FL_VFN(rw_core)(P, C, z, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, tot, qp, lazy, nlive, mx, kind,
                         mode, has_w, smooth, 1, 0);
         return;
     }
     if (!FL_VFN(fl_above)(rg, RW_REAL_MAX)) {
-        FL_VFN(rw_core)(P, C, z, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, tot, qp, nlive, mx, kind,
+        FL_VFN(rw_core)(P, C, z, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, tot, qp, lazy, nlive, mx, kind,
                         mode, has_w, smooth, 1, 1);
         return;
     }
 #endif
-    FL_VFN(rw_core)(P, C, z, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, tot, qp, nlive, FL_VFN(fl_splat)((FL_REAL)0), kind,
+    FL_VFN(rw_core)(P, C, z, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, tot, qp, lazy, nlive, FL_VFN(fl_splat)((FL_REAL)0), kind,
                     mode, has_w, smooth, 0, 0);
 }
 
@@ -853,14 +949,18 @@ FL_INLINE void FL_VFN(rw_lanes_t)(const FL_VFN(rw_tp) *tp, FL_REAL *ts, FL_REAL 
                               const fl_ce_params *P, ptrdiff_t C, const FL_REAL *z, ptrdiff_t zrs,
                               ptrdiff_t zcs, const FL_IVEC *yl, const FL_REAL *t, ptrdiff_t trs,
                               ptrdiff_t tcs, FL_REAL *lossl, FL_REAL *out, ptrdiff_t ors, ptrdiff_t ocs,
-                              FL_REAL *et, FL_REAL *zs, FL_VFN(rwd) *tot, FL_VFN(rwd) *qp, ptrdiff_t nlive,
+                              FL_REAL *et, FL_REAL *zs, FL_VFN(rwd) *tot, FL_VFN(rwd) *qp, const int lazy, ptrdiff_t nlive,
                               const int kind, const int mode, const int has_w, const int smooth)
 {
     (void)tp, (void)ts, (void)os;
+    if (C == 2 && kind == 2 && mode == SM_IDX && !has_w && !smooth) {
+        FL_VFN(rw_k2)(P, z, zrs, zcs, yl, lossl, out, ors, ocs, tot, qp, lazy);
+        return;
+    }
     RW_T_IN(z, zrs, zcs, zs)
     RW_T_IN(t, trs, tcs, ts)
     RW_T_OUT_BEGIN
-    FL_VFN(rw_lanes)(P, C, z, zrs, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, zs, tot, qp, nlive,
+    FL_VFN(rw_lanes)(P, C, z, zrs, zcs, yl, t, trs, tcs, lossl, out, ors, ocs, et, zs, tot, qp, lazy, nlive,
                      kind, mode, has_w, smooth);
     RW_T_OUT_END
 }
@@ -914,7 +1014,8 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
     FL_REAL *et = scratch;
     FL_VFN(rwd) tot = FL_VFN(rw_dsplat)(0.0), q = tot;
     /* a sum without per-row losses: rw_core's lazy log1p (q) */
-    FL_VFN(rwd) *qp = kind == 2 && idxm && !has_w && !smooth && !loss ? &q : NULL;
+    const int lazy = kind == 2 && idxm && !has_w && !smooth && !loss;
+    FL_VFN(rwd) *qp = &q;
     /* each row multiplies Q + 1 by 1 + S1 <= C: folded into tot every
        qflush blocks, before C^qflush could reach 2^900 (a count of blocks
        from the call's first row: the same sums however many threads) */
@@ -1002,7 +1103,7 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
                     }
         } else {
             FL_VFN(rw_lanes_t)(tp, ts, os, P, C, zp, zr, zc, &yl, tpp, tr, tc, lp, op, orr, oc, et,
-                           et + C * FL_LANES, &tot, qp, g, kind, mode, has_w, smooth);
+                           et + C * FL_LANES, &tot, qp, lazy, g, kind, mode, has_w, smooth);
         }
         if (staged) {
             for (ptrdiff_t j = 0; j < g; j++) {
@@ -1018,7 +1119,7 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
             for (ptrdiff_t j = 0; j < FL_LANES; j++)
                 loss[(r0 + j) * lds] = ll[j];
         }
-        if (qp && ++nq == qflush) {
+        if (lazy && ++nq == qflush) {
             for (int k = 0; k < RW_NH; k++) {
                 tot.h[k] += fl_log1p_f64(q.h[k]);
                 q.h[k] = fl_splat_f64(0.0);
@@ -1035,7 +1136,7 @@ FL_INLINE double FL_VFN(rw_rows)(const fl_ce_params *P, ptrdiff_t C, const FL_RE
         return srow;
     double s = 0.0;
     for (int k = 0; k < RW_NH; k++)
-        s += fl_hsum_f64(qp ? tot.h[k] + fl_log1p_f64(q.h[k]) : tot.h[k]);
+        s += fl_hsum_f64(lazy ? tot.h[k] + fl_log1p_f64(q.h[k]) : tot.h[k]);
     return s;
 }
 
@@ -1061,6 +1162,19 @@ FL_INLINE double FL_VFN(rw_dispatch3)(const fl_ce_params *P, ptrdiff_t C, const 
                                ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
     default: RW_CALL(k, md, hw, sm);                                           \
     }
+/* cross-entropy's commonest case: up to 10 classes constant */
+#define RW_CALL_K10(k, md, hw, sm)                                              \
+    switch (C) {                                                               \
+    case 5: return FL_VFN(rw_rows)(P, 5, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
+                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
+    case 6: return FL_VFN(rw_rows)(P, 6, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
+                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
+    case 8: return FL_VFN(rw_rows)(P, 8, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
+                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
+    case 10: return FL_VFN(rw_rows)(P, 10, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
+                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
+    default: RW_CALL_K(k, md, hw, sm);                                         \
+    }
     if (kind == 0) RW_CALL_K(0, 0, 0, 0);
     if (kind == 1) RW_CALL_K(1, 0, 0, 0);
     const int has_w = P->w != NULL, smooth = P->eps != 0.0;
@@ -1073,7 +1187,7 @@ FL_INLINE double FL_VFN(rw_dispatch3)(const fl_ce_params *P, ptrdiff_t C, const 
         RW_CALL(3, SM_PROB, 1, 0);
     }
     if (idx) {
-        if (!has_w && !smooth) RW_CALL_K(2, SM_IDX, 0, 0);
+        if (!has_w && !smooth) RW_CALL_K10(2, SM_IDX, 0, 0);
         if (!has_w) RW_CALL(2, SM_IDX, 0, 1);
         if (!smooth) RW_CALL(2, SM_IDX, 1, 0);
         RW_CALL(2, SM_IDX, 1, 1);
@@ -1082,6 +1196,7 @@ FL_INLINE double FL_VFN(rw_dispatch3)(const fl_ce_params *P, ptrdiff_t C, const 
     RW_CALL(2, SM_PROB, has_w, 1);
 #undef RW_CALL
 #undef RW_CALL_K
+#undef RW_CALL_K10
 }
 
 /* one slice: the 2-D (rows, C) kernels of fl_softmax_impl.h */
