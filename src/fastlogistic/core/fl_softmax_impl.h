@@ -382,6 +382,9 @@ FL_INLINE ptrdiff_t FL_VFN(sm_group)(ptrdiff_t C)
 }
 
 
+/* elements of the softmax row kernel's stack buffer of exponentials */
+#define SM_EBUF 4096
+
 /* the row-per-lane kernels (after the helpers above, which they share) */
 #include "fl_softmax_rows.h"
 
@@ -400,6 +403,14 @@ static void FL_KERNEL(softmax)(const FL_REAL *z, ptrdiff_t ldz, FL_REAL *y, ptrd
     FL_REAL mrow[FL_SM_GROUP_MAX];
     double s1[FL_SM_GROUP_MAX], lse[FL_SM_GROUP_MAX];
     int fast[FL_SM_GROUP_MAX];
+    /* softmax: the exponentials into an aligned stack buffer, then e (1 / S)
+       into y, where they went into y and were read back: rows whose length
+       is not a multiple of 64 bytes (C = 100 or 1000 float32) make every
+       vector store to y split across two cache lines, and that was paid
+       twice.  Same values. */
+    const ptrdiff_t Cp = (C + FL_LANES - 1) / FL_LANES * FL_LANES;
+    FL_REAL ebuf[SM_EBUF] __attribute__((aligned(64)));
+    const int use_eb = !log_ && C <= 512 && G * Cp <= SM_EBUF;
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += G) {
         ptrdiff_t g = nrows - r0 < G ? nrows - r0 : G;
         /* the group's maxima first: no row's exp waits for its own max */
@@ -407,7 +418,7 @@ static void FL_KERNEL(softmax)(const FL_REAL *z, ptrdiff_t ldz, FL_REAL *y, ptrd
             fast[j] = FL_VFN(sm_minmax)(z + (r0 + j) * ldz, C, &mrow[j]);
         for (ptrdiff_t j = 0; j < g; j++) {
             const FL_REAL *zr = z + (r0 + j) * ldz;
-            FL_REAL *yr = log_ ? NULL : y + (r0 + j) * ldy;
+            FL_REAL *yr = log_ ? NULL : use_eb ? ebuf + j * Cp : y + (r0 + j) * ldy;
             s1[j] = fast[j] == 1 ? FL_VFN(sm_row_exp)(zr, C, mrow[j], yr, 0)
                   : fast[j] ? FL_VFN(sm_row_exp)(zr, C, mrow[j], yr, 1) : FL_VFN(sm_row_slow)(zr, C, yr, &mrow[j]);
         }
@@ -437,10 +448,11 @@ static void FL_KERNEL(softmax)(const FL_REAL *z, ptrdiff_t ldz, FL_REAL *y, ptrd
             } else {
                 /* e / S as e (1 / S), 1 / S rounded once from float64 */
                 FL_VEC rv = FL_VFN(fl_splat)((FL_REAL)(1.0 / (1.0 + s1[j])));
+                const FL_REAL *er = use_eb ? ebuf + j * Cp : yr;
                 for (; i + FL_LANES <= C; i += FL_LANES)
-                    FL_VFN(fl_store)(yr + i, FL_VFN(fl_load)(yr + i) * rv);
+                    FL_VFN(fl_store)(yr + i, FL_VFN(fl_load)(er + i) * rv);
                 if (i < C)
-                    FL_VFN(fl_store_part)(yr + i, FL_VFN(fl_load_part)(yr + i, C - i, (FL_REAL)1) * rv, C - i);
+                    FL_VFN(fl_store_part)(yr + i, FL_VFN(fl_load_part)(er + i, C - i, (FL_REAL)1) * rv, C - i);
             }
         }
     }
@@ -493,6 +505,10 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
     double s1[FL_SM_GROUP_MAX], lse[FL_SM_GROUP_MAX], sd[FL_SM_GROUP_MAX],
         sa[FL_SM_GROUP_MAX], ey[FL_SM_GROUP_MAX];
     double total = 0.0;
+    /* the exponentials into an aligned stack buffer, as the softmax's */
+    const ptrdiff_t Cp = (C + FL_LANES - 1) / FL_LANES * FL_LANES;
+    FL_REAL ebuf[SM_EBUF] __attribute__((aligned(64)));
+    const int use_eb = C <= 512 && G * Cp <= SM_EBUF;
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += G) {
         ptrdiff_t g = nrows - r0 < G ? nrows - r0 : G;
         /* the group's maxima first (fast-path rows) */
@@ -504,7 +520,7 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
             const ptrdiff_t r = r0 + j;
             const FL_REAL *zr = z + r * ldz;
             const FL_REAL *tr = mode == SM_PROB ? t + r * ldt : NULL;
-            FL_REAL *gr = grad ? grad + r * ldg : NULL;
+            FL_REAL *gr = !grad ? NULL : use_eb ? ebuf + j * Cp : grad + r * ldg;  /* e */
             const int fast = fastj[j];
             if (fast) {
                 s1[j] = fast == 1 ? FL_VFN(sm_row_exp)(zr, C, mrow[j], gr, 0) : FL_VFN(sm_row_exp)(zr, C, mrow[j], gr, 1);
@@ -573,6 +589,7 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
             const FL_REAL *zr = z + r * ldz;
             const FL_REAL *tr = mode == SM_PROB ? t + r * ldt : NULL;
             FL_REAL *gr = grad ? grad + r * ldg : NULL;
+            const FL_REAL *er = !grad ? NULL : use_eb ? ebuf + j * Cp : gr;
             double l, a, S = 1.0 + s1[j];
             int64_t y = -1;
             if (mode == SM_IDX) {
@@ -605,7 +622,7 @@ FL_INLINE double FL_VFN(ce_block)(const fl_ce_params *P, const FL_REAL *z, ptrdi
             const FL_REAL cs = (FL_REAL)(mode == SM_PROB ? gs : epc * gs);
             for (ptrdiff_t i = 0; i < C; i += FL_LANES) {
                 ptrdiff_t n = C - i < FL_LANES ? C - i : FL_LANES;
-                FL_VEC e = n == FL_LANES ? FL_VFN(fl_load)(gr + i) : FL_VFN(fl_load_part)(gr + i, n, (FL_REAL)0);
+                FL_VEC e = n == FL_LANES ? FL_VFN(fl_load)(er + i) : FL_VFN(fl_load_part)(er + i, n, (FL_REAL)0);
                 FL_VEC gv = e * fv;
                 if (mode == SM_PROB || smooth) {
                     gv = gv - FL_VFN(sm_coef)(mode, smooth, has_w, tr, w, i, n, eps, epc) * cs;
