@@ -12,7 +12,7 @@ from fastlogistic import _kernels
 
 LEVELS = _kernels.cpu_simd_levels()
 DTYPES = [np.float64, np.float32]
-CLASSES = [2, 3, 5, 8, 15, 16, 17, 31, 32, 33, 64]
+CLASSES = [2, 3, 5, 8, 10, 12, 15, 16, 17, 31, 32, 33, 64]
 LAYOUTS = ["C", "F", "axis0", "mid", "neg", "zero", "step"]
 LD = np.longdouble
 

@@ -834,12 +834,17 @@ FL_INLINE void FL_VFN(rw_cce_lanes)(const fl_ce_params *P, ptrdiff_t C, const FL
  */
 #if RW_TP
 #if FL_T == 32
-/* an L x L block: d[j * dld + i] = s[i * sld + j] */
-FL_INLINE void rw_block_f32(const float *s, ptrdiff_t sld, float *d, ptrdiff_t dld)
+/* an L x L block: d[j * dld + i] = s[i * sld + j], of which the first ns
+   source rows are read (the lanes in sm; the rest 0) and the first nd
+   destination rows written (the lanes in dm): a partial square at the end
+   of a row, with no access past it */
+FL_INLINE void rw_block_f32(const float *s, ptrdiff_t sld, float *d, ptrdiff_t dld, int ns,
+                            __mmask16 sm, int nd, __mmask16 dm)
 {
     __m512 r[16], t[16];
     for (int i = 0; i < 16; i++)
-        r[i] = _mm512_loadu_ps(s + i * sld);
+        r[i] = i >= ns ? _mm512_setzero_ps()
+             : sm == 0xffff ? _mm512_loadu_ps(s + i * sld) : _mm512_maskz_loadu_ps(sm, s + i * sld);
     for (int i = 0; i < 16; i += 2) {
         t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
@@ -855,17 +860,22 @@ FL_INLINE void rw_block_f32(const float *s, ptrdiff_t sld, float *d, ptrdiff_t d
             t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
             t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
         }
-    for (int i = 0; i < 8; i++) {
-        _mm512_storeu_ps(d + i * dld, _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88));
-        _mm512_storeu_ps(d + (i + 8) * dld, _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd));
+    for (int k = 0; k < 16 && k < nd; k++) {
+        __m512 v = k < 8 ? _mm512_shuffle_f32x4(t[k], t[k + 8], 0x88) : _mm512_shuffle_f32x4(t[k - 8], t[k], 0xdd);
+        if (dm == 0xffff)
+            _mm512_storeu_ps(d + k * dld, v);
+        else
+            _mm512_mask_storeu_ps(d + k * dld, dm, v);
     }
 }
 #else
-FL_INLINE void rw_block_f64(const double *s, ptrdiff_t sld, double *d, ptrdiff_t dld)
+FL_INLINE void rw_block_f64(const double *s, ptrdiff_t sld, double *d, ptrdiff_t dld, int ns,
+                            __mmask8 sm, int nd, __mmask8 dm)
 {
     __m512d r[8], t[8];
     for (int i = 0; i < 8; i++)
-        r[i] = _mm512_loadu_pd(s + i * sld);
+        r[i] = i >= ns ? _mm512_setzero_pd()
+             : sm == 0xff ? _mm512_loadu_pd(s + i * sld) : _mm512_maskz_loadu_pd(sm, s + i * sld);
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);
         t[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);
@@ -876,9 +886,12 @@ FL_INLINE void rw_block_f64(const double *s, ptrdiff_t sld, double *d, ptrdiff_t
         r[h + 2] = _mm512_shuffle_f64x2(t[h], t[h + 2], 0xdd);
         r[h + 3] = _mm512_shuffle_f64x2(t[h + 1], t[h + 3], 0xdd);
     }
-    for (int i = 0; i < 4; i++) {
-        _mm512_storeu_pd(d + i * dld, _mm512_shuffle_f64x2(r[i], r[i + 4], 0x88));
-        _mm512_storeu_pd(d + (i + 4) * dld, _mm512_shuffle_f64x2(r[i], r[i + 4], 0xdd));
+    for (int k = 0; k < 8 && k < nd; k++) {
+        __m512d v = k < 4 ? _mm512_shuffle_f64x2(r[k], r[k + 4], 0x88) : _mm512_shuffle_f64x2(r[k - 4], r[k], 0xdd);
+        if (dm == 0xff)
+            _mm512_storeu_pd(d + k * dld, v);
+        else
+            _mm512_mask_storeu_pd(d + k * dld, dm, v);
     }
 }
 #endif
@@ -886,13 +899,32 @@ FL_INLINE void rw_block_f64(const double *s, ptrdiff_t sld, double *d, ptrdiff_t
 /* into: stage[c * L + j] = x[j * C + c]; else x[j * C + c] = stage[c * L + j] */
 FL_INLINE void FL_VFN(rw_tblocks)(FL_REAL *x, ptrdiff_t C, FL_REAL *stage, const int into)
 {
+    const unsigned full = (1u << FL_LANES) - 1;
     ptrdiff_t c0 = 0;
     for (; c0 + FL_LANES <= C; c0 += FL_LANES) {
         if (into)
-            FL_XCAT2(rw_block, FL_S)(x + c0, C, stage + c0 * FL_LANES, FL_LANES);
+            FL_XCAT2(rw_block, FL_S)(x + c0, C, stage + c0 * FL_LANES, FL_LANES, FL_LANES, full, FL_LANES, full);
         else
-            FL_XCAT2(rw_block, FL_S)(stage + c0 * FL_LANES, FL_LANES, x + c0, C);
+            FL_XCAT2(rw_block, FL_S)(stage + c0 * FL_LANES, FL_LANES, x + c0, C, FL_LANES, full, FL_LANES, full);
     }
+    /* float32, fewer than L classes (9 to 15: above the permutes' range):
+       one partial square, masked, where the copy took a load and a store
+       per element (softmax 30-40% and CE 15-30% faster, Zen 4).  Not as
+       the tail of a longer row (better at 25 classes, worse at 17 to 23),
+       and not at float64's 7 classes (the CE kernel's registers spilled
+       and it ran slower at 7 and 12): there the copy stays
+       (docs/multiclass.md) */
+#if FL_T == 32
+    if (C < FL_LANES) {
+        const int w = (int)C;
+        const unsigned m = (1u << w) - 1;
+        if (into)
+            FL_XCAT2(rw_block, FL_S)(x, C, stage, FL_LANES, FL_LANES, m, w, full);
+        else
+            FL_XCAT2(rw_block, FL_S)(stage, FL_LANES, x, C, w, full, FL_LANES, m);
+        return;
+    }
+#endif
     for (; c0 < C; c0++)
         for (ptrdiff_t j = 0; j < FL_LANES; j++) {
             if (into)
@@ -913,7 +945,11 @@ FL_INLINE void FL_VFN(rw_tblocks)(FL_REAL *x, ptrdiff_t C, FL_REAL *stage, const
  * (the targets' and the results' stages).
  */
 #if RW_TP
+#if FL_T == 32
+#define RW_T_OK (tp || C > RW_TMAX)
+#else
 #define RW_T_OK (tp || C >= FL_LANES)
+#endif
 #define RW_T_IN(X, XRS, XCS, STAGE)                                            \
     if (RW_T_OK && (X) && (XCS) == 1 && (XRS) == C) {                          \
         if (tp)                                                                \
