@@ -150,22 +150,24 @@ FL_INLINE FL_IVEC FL_VFN(rw_targets)(const int64_t *idx, ptrdiff_t ldi, int64_t 
  * one two-source permute (vpermt2ps/pd) per pair of source vectors that holds
  * any of its lanes, merged by a masked blend.  About C / 2 permutes per
  * vector of results where the element-by-element copy took one load and one
- * store per element (float32, 2 to 8 classes: a quarter to a sixteenth of
- * the operations).  The indices and lane masks depend on C only: rw_tp_init
- * fills them once per call.  From FL_LANES classes up rw_tblocks (below)
- * transposes L x L squares instead; in between, and at the other levels
- * (AVX2, baseline, NEON), rw_lanes copies element by element.
+ * store per element.  The indices and lane masks depend on C only:
+ * rw_tp_init fills them once per call.  Above RW_TMAX classes rw_tblocks
+ * (below) transposes L x L squares instead (float32: from 6 classes, a
+ * masked square below 16; float64: from 8 classes, the copy at 7); at the
+ * other levels (AVX2, baseline, NEON) rw_lanes copies element by element.
  */
 #if FL_X86_LEVEL >= 3 && FL_NV == 1
 #define RW_TP 1
 /* the class counts that take it (measured: docs/multiclass.md): above
    them the permutes, on the ports the arithmetic needs, cost more than the
-   copy's loads and stores */
+   copy's loads and stores (float64) or a masked 16 x 16 transpose (float32:
+   at 8 classes softmax 0.73 -> 0.50 and CE 0.91 -> 0.62 ns/el, at 6
+   CE 0.77 -> 0.66; at 5 the permutes were still 3-10% faster; Zen 4) */
 #ifndef RW_TMAX_f64
 #define RW_TMAX_f64 6
 #endif
 #ifndef RW_TMAX_f32
-#define RW_TMAX_f32 8
+#define RW_TMAX_f32 5
 #endif
 #define RW_TMAX FL_TC(RW_TMAX)
 typedef struct {
@@ -907,7 +909,7 @@ FL_INLINE void FL_VFN(rw_tblocks)(FL_REAL *x, ptrdiff_t C, FL_REAL *stage, const
         else
             FL_XCAT2(rw_block, FL_S)(stage + c0 * FL_LANES, FL_LANES, x + c0, C, FL_LANES, full, FL_LANES, full);
     }
-    /* float32, fewer than L classes (9 to 15: above the permutes' range):
+    /* float32, fewer than L classes (6 to 15: above the permutes' range):
        one partial square, masked, where the copy took a load and a store
        per element (softmax 30-40% and CE 15-30% faster, Zen 4).  Not as
        the tail of a longer row (better at 25 classes, worse at 17 to 23),
