@@ -1186,31 +1186,25 @@ FL_INLINE double FL_VFN(rw_dispatch3)(const fl_ce_params *P, ptrdiff_t C, const 
                                   ptrdiff_t R, ptrdiff_t i0, ptrdiff_t zos, ptrdiff_t tos, ptrdiff_t oos,
                                   ptrdiff_t *first_bad, int kind)
 {
-#define RW_CALL(k, md, hw, sm)                                                  \
-    return FL_VFN(rw_rows)(P, C, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, ocs, \
+#define RW_CALL_C(cc, k, md, hw, sm)                                            \
+    return FL_VFN(rw_rows)(P, cc, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, ocs, \
                        nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm)
+#define RW_CALL(k, md, hw, sm) RW_CALL_C(C, k, md, hw, sm)
 /* the commonest cases with the class count a constant (loops unrolled) */
 #define RW_CALL_K(k, md, hw, sm)                                                \
     switch (C) {                                                               \
-    case 2: return FL_VFN(rw_rows)(P, 2, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
-    case 3: return FL_VFN(rw_rows)(P, 3, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
-    case 4: return FL_VFN(rw_rows)(P, 4, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
+    case 2: RW_CALL_C(2, k, md, hw, sm);                                       \
+    case 3: RW_CALL_C(3, k, md, hw, sm);                                       \
+    case 4: RW_CALL_C(4, k, md, hw, sm);                                       \
     default: RW_CALL(k, md, hw, sm);                                           \
     }
 /* cross-entropy's commonest case: up to 10 classes constant */
 #define RW_CALL_K10(k, md, hw, sm)                                              \
     switch (C) {                                                               \
-    case 5: return FL_VFN(rw_rows)(P, 5, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
-    case 6: return FL_VFN(rw_rows)(P, 6, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
-    case 8: return FL_VFN(rw_rows)(P, 8, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
-    case 10: return FL_VFN(rw_rows)(P, 10, z, zrs, zcs, idx, ldi, t, trs, tcs, loss, lds, out, ors, \
-                               ocs, nrows, scratch, R, i0, zos, tos, oos, first_bad, k, md, hw, sm); \
+    case 5: RW_CALL_C(5, k, md, hw, sm);                                       \
+    case 6: RW_CALL_C(6, k, md, hw, sm);                                       \
+    case 8: RW_CALL_C(8, k, md, hw, sm);                                       \
+    case 10: RW_CALL_C(10, k, md, hw, sm);                                     \
     default: RW_CALL_K(k, md, hw, sm);                                         \
     }
     if (kind == 0) RW_CALL_K(0, 0, 0, 0);
@@ -1235,6 +1229,7 @@ FL_INLINE double FL_VFN(rw_dispatch3)(const fl_ce_params *P, ptrdiff_t C, const 
 #undef RW_CALL
 #undef RW_CALL_K
 #undef RW_CALL_K10
+#undef RW_CALL_C
 }
 
 /* one slice: the 2-D (rows, C) kernels of fl_softmax_impl.h */
