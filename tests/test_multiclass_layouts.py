@@ -287,7 +287,7 @@ def _nd(z4, view):
 def _same_bits_as_class_last(dt, C):
     """Where the class-last C-order array runs the same kernel as a strided
     class axis: up to the level's row-per-lane limit for C order
-    (_kernels.lanes_maxc: 15 classes, float32 at AVX-512 24), row per lane
+    (_kernels.lanes_maxc: 15 classes; at AVX-512 63 float32, 31 float64), row per lane
     on both.  Above it C order takes the row kernel and the strided axis
     the row per lane one (any class count where the rows are one element
     apart), whose results may differ in the last bits (FMA contractions;
