@@ -109,7 +109,7 @@ if [ $# -gt 0 ]; then
 else
     # CI's subset under emulation (everything runs about 10-30x slower)
     TESTS=${FL_ARM64_TESTS:-"tests/test_accuracy.py tests/test_semantics.py tests/test_outcache.py
-        tests/test_threads.py tests/test_multiclass.py"}
+        tests/test_threads.py tests/test_multiclass.py tests/test_multiclass_sums.py"}
 fi
 say "tests: $TESTS"
 run python -m pytest $TESTS -q -p no:cacheprovider -x
