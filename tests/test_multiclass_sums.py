@@ -87,6 +87,12 @@ def test_target_count(ignore):
     y[rng.random(n) < 0.1] = ignore
     tot, bad = _k.class_targets(y, C, ignore, None)
     assert bad == -1 and tot == float(np.count_nonzero(y != ignore))
+    # a strided view (the general loop) and weights (summed in order) agree
+    ys = y[::3]
+    assert _k.class_targets(ys, C, ignore, None) == (float(np.count_nonzero(ys != ignore)), -1)
+    w = np.linspace(0.5, 2.0, C)
+    tw, bad = _k.class_targets(y, C, ignore, w)
+    assert bad == -1 and tw == pytest.approx(w[y[y != ignore]].sum(), rel=1e-12)
     for pos in (0, 4095, 4096, n - 1):
         yb = y.copy()
         yb[pos] = C if pos % 2 else -1

@@ -17,6 +17,30 @@ def _ref_softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _threads_agree(z, y, ref, rtol):
+    """softmax and cross_entropy_loss_and_grad of z on 1, 2 and 3 threads:
+    values against the float64 reference `ref` on one thread, the same bits
+    on the others; returns the one-thread (p, loss, grad)."""
+    n = len(y)
+    first = None
+    for k in (1, 2, 3):
+        p = fl.softmax(z, axis=1, num_threads=k)
+        loss, grad = fl.cross_entropy_loss_and_grad(z, y, num_threads=k)
+        if first is None:
+            first = (p, loss, grad)
+            np.testing.assert_allclose(p, ref, rtol=rtol, atol=1e-30)
+            want = -np.mean(np.log(ref[np.arange(n), y]))
+            np.testing.assert_allclose(float(loss), want, rtol=rtol)
+            g = ref.copy()
+            g[np.arange(n), y] -= 1
+            np.testing.assert_allclose(grad, g / n, rtol=rtol * 10, atol=1e-12 / n)
+        else:
+            np.testing.assert_array_equal(p, first[0])
+            assert loss.tobytes() == first[1].tobytes()
+            np.testing.assert_array_equal(grad, first[2])
+    return first
+
+
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("layout", ["fortran", "strided"])
 def test_lane_kernels_threaded(dt, layout):
@@ -31,23 +55,7 @@ def test_lane_kernels_threaded(dt, layout):
         z = big[:, ::2]
     assert not z.flags.c_contiguous
     rtol = 2e-6 if dt == np.float32 else 1e-13
-    first = None
-    for k in (1, 2, 3):
-        p = fl.softmax(z, axis=1, num_threads=k)
-        loss, grad = fl.cross_entropy_loss_and_grad(z, y, num_threads=k)
-        if first is None:
-            first = (p, loss, grad)
-            ref = _ref_softmax(zc)
-            np.testing.assert_allclose(p, ref, rtol=rtol, atol=1e-30)
-            want = -np.mean(np.log(ref[np.arange(N), y]))
-            np.testing.assert_allclose(float(loss), want, rtol=rtol)
-            g = ref.copy()
-            g[np.arange(N), y] -= 1
-            np.testing.assert_allclose(grad, g / N, rtol=rtol * 10, atol=1e-12 / N)
-        else:
-            np.testing.assert_array_equal(p, first[0])
-            assert loss.tobytes() == first[1].tobytes()
-            np.testing.assert_array_equal(grad, first[2])
+    first = _threads_agree(z, y, _ref_softmax(zc), rtol)
     # 10 classes: the C-order array goes through the same lane kernel
     np.testing.assert_array_equal(fl.softmax(zc, axis=1), first[0])
     lc, gc = fl.cross_entropy_loss_and_grad(zc, y)
@@ -118,9 +126,10 @@ def test_nd_class_axis_threaded(simd_level, dt, view):
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-@pytest.mark.parametrize("C", [40, 300])
+@pytest.mark.parametrize("C", [2, 40, 300])
 def test_wide_rows_threaded(dt, C):
-    """Above 1e6 elements on 1 to 3 threads: C-order rows of 40 classes (row
+    """Above 1e6 elements on 1 to 3 threads: C-order rows of 2 classes (the
+    binary form, its loss summed lazily) and of 40 classes (row
     per lane at AVX-512, blocks moved by register transposes) and
     Fortran-order rows of 300 (row per lane at any class count): the same
     bits for every thread count, into a strided `out` and in place; values
@@ -135,19 +144,7 @@ def test_wide_rows_threaded(dt, C):
     rtol = 2e-6 if dt == np.float32 else 1e-13
     got = {}
     for name, z in (("C", zc), ("F", np.asfortranarray(zc))):
-        first = None
-        for k in (1, 2, 3):
-            p = fl.softmax(z, axis=1, num_threads=k)
-            loss, grad = fl.cross_entropy_loss_and_grad(z, y, num_threads=k)
-            if first is None:
-                first = (p, loss, grad)
-                np.testing.assert_allclose(p, ref, rtol=rtol, atol=1e-30)
-                want = -np.mean(np.log(ref[np.arange(n), y]))
-                np.testing.assert_allclose(float(loss), want, rtol=rtol)
-            else:
-                np.testing.assert_array_equal(p, first[0])
-                assert loss.tobytes() == first[1].tobytes()
-                np.testing.assert_array_equal(grad, first[2])
+        first = _threads_agree(z, y, ref, rtol)
         big = np.full((n, 2 * C), np.nan, dt)
         fl.softmax(z, axis=1, out=big[:, 1::2], num_threads=2)
         np.testing.assert_array_equal(big[:, 1::2], first[0])

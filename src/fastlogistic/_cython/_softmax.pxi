@@ -490,7 +490,7 @@ def class_targets(idx, Py_ssize_t C, long long ignore_index, w):
     cdef Py_ssize_t cnt
     if not has_w and s == 8:
         # no weights: a count, exact in any order (a float64 running sum was
-        # a chain of dependent adds, 11-14% of a 2-class cross-entropy)
+        # a chain of dependent adds; docs/multiclass.md)
         with nogil:
             if TABLE.softmax.count_targets != NULL:
                 cnt = TABLE.softmax.count_targets(<const int64_t *>p, n, C, ignore_index, &bad)

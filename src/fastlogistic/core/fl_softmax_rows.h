@@ -160,9 +160,8 @@ FL_INLINE FL_IVEC FL_VFN(rw_targets)(const int64_t *idx, ptrdiff_t ldi, int64_t 
 #define RW_TP 1
 /* the class counts that take it (measured: docs/multiclass.md): above
    them the permutes, on the ports the arithmetic needs, cost more than the
-   copy's loads and stores (float64) or a masked 16 x 16 transpose (float32:
-   at 8 classes softmax 0.73 -> 0.50 and CE 0.91 -> 0.62 ns/el, at 6
-   CE 0.77 -> 0.66; at 5 the permutes were still 3-10% faster; Zen 4) */
+   copy's loads and stores (float64) or a masked 16 x 16 transpose
+   (float32, from 6 classes; at 5 the permutes were still faster) */
 #ifndef RW_TMAX_f64
 #define RW_TMAX_f64 6
 #endif
@@ -911,7 +910,7 @@ FL_INLINE void FL_VFN(rw_tblocks)(FL_REAL *x, ptrdiff_t C, FL_REAL *stage, const
     }
     /* float32, fewer than L classes (6 to 15: above the permutes' range):
        one partial square, masked, where the copy took a load and a store
-       per element (softmax 30-40% and CE 15-30% faster, Zen 4).  Not as
+       per element (faster for softmax and CE).  Not as
        the tail of a longer row (better at 25 classes, worse at 17 to 23),
        and not at float64's 7 classes (the CE kernel's registers spilled
        and it ran slower at 7 and 12): there the copy stays
