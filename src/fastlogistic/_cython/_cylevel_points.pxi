@@ -13,7 +13,7 @@
 # in gives NaN out.  Needs cdivision=True (1 / 0 is inf, not an exception).
 #
 # Needs fl_ce_params (_softmax_decl.pxi) declared before it is included.
-from libc.math cimport exp, log, log1p, fabs, NAN, INFINITY
+from libc.math cimport exp, expl, log, log1p, fabs, NAN, INFINITY
 from libc.stdint cimport int64_t
 from cython cimport floating
 
@@ -105,13 +105,27 @@ cdef inline floating cy_softplus(floating x) noexcept nogil:
     return <floating>(cy_pos(xd) + log1p(exp(-fabs(xd))))
 
 
+cdef extern from "<float.h>":
+    int LDBL_MANT_DIG
+
+
 cdef inline floating cy_sigmoid_grad(floating x) noexcept nogil:
-    """s(x) s(-x) = e / (1 + e)^2, never s (1 - s)"""
-    cdef double e = exp(-fabs(<double>x))
+    """s(x) s(-x) = e / (1 + e)^2, never s (1 - s).  float64 where long
+    double is x87's (64 bits, in hardware): there with expl, so that exp's
+    own rounding (up to half an ULP of float64, passed through whole in the
+    tail) does not reach the result: rounded once to float64 (the vector
+    levels carry that rounding as a correction term instead); elsewhere
+    the double-double quotient"""
+    cdef double e
+    cdef long double el
     if floating is float:
+        e = exp(-fabs(<double>x))
         return <floating>(e / ((1.0 + e) * (1.0 + e)))
+    elif LDBL_MANT_DIG == 64:
+        el = expl(-<long double>fabs(x))
+        return <floating>(el / ((1 + el) * (1 + el)))
     else:
-        return <floating>cy_sigmoid_grad_e(e)
+        return <floating>cy_sigmoid_grad_e(exp(-fabs(x)))
 
 
 cdef inline floating cy_logit(floating p) noexcept nogil:

@@ -423,6 +423,10 @@ FL_INLINE double fl_hsum_f64(vf64 v)
 #define FL_SIGMOID_FAR_f32 80.0f
 /* log1p: from k = KEXACT on (1 + y >= 2^(mantissa bits + 1)) the rounding
    correction of 1 + y is dropped */
+/* fl_prod_err below AVX2: the bits kept in a product's high half (sign,
+   exponent and the top 25 / 11 stored bits of the significand) */
+#define FL_SPLIT_MASK_f64 ((int64_t)0xfffffffff8000000ull)
+#define FL_SPLIT_MASK_f32 ((int32_t)0xfffff000u)
 #define FL_LOG1P_KEXACT_f64 54
 #define FL_LOG1P_KEXACT_f32 25
 /* log: below SUBMIN (the smallest normal) x is scaled by SUBSCALE = 2^SUBK */
@@ -574,9 +578,11 @@ FL_INLINE vf32 fl_div_f32(vf32 a, vf32 b) { return a / b; }
    constant at each call site) where |xc| <= FL_EXP_NORMAL_f64, so that 2^n
    and the result are normal and 2^n is applied as one factor: the same
    value, a few integer operations fewer below AVX-512 */
-FL_INLINE vf64 fl_exp_scaled_f64(vf64 xc, int one_step)
+FL_INLINE vf64 fl_exp_scaled_f64(vf64 xc, int one_step, vf64 *relp)
 {
 #if FL_X86_LEVEL >= 3 && defined(FL_EXP_TABLE_F64)
+    if (relp)
+        return fl_exp_tab_rel_f64(xc, relp);
     return one_step ? fl_exp_tab_normal_f64(xc) : fl_exp_tab_f64(xc);
 #else
 #if FL_X86_LEVEL >= 3
@@ -593,8 +599,9 @@ FL_INLINE vf64 fl_exp_scaled_f64(vf64 xc, int one_step)
        without -fwrapv the compiler may assume it never happens) */
     vi64 n = (vi64)((vu64)t - (vu64)fl_splat_f64(SH));
 #endif
-    vf64 r = xc - nd * 0x1.62e42feep-1;      /* LN2_HI, 32 significant bits */
-    r = r - nd * 0x1.a39ef35793c76p-33;       /* LN2_LO */
+    vf64 r1 = xc - nd * 0x1.62e42feep-1;     /* LN2_HI, 32 significant bits */
+    vf64 nlo = nd * 0x1.a39ef35793c76p-33;    /* LN2_LO */
+    vf64 r = r1 - nlo;
     vf64 r2 = r * r, r4 = r2 * r2;
     vf64 p01 = 0x1.5555555555556p-3 * r + 0x1.0000000000001p-1;
     vf64 p23 = 0x1.11111111109b5p-7 * r + 0x1.5555555553d68p-5;
@@ -602,7 +609,15 @@ FL_INLINE vf64 fl_exp_scaled_f64(vf64 xc, int one_step)
     vf64 p67 = 0x1.71de0db2f6ae9p-19 * r + 0x1.a019b9149a3cep-16;
     vf64 p89 = 0x1.af389ecfcbdafp-26 * r + 0x1.28917c89aa05dp-22;
     vf64 q = (p01 + r2 * p23) + r4 * ((p45 + r2 * p67) + r4 * p89);
-    vf64 p = 1.0 + (r + r2 * q);
+    vf64 v = r2 * q;
+    vf64 pm = r + v;
+    vf64 p = 1.0 + pm;
+    /* the roundings of p = 1 + (r + v) and of r = r1 - nlo, relative
+       (each by Fast2Sum: |pm| < 1, |v| < |r|, |nlo| < |r1|; exp(r + dr) =
+       exp(r) (1 + dr)): near |r| = ln2/2 the last two are each up to a
+       quarter of an ULP of the result */
+    if (relp)
+        *relp = (((1.0 - p) + pm) + ((r - pm) + v)) / p + ((r1 - r) - nlo);
 #if FL_X86_LEVEL >= 3
     (void)one_step;
     return fl_scalef_f64(p, nd);
@@ -625,23 +640,30 @@ FL_INLINE vf64 fl_exp_scaled_f64(vf64 xc, int one_step)
 
 /* exp(x), float32: same scheme, q of degree 5 (relative error below 2^-32). */
 /* exp of an argument already in range (see fl_exp_f32); one_step as for float64 */
-FL_INLINE vf32 fl_exp_scaled_f32(vf32 xc, int one_step)
+FL_INLINE vf32 fl_exp_scaled_f32(vf32 xc, int one_step, vf32 *relp)
 {
 #if FL_X86_LEVEL >= 3
+    if (relp)
+        return fl_exp_tab_rel_f32(xc, relp);
     return one_step ? fl_exp_tab_normal_f32(xc) : fl_exp_tab_f32(xc);
 #else
     const float SH = 0x1.8p23f;
     vf32 t = xc * 0x1.715476p0f + SH;
     vf32 nd = t - SH;
     vi32 n = (vi32)((vu32)t - (vu32)fl_splat_f32(SH));   /* unsigned: see float64 */
-    vf32 r = xc - nd * 0x1.62e4p-1f;          /* LN2_HI, 17 significant bits */
-    r = r - nd * 0x1.7f7d1cp-20f;             /* LN2_LO */
+    vf32 r1 = xc - nd * 0x1.62e4p-1f;         /* LN2_HI, 17 significant bits */
+    vf32 nlo = nd * 0x1.7f7d1cp-20f;          /* LN2_LO */
+    vf32 r = r1 - nlo;
     vf32 r2 = r * r;
     vf32 p01 = 0x1.555556p-3f * r + 0x1p-1f;
     vf32 p23 = 0x1.1110ep-7f * r + 0x1.5554eap-5f;
     vf32 p45 = 0x1.a124e4p-13f * r + 0x1.6d4316p-10f;
     vf32 q = (p01 + r2 * p23) + (r2 * r2) * p45;
-    vf32 p = 1.0f + (r + r2 * q);
+    vf32 v = r2 * q;
+    vf32 pm = r + v;
+    vf32 p = 1.0f + pm;
+    if (relp)   /* as for float64 */
+        *relp = (((1.0f - p) + pm) + ((r - pm) + v)) / p + ((r1 - r) - nlo);
     if (one_step)
         return p * (vf32)(((vu32)t << 23) + (vu32)fl_splat_f32(1.0f));
     vi32 n1 = n >> 1;

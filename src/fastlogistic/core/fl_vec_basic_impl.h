@@ -210,6 +210,28 @@ FL_LIFT3(FL_VEC, FL_VEC, FL_VEC, FL_VEC, FL_VFN(fl_fma), FL_VFN(fl_nfma))
 FL_INLINE FL_VEC FL_VFN(fl_fma)(FL_VEC a, FL_VEC b, FL_VEC c) { return a * b + c; }
 #endif
 
+/* the rounding error a b - p of p = a * b (p the rounded product): one FMA
+   where the level has it; below, Dekker's product on halves cut by a bit
+   mask (float64 26 + 27 bits, float32 12 + 12), whose partial products
+   are exact, so that the sum is the same whether or not the compiler
+   contracts it into FMAs (an arithmetic split, c - (c - a) with c = K a,
+   is not).  Exact but for the last partial product of float64 (2^-106 of
+   p); meaningless where a b overflows or underflows. */
+#if FL_X86_LEVEL >= 2
+FL_INLINE FL_VEC FL_VFN(fl_prod_err)(FL_VEC a, FL_VEC b, FL_VEC p)
+{
+    return FL_VFN(fl_fma)(a, b, -p);
+}
+#else
+FL_INLINE FL_VEC FL_VFN(fl_prod_err)(FL_VEC a, FL_VEC b, FL_VEC p)
+{
+    const FL_IVEC mask = (FL_IVEC){0} + FL_TC(FL_SPLIT_MASK);
+    FL_VEC ah = (FL_VEC)((FL_IVEC)a & mask), bh = (FL_VEC)((FL_IVEC)b & mask);
+    FL_VEC al = a - ah, bl = b - bh;
+    return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+}
+#endif
+
 /* x < 0 ? a : b, lane by lane (NaN: b); see fl_nsel_neg in fl_vec.h */
 #if FL_X86_LEVEL >= 3
 FL_LIFT3(FL_VEC, FL_VEC, FL_VEC, FL_VEC, FL_VFN(fl_sel_neg), FL_VFN(fl_nsel_neg))
@@ -224,8 +246,12 @@ FL_INLINE FL_VEC FL_VFN(fl_sel_neg)(FL_VEC x, FL_VEC a, FL_VEC b)
 /* The table exp of fl_vec.h on one native register.  t = 16 x / ln2 +
    shifter holds n = round(16 x / ln2) in its low bits; r = x - n ln2/16 in
    two parts; the result m = T (1 + p(r)) in [0.97, 2), still to be scaled
-   by 2^floor(n/16), with t and nd = n as a float. */
-FL_INLINE FL_NVEC FL_VFN(fl_nexp_tab_m)(FL_NVEC x, FL_NVEC *tp, FL_NVEC *ndp)
+   by 2^floor(n/16), with t and nd = n as a float.  With relp, also m's
+   rounding as a relative term: m (1 + *relp) is hi + (hi p + lo) before
+   that last rounding (its error, exact by Fast2Sum since |hi p + lo| <
+   |hi|, times 1/m to 14 bits), which sigmoid_grad adds back
+   (fl_exp_negabs_rel). */
+FL_INLINE FL_NVEC FL_VFN(fl_nexp_tab_m)(FL_NVEC x, FL_NVEC *tp, FL_NVEC *ndp, FL_NVEC *relp)
 {
     FL_NVEC t = x * (FL_REAL)FL_TC(FL_ET_INV16) + (FL_REAL)FL_TC(FL_ET_SHIFTER);
     FL_NVEC nd = t - (FL_REAL)FL_TC(FL_ET_SHIFTER);
@@ -235,26 +261,40 @@ FL_INLINE FL_NVEC FL_VFN(fl_nexp_tab_m)(FL_NVEC x, FL_NVEC *tp, FL_NVEC *ndp)
     FL_NVEC lo = FL_VFN(fl_nexp_tab16)(FL_VFN(fl_et_lo), t);
     *tp = t;
     *ndp = nd;
-    return hi + (hi * FL_VFN(fl_nexp_poly)(r) + lo);
+    FL_NVEC u = hi * FL_VFN(fl_nexp_poly)(r) + lo;
+    FL_NVEC m = hi + u;
+    if (relp)
+        *relp = ((hi - m) + u) * FL_VFN(fl_nrcp)(m);
+    return m;
 }
 /* exp(x) for any clamped x (subnormal and overflowing results included):
-   m scaled by vscalefpd/ps */
-FL_INLINE FL_NVEC FL_VFN(fl_nexp_tab)(FL_NVEC x)
+   m scaled by vscalefpd/ps; relp as for fl_nexp_tab_m (NULL: none) */
+FL_INLINE FL_NVEC FL_VFN(fl_nexp_tab_rel)(FL_NVEC x, FL_NVEC *relp)
 {
     FL_NVEC t, nd;
-    FL_NVEC m = FL_VFN(fl_nexp_tab_m)(x, &t, &nd);
+    FL_NVEC m = FL_VFN(fl_nexp_tab_m)(x, &t, &nd, relp);
     return FL_VFN(fl_nscalef)(m, nd * (FL_REAL)0.0625);
 }
+FL_INLINE FL_NVEC FL_VFN(fl_nexp_tab)(FL_NVEC x) { return FL_VFN(fl_nexp_tab_rel)(x, NULL); }
 /* exp(x) for |x| <= FL_EXP_NORMAL, where 2^floor(n/16) and the result are
    normal: floor(n/16) added to m's exponent field (n's low bits shifted to
    the top of the word, the 4 index bits masked off, one integer add) */
 FL_INLINE FL_NVEC FL_VFN(fl_nexp_tab_normal)(FL_NVEC x)
 {
     FL_NVEC t, nd;
-    FL_NVEC m = FL_VFN(fl_nexp_tab_m)(x, &t, &nd);
+    FL_NVEC m = FL_VFN(fl_nexp_tab_m)(x, &t, &nd, NULL);
     (void)nd;
     return (FL_NVEC)((FL_NIVEC)m + (((FL_NIVEC)t << FL_TC(FL_ET_KSHIFT)) & FL_TC(FL_ET_KMASK)));
 }
 FL_LIFT1(FL_VEC, FL_VFN(fl_exp_tab), FL_VFN(fl_nexp_tab))
 FL_LIFT1(FL_VEC, FL_VFN(fl_exp_tab_normal), FL_VFN(fl_nexp_tab_normal))
+/* fl_exp_tab with the relative term of fl_nexp_tab_m in *rel */
+FL_INLINE FL_VEC FL_VFN(fl_exp_tab_rel)(FL_VEC x, FL_VEC *rel)
+{
+    FL_U(FL_VEC) ux = {x}, ue, ur;
+    for (int j = 0; j < FL_NV; j++)
+        ue.p[j] = FL_VFN(fl_nexp_tab_rel)(ux.p[j], &ur.p[j]);
+    *rel = ur.w;
+    return ue.w;
+}
 #endif

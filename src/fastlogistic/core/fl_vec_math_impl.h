@@ -41,9 +41,9 @@ FL_INLINE FL_VEC FL_VFN(fl_recip1p)(FL_VEC E)
 }
 
 /* exp of an argument already in range */
-FL_INLINE FL_VEC FL_VFN(fl_exp_inrange)(FL_VEC xc) { return FL_VFN(fl_exp_scaled)(xc, 0); }
+FL_INLINE FL_VEC FL_VFN(fl_exp_inrange)(FL_VEC xc) { return FL_VFN(fl_exp_scaled)(xc, 0, NULL); }
 /* exp(x) for |x| <= FL_EXP_NORMAL */
-FL_INLINE FL_VEC FL_VFN(fl_exp_normal)(FL_VEC x) { return FL_VFN(fl_exp_scaled)(x, 1); }
+FL_INLINE FL_VEC FL_VFN(fl_exp_normal)(FL_VEC x) { return FL_VFN(fl_exp_scaled)(x, 1, NULL); }
 /* exp(x) for any x: +-inf clamped to finite first (NaN stays NaN) */
 FL_INLINE FL_VEC FL_VFN(fl_exp)(FL_VEC x)
 {
@@ -108,6 +108,22 @@ FL_INLINE FL_VEC FL_VFN(fl_exp_negabs)(FL_VEC x)
     return FL_VFN(fl_exp_tab)(FL_VFN(fl_maxv)(FL_VFN(fl_splat)(FL_TC(FL_EXP_LO)), negabs));
 #else
     return FL_VFN(fl_exp)(-FL_VFN(fl_abs)(x));
+#endif
+}
+/* e = exp(-|x|) as fl_exp_negabs, and in *rel its last rounding as a
+   relative term: e (1 + *rel) is the exp's value before that rounding
+   (float32 2^-27.7, float64 2^-55 relative to the exact value), for
+   sigmoid_grad's single-rounding form.  Where e is subnormal the rounding
+   to it is not in *rel (e's error is absolute there, under half its
+   spacing). */
+FL_INLINE FL_VEC FL_VFN(fl_exp_negabs_rel)(FL_VEC x, FL_VEC *rel)
+{
+#if FL_X86_LEVEL >= 3
+    FL_VEC negabs = (FL_VEC)((FL_IVEC)x | (FL_IVEC)FL_VFN(fl_splat)((FL_REAL)-0.0));
+    return FL_VFN(fl_exp_tab_rel)(FL_VFN(fl_maxv)(FL_VFN(fl_splat)(FL_TC(FL_EXP_LO)), negabs), rel);
+#else
+    FL_VEC xc = FL_VFN(fl_clamp)(-FL_VFN(fl_abs)(x), FL_TC(FL_EXP_LO), FL_TC(FL_EXP_HI));
+    return FL_VFN(fl_exp_scaled)(xc, 0, rel);
 #endif
 }
 /* s(x) for any x, from e = exp(-|x|) <= 1 as the kernels build it: rp or
