@@ -308,6 +308,14 @@ FL_INLINE nf32 fl_nfma_f32(nf32 a, nf32 b, nf32 c) { return (nf32)_mm256_fmadd_p
 FL_INLINE nf64 fl_nfma_f64(nf64 a, nf64 b, nf64 c) { return (nf64)_mm_fmadd_pd((__m128d)a, (__m128d)b, (__m128d)c); }
 FL_INLINE nf32 fl_nfma_f32(nf32 a, nf32 b, nf32 c) { return (nf32)_mm_fmadd_ps((__m128)a, (__m128)b, (__m128)c); }
 #endif
+#elif defined(__aarch64__) && FL_NB == 16
+/* aarch64's baseline: NEON's FMA, for the exact product errors only
+   (fl_prod_err); fl_fma stays the plain expression there, as the other
+   kernels' bounds were measured with */
+#include <arm_neon.h>
+#define FL_NEON_FMA 1
+FL_INLINE nf64 fl_nfma_f64(nf64 a, nf64 b, nf64 c) { return (nf64)vfmaq_f64((float64x2_t)c, (float64x2_t)a, (float64x2_t)b); }
+FL_INLINE nf32 fl_nfma_f32(nf32 a, nf32 b, nf32 c) { return (nf32)vfmaq_f32((float32x4_t)c, (float32x4_t)a, (float32x4_t)b); }
 #endif
 
 /* ------------------------------------------------------------------ */

@@ -211,7 +211,7 @@ FL_INLINE FL_VEC FL_VFN(fl_fma)(FL_VEC a, FL_VEC b, FL_VEC c) { return a * b + c
 #endif
 
 /* the rounding error a b - p of p = a * b (p the rounded product): one FMA
-   where the level has it; below, Dekker's product on halves cut by a bit
+   where the level has it (AVX2, AVX-512, aarch64's NEON); below, Dekker's product on halves cut by a bit
    mask (float64 26 + 27 bits, float32 12 + 12), whose partial products
    are exact, so that the sum is the same whether or not the compiler
    contracts it into FMAs (an arithmetic split, c - (c - a) with c = K a,
@@ -221,6 +221,12 @@ FL_INLINE FL_VEC FL_VFN(fl_fma)(FL_VEC a, FL_VEC b, FL_VEC c) { return a * b + c
 FL_INLINE FL_VEC FL_VFN(fl_prod_err)(FL_VEC a, FL_VEC b, FL_VEC p)
 {
     return FL_VFN(fl_fma)(a, b, -p);
+}
+#elif defined(FL_NEON_FMA)
+FL_LIFT3(FL_VEC, FL_VEC, FL_VEC, FL_VEC, FL_VFN(fl_fma_neon), FL_VFN(fl_nfma))
+FL_INLINE FL_VEC FL_VFN(fl_prod_err)(FL_VEC a, FL_VEC b, FL_VEC p)
+{
+    return FL_VFN(fl_fma_neon)(a, b, -p);
 }
 #else
 FL_INLINE FL_VEC FL_VFN(fl_prod_err)(FL_VEC a, FL_VEC b, FL_VEC p)
