@@ -113,6 +113,25 @@ def test_sigmoid_grad_one_ulp(dt):
     assert np.all(np.isfinite(err))
 
 
+@pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
+                    reason="needs a long double wider than float64 as reference")
+@pytest.mark.parametrize("dt", DTYPES, ids=DT_IDS)
+def test_sigmoid_grad_near_zero(dt):
+    """|x| below 2^-13: 1 + e near 2, where a reciprocal estimate a hair
+    below 1/2 would make the residual 1 - y inexact (the AVX-512 float64
+    estimate, vrcp14 and a Newton step, is below 1/(1 + e) by up to 2^-28
+    relative); against long double, within 1 ULP (cython: 2)."""
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.uniform(-2.0 ** -26, 2.0 ** -26, 20000),
+                        rng.uniform(-2.0 ** -13, 2.0 ** -13, 20000)]).astype(dt)
+    e = np.exp(-np.abs(x.astype(np.longdouble)))
+    r = e / (1 + e) ** 2
+    fi = np.finfo(dt)
+    k = np.maximum(np.frexp(r.astype(np.float64))[1] - 1, fi.minexp) - fi.nmant
+    err = np.abs((fl.sigmoid_grad(x).astype(np.longdouble) - r) / np.ldexp(np.longdouble(1), k)).astype(np.float64)
+    assert err.max() <= (2.0 if fl._kernels.get_simd_level() == "cython" else 1.0), worst(err, x)
+
+
 def test_sigmoid_grad_float32_dense():
     """One float32 in 61 of all those in [0, 104] (18 million: every
     exponent, spread over the significands; sigmoid_grad is even), against
