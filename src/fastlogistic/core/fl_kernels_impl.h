@@ -118,7 +118,15 @@ FL_INLINE FL_VEC FL_VFN(v_sigmoid_grad)(FL_VEC e, FL_VEC rel)
     FL_VEC bl = FL_VFN(fl_prod_err)(a, y, b);
     FL_VEC w = FL_VFN(fl_fma)(rel, FL_VFN(fl_fma)(FL_VFN(fl_splat)((FL_REAL)-2), a, one),
                               r * FL_VFN(fl_fma)(r, FL_VFN(fl_splat)((FL_REAL)3), FL_VFN(fl_splat)((FL_REAL)2)));
-    return b + FL_VFN(fl_fma)(b, w, FL_VFN(fl_fma)(al, y, bl));
+    FL_VEC g = b + FL_VFN(fl_fma)(b, w, FL_VFN(fl_fma)(al, y, bl));
+#if FL_X86_LEVEL < 2
+    /* NaN in: e's NaN out.  Below AVX2 the compiler's choice of operand
+       order and contraction, which can differ between two inlined copies
+       of this code (a loop and its tail), picks among NaNs of either sign
+       (aarch64: an element's NaN depended on its position) */
+    g = FL_VFN(fl_sel)(FL_VFN(fl_ne)(e, e), e, g);
+#endif
+    return g;
 }
 
 /* softplus(x) = max(x, 0) + log1p(exp(-|x|)) */
