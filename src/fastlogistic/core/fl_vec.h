@@ -429,12 +429,12 @@ FL_INLINE double fl_hsum_f64(vf64 v)
    normal; <= FL_EXP_NORMAL) */
 #define FL_SIGMOID_FAR_f64 700.0
 #define FL_SIGMOID_FAR_f32 80.0f
-/* log1p: from k = KEXACT on (1 + y >= 2^(mantissa bits + 1)) the rounding
-   correction of 1 + y is dropped */
 /* fl_prod_err below AVX2: the bits kept in a product's high half (sign,
    exponent and the top 25 / 11 stored bits of the significand) */
 #define FL_SPLIT_MASK_f64 ((int64_t)0xfffffffff8000000ull)
 #define FL_SPLIT_MASK_f32 ((int32_t)0xfffff000u)
+/* log1p: from k = KEXACT on (1 + y >= 2^(mantissa bits + 1)) the rounding
+   correction of 1 + y is dropped */
 #define FL_LOG1P_KEXACT_f64 54
 #define FL_LOG1P_KEXACT_f32 25
 /* log: below SUBMIN (the smallest normal) x is scaled by SUBSCALE = 2^SUBK */
@@ -589,9 +589,7 @@ FL_INLINE vf32 fl_div_f32(vf32 a, vf32 b) { return a / b; }
 FL_INLINE vf64 fl_exp_scaled_f64(vf64 xc, int one_step, vf64 *relp)
 {
 #if FL_X86_LEVEL >= 3 && defined(FL_EXP_TABLE_F64)
-    if (relp)
-        return fl_exp_tab_rel_f64(xc, relp);
-    return one_step ? fl_exp_tab_normal_f64(xc) : fl_exp_tab_f64(xc);
+    return one_step && !relp ? fl_exp_tab_normal_f64(xc) : fl_exp_tab_rel_f64(xc, relp);
 #else
 #if FL_X86_LEVEL >= 3
     /* AVX-512: clamp +-inf to finite (NaN stays NaN), round with
@@ -651,9 +649,7 @@ FL_INLINE vf64 fl_exp_scaled_f64(vf64 xc, int one_step, vf64 *relp)
 FL_INLINE vf32 fl_exp_scaled_f32(vf32 xc, int one_step, vf32 *relp)
 {
 #if FL_X86_LEVEL >= 3
-    if (relp)
-        return fl_exp_tab_rel_f32(xc, relp);
-    return one_step ? fl_exp_tab_normal_f32(xc) : fl_exp_tab_f32(xc);
+    return one_step && !relp ? fl_exp_tab_normal_f32(xc) : fl_exp_tab_rel_f32(xc, relp);
 #else
     const float SH = 0x1.8p23f;
     vf32 t = xc * 0x1.715476p0f + SH;

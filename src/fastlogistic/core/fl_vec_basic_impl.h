@@ -281,7 +281,6 @@ FL_INLINE FL_NVEC FL_VFN(fl_nexp_tab_rel)(FL_NVEC x, FL_NVEC *relp)
     FL_NVEC m = FL_VFN(fl_nexp_tab_m)(x, &t, &nd, relp);
     return FL_VFN(fl_nscalef)(m, nd * (FL_REAL)0.0625);
 }
-FL_INLINE FL_NVEC FL_VFN(fl_nexp_tab)(FL_NVEC x) { return FL_VFN(fl_nexp_tab_rel)(x, NULL); }
 /* exp(x) for |x| <= FL_EXP_NORMAL, where 2^floor(n/16) and the result are
    normal: floor(n/16) added to m's exponent field (n's low bits shifted to
    the top of the word, the 4 index bits masked off, one integer add) */
@@ -292,15 +291,16 @@ FL_INLINE FL_NVEC FL_VFN(fl_nexp_tab_normal)(FL_NVEC x)
     (void)nd;
     return (FL_NVEC)((FL_NIVEC)m + (((FL_NIVEC)t << FL_TC(FL_ET_KSHIFT)) & FL_TC(FL_ET_KMASK)));
 }
-FL_LIFT1(FL_VEC, FL_VFN(fl_exp_tab), FL_VFN(fl_nexp_tab))
 FL_LIFT1(FL_VEC, FL_VFN(fl_exp_tab_normal), FL_VFN(fl_nexp_tab_normal))
-/* fl_exp_tab with the relative term of fl_nexp_tab_m in *rel */
+/* fl_nexp_tab_rel on a math vector (rel NULL: none) */
 FL_INLINE FL_VEC FL_VFN(fl_exp_tab_rel)(FL_VEC x, FL_VEC *rel)
 {
     FL_U(FL_VEC) ux = {x}, ue, ur;
     for (int j = 0; j < FL_NV; j++)
-        ue.p[j] = FL_VFN(fl_nexp_tab_rel)(ux.p[j], &ur.p[j]);
-    *rel = ur.w;
+        ue.p[j] = FL_VFN(fl_nexp_tab_rel)(ux.p[j], rel ? &ur.p[j] : NULL);
+    if (rel)
+        *rel = ur.w;
     return ue.w;
 }
+FL_INLINE FL_VEC FL_VFN(fl_exp_tab)(FL_VEC x) { return FL_VFN(fl_exp_tab_rel)(x, NULL); }
 #endif

@@ -101,31 +101,26 @@ FL_INLINE FL_VEC FL_VFN(fl_log)(FL_VEC x)
 /* e = exp(-|x|) in (0, 1].  At AVX-512, -|x| is x with its sign bit set (one
    or) and, being <= 0 or NaN, needs only the lower clamp (max(lo, NaN) is
    NaN); then the table exp */
-FL_INLINE FL_VEC FL_VFN(fl_exp_negabs)(FL_VEC x)
-{
-#if FL_X86_LEVEL >= 3
-    FL_VEC negabs = (FL_VEC)((FL_IVEC)x | (FL_IVEC)FL_VFN(fl_splat)((FL_REAL)-0.0));
-    return FL_VFN(fl_exp_tab)(FL_VFN(fl_maxv)(FL_VFN(fl_splat)(FL_TC(FL_EXP_LO)), negabs));
-#else
-    return FL_VFN(fl_exp)(-FL_VFN(fl_abs)(x));
-#endif
-}
-/* e = exp(-|x|) as fl_exp_negabs, and in *rel its last rounding as a
-   relative term: e (1 + *rel) is the exp's value before that rounding
-   (float32 2^-27.7, float64 2^-55 relative to the exact value), for
-   sigmoid_grad's single-rounding form.  Where e is subnormal the rounding
-   to it is not in *rel (e's error is absolute there, under half its
-   spacing). */
+/* With rel (not NULL), also e's last rounding as a relative term:
+   e (1 + *rel) is the exp's value before that rounding (float32 2^-27.7,
+   float64 2^-55 relative to the exact value), for sigmoid_grad's
+   single-rounding form.  Where e is subnormal the rounding to it is not in
+   *rel (e's error is absolute there, under half its spacing).  Below
+   AVX-512 that form clamps and scales in two steps every vector, where
+   fl_exp alone takes the one-step scaling when it can (the same values). */
 FL_INLINE FL_VEC FL_VFN(fl_exp_negabs_rel)(FL_VEC x, FL_VEC *rel)
 {
 #if FL_X86_LEVEL >= 3
     FL_VEC negabs = (FL_VEC)((FL_IVEC)x | (FL_IVEC)FL_VFN(fl_splat)((FL_REAL)-0.0));
     return FL_VFN(fl_exp_tab_rel)(FL_VFN(fl_maxv)(FL_VFN(fl_splat)(FL_TC(FL_EXP_LO)), negabs), rel);
 #else
+    if (!rel)
+        return FL_VFN(fl_exp)(-FL_VFN(fl_abs)(x));
     FL_VEC xc = FL_VFN(fl_clamp)(-FL_VFN(fl_abs)(x), FL_TC(FL_EXP_LO), FL_TC(FL_EXP_HI));
     return FL_VFN(fl_exp_scaled)(xc, 0, rel);
 #endif
 }
+FL_INLINE FL_VEC FL_VFN(fl_exp_negabs)(FL_VEC x) { return FL_VFN(fl_exp_negabs_rel)(x, NULL); }
 /* s(x) for any x, from e = exp(-|x|) <= 1 as the kernels build it: rp or
    e rp; exact in the far negative tail, where rp = 1 and s(x) = e^x is
    subnormal */
